@@ -1,0 +1,338 @@
+//! The native CPU backend: the reference the GPU is tested against, and the engine for machines
+//! without a GPU. f32 throughout (as the GPU), rayon for threads, deterministic for a given thread
+//! count... and in fact for any: every parallel reduction has a fixed order.
+//!
+//! Forces use a half-shell sweep over cells (each pair once, Newton's third law), which halves the
+//! pair work compared with the GPU's gather. Threads sweep slabs of z layers: slab `s` writes to its
+//! own particles and to the next slab's first layer only, so the even slabs can run together, then
+//! the odd ones, with no locks, no atomics and no per-thread force copies.
+
+use rayon::prelude::*;
+
+use crate::cell_list::{CellGrid, CellList};
+use crate::dpd::{pair_coeffs, sweep, PairCoeffs, SweepInput};
+use crate::engine::{BackendKind, Engine, Pass};
+use crate::error::Result;
+use crate::integrate::{first_half, second_half, StepCoeffs};
+use crate::observables::Observables;
+use crate::rng::seed_key;
+use crate::state::ParticleState;
+use crate::system::DpdSystem;
+
+/// Raw pointer that may cross threads; users prove disjointness of accesses.
+#[derive(Clone, Copy)]
+struct SyncPtr(*mut [f32; 4]);
+// SAFETY: only used for writes to disjoint index sets, as documented at each use.
+unsafe impl Send for SyncPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SyncPtr {}
+impl SyncPtr {
+    /// Method access, so closures capture the whole (Sync) wrapper rather than the raw field.
+    fn get(self) -> *mut [f32; 4] {
+        self.0
+    }
+}
+
+/// DPD on the CPU.
+pub struct CpuEngine {
+    system: DpdSystem,
+    grid: CellGrid,
+    coeffs: Vec<PairCoeffs>,
+    stencil: (Vec<u32>, Vec<u32>),
+    /// Slab boundaries in z layers for the parallel sweep (empty: sequential sweep).
+    slabs: Vec<u32>,
+    step: u64,
+    inv_mass: Vec<f32>,
+    mass: Vec<f32>,
+    coeff: StepCoeffs,
+    inv_len: [f32; 3],
+    // Particle arrays in memory order; `w` unused except where noted.
+    pos: Vec<[f32; 4]>,
+    vel: Vec<[f32; 4]>,
+    vpred: Vec<[f32; 4]>,
+    force: Vec<[f32; 4]>,
+    type_id: Vec<u32>,
+    tag: Vec<u32>,
+    cells: CellList,
+    // Scratch in cell order: positions with type bits, predicted velocities with tag bits, forces.
+    sorted_pos: Vec<[f32; 4]>,
+    sorted_vel: Vec<[f32; 4]>,
+    sorted_force: Vec<[f32; 4]>,
+    virial: [f64; 6],
+}
+
+impl CpuEngine {
+    /// Builds an engine at step `step` from `state`, whose forces are taken as they are (call
+    /// [`Engine::compute_forces`] for fresh initial conditions).
+    pub fn new(system: &DpdSystem, state: &ParticleState, step: u64) -> Result<Self> {
+        system.validate()?;
+        state.check(system)?;
+        let grid = CellGrid::new(system);
+        let slabs = Self::slab_bounds(&grid, rayon::current_num_threads());
+        let l = system.sim_box.len;
+        let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
+        let n = state.len();
+        Ok(Self {
+            grid,
+            coeffs: pair_coeffs(system),
+            stencil: grid.half_stencil(),
+            slabs,
+            step,
+            inv_mass: system.types.iter().map(|t| 1.0 / t.mass).collect(),
+            mass: system.types.iter().map(|t| t.mass).collect(),
+            coeff: StepCoeffs {
+                dt: system.dt,
+                half_dt: 0.5 * system.dt,
+                lambda_shift: (system.lambda - 0.5) * system.dt,
+            },
+            inv_len: l.map(|x| 1.0 / x),
+            pos: four(&state.pos),
+            vel: four(&state.vel),
+            vpred: four(&state.vel),
+            force: four(&state.force),
+            type_id: state.type_id.clone(),
+            tag: state.tag.clone(),
+            cells: CellList::default(),
+            sorted_pos: vec![[0.0; 4]; n],
+            sorted_vel: vec![[0.0; 4]; n],
+            sorted_force: vec![[0.0; 4]; n],
+            virial: [0.0; 6],
+            system: system.clone(),
+        })
+    }
+
+    /// Even number of z slabs, each at least 2 layers thick, about 4 per thread; empty when the
+    /// box is too small for a parallel sweep (or aliases neighbour cells).
+    fn slab_bounds(grid: &CellGrid, threads: usize) -> Vec<u32> {
+        let nz = grid.dims[2];
+        if !grid.has_distinct_neighbours() || nz < 4 || threads < 2 {
+            return Vec::new();
+        }
+        let mut n = ((nz / 2) as usize).min(4 * threads);
+        n -= n % 2;
+        (0..=n as u32).map(|k| k * nz / n as u32).collect()
+    }
+
+    fn integrate_first(&mut self) {
+        let (c, len, inv_len) = (self.coeff, self.system.sim_box.len, self.inv_len);
+        let inv_mass = &self.inv_mass;
+        self.pos
+            .par_iter_mut()
+            .zip(self.vel.par_iter_mut())
+            .zip(self.vpred.par_iter_mut())
+            .zip(self.force.par_iter())
+            .zip(self.type_id.par_iter())
+            .with_min_len(4096)
+            .for_each(|((((p, v), vp), f), &t)| first_half(p, v, vp, f, inv_mass[t as usize], &c, &len, &inv_len));
+    }
+
+    fn build_cells(&mut self) {
+        self.cells.build(&self.grid, &self.pos);
+    }
+
+    /// Puts the particle arrays in cell order (locality); the tags go along.
+    fn reorder(&mut self) {
+        let e = &self.cells.entries;
+        let perm = |v: &mut Vec<[f32; 4]>| *v = e.iter().map(|&i| v[i as usize]).collect();
+        perm(&mut self.pos);
+        perm(&mut self.vel);
+        perm(&mut self.vpred);
+        perm(&mut self.force);
+        self.type_id = e.iter().map(|&i| self.type_id[i as usize]).collect();
+        self.tag = e.iter().map(|&i| self.tag[i as usize]).collect();
+        self.cells.cell_of = e.iter().map(|&i| self.cells.cell_of[i as usize]).collect();
+        for (k, slot) in self.cells.entries.iter_mut().enumerate() {
+            *slot = k as u32;
+        }
+    }
+
+    /// Forces at the current positions and predicted velocities (plus the body force); with
+    /// `kick`, also the second half-kick.
+    fn forces(&mut self, kick: bool) {
+        let entries = &self.cells.entries;
+        let (pos, vpred, type_id, tag) = (&self.pos, &self.vpred, &self.type_id, &self.tag);
+        self.sorted_pos
+            .par_iter_mut()
+            .zip(self.sorted_vel.par_iter_mut())
+            .zip(self.sorted_force.par_iter_mut())
+            .zip(entries.par_iter())
+            .with_min_len(4096)
+            .for_each(|(((sp, sv), sf), &i)| {
+                let i = i as usize;
+                let (p, v) = (pos[i], vpred[i]);
+                *sp = [p[0], p[1], p[2], f32::from_bits(type_id[i])];
+                *sv = [v[0], v[1], v[2], f32::from_bits(tag[i])];
+                *sf = [0.0; 4];
+            });
+        let input = SweepInput {
+            pos: &self.sorted_pos,
+            vel: &self.sorted_vel,
+            start: &self.cells.start,
+            stencil_offsets: &self.stencil.0,
+            stencil_cells: &self.stencil.1,
+            coeffs: &self.coeffs,
+            n_types: self.system.types.len(),
+            len: self.system.sim_box.len,
+            inv_len: self.inv_len,
+            key: seed_key(self.system.seed),
+            step: self.step,
+        };
+        let force = SyncPtr(self.sorted_force.as_mut_ptr());
+        let layer = self.grid.dims[0] * self.grid.dims[1];
+        let mut virial = [0.0f64; 6];
+        if self.slabs.is_empty() {
+            // SAFETY: a single sweep owns the whole force array.
+            virial = unsafe { sweep(&input, 0..self.grid.n_cells() as u32, force.get()) };
+        } else {
+            let n_slabs = self.slabs.len() - 1;
+            for parity in 0..2 {
+                let parts: Vec<[f64; 6]> = (parity..n_slabs)
+                    .step_by(2)
+                    .collect::<Vec<_>>()
+                    .into_par_iter()
+                    .map(|s| {
+                        let cells = self.slabs[s] * layer..self.slabs[s + 1] * layer;
+                        // SAFETY: slab s writes its own particles and, through the forward stencil
+                        // (dz in {0, +1}), those of the first layer of slab s + 1 (slab 0 for the
+                        // last one). Slabs of equal parity are at least one slab apart and the slab
+                        // count is even, so concurrent sweeps write disjoint particle ranges.
+                        unsafe { sweep(&input, cells, force.get()) }
+                    })
+                    .collect();
+                for p in parts {
+                    for k in 0..6 {
+                        virial[k] += p[k];
+                    }
+                }
+            }
+        }
+        self.virial = virial;
+        // Scatter back to memory order, add the body force, kick.
+        let out = SyncPtr(self.force.as_mut_ptr());
+        let vel = SyncPtr(self.vel.as_mut_ptr());
+        let (bf, c, inv_mass, type_id) = (self.system.body_force, self.coeff, &self.inv_mass, &self.type_id);
+        self.sorted_force.par_iter().zip(entries.par_iter()).with_min_len(4096).for_each(|(sf, &i)| {
+            let i = i as usize;
+            // SAFETY: `entries` is a permutation, so each i is written by exactly one iteration.
+            let (f, v) = unsafe { (&mut *out.get().add(i), &mut *vel.get().add(i)) };
+            *f = [sf[0] + bf[0], sf[1] + bf[1], sf[2] + bf[2], 0.0];
+            if kick {
+                second_half(v, f, inv_mass[type_id[i] as usize], &c);
+            }
+        });
+    }
+
+    fn one_step(&mut self) {
+        self.integrate_first();
+        self.step += 1;
+        self.build_cells();
+        let every = u64::from(self.system.reorder_every);
+        if every > 0 && self.step % every == 0 {
+            self.reorder();
+        }
+        self.forces(true);
+    }
+
+    fn sums(&self) -> Observables {
+        let mass = &self.mass;
+        let (p, k) = self
+            .vel
+            .par_iter()
+            .zip(self.type_id.par_iter())
+            .with_min_len(4096)
+            .fold(
+                || ([0.0f64; 3], [0.0f64; 6]),
+                |(mut p, mut k), (v, &t)| {
+                    let m = f64::from(mass[t as usize]);
+                    let v = [f64::from(v[0]), f64::from(v[1]), f64::from(v[2])];
+                    for a in 0..3 {
+                        p[a] += m * v[a];
+                    }
+                    let prods = [v[0] * v[0], v[1] * v[1], v[2] * v[2], v[0] * v[1], v[0] * v[2], v[1] * v[2]];
+                    for a in 0..6 {
+                        k[a] += m * prods[a];
+                    }
+                    (p, k)
+                },
+            )
+            .reduce(
+                || ([0.0; 3], [0.0; 6]),
+                |(mut p, mut k), (q, l)| {
+                    for a in 0..3 {
+                        p[a] += q[a];
+                    }
+                    for a in 0..6 {
+                        k[a] += l[a];
+                    }
+                    (p, k)
+                },
+            );
+        Observables {
+            step: self.step,
+            n: self.pos.len(),
+            volume: self.system.sim_box.volume(),
+            momentum: p,
+            kinetic: k,
+            virial: self.virial,
+        }
+    }
+}
+
+impl Engine for CpuEngine {
+    fn backend(&self) -> BackendKind {
+        BackendKind::Cpu
+    }
+    fn device_name(&self) -> String {
+        format!("native CPU, {} threads", rayon::current_num_threads())
+    }
+    fn system(&self) -> &DpdSystem {
+        &self.system
+    }
+    fn n_particles(&self) -> usize {
+        self.pos.len()
+    }
+    fn step(&self) -> u64 {
+        self.step
+    }
+    fn compute_forces(&mut self) -> Result<()> {
+        self.vpred.clone_from(&self.vel);
+        self.build_cells();
+        self.forces(false);
+        Ok(())
+    }
+    fn run(&mut self, steps: u64, sample_every: u64) -> Result<Vec<Observables>> {
+        let mut out = Vec::new();
+        for _ in 0..steps {
+            self.one_step();
+            if sample_every > 0 && self.step % sample_every == 0 {
+                out.push(self.sums());
+            }
+        }
+        Ok(out)
+    }
+    fn observables(&mut self) -> Result<Observables> {
+        Ok(self.sums())
+    }
+    fn state(&mut self) -> Result<ParticleState> {
+        let three = |v: &[[f32; 4]]| v.iter().map(|a| [a[0], a[1], a[2]]).collect::<Vec<_>>();
+        Ok(ParticleState {
+            pos: three(&self.pos),
+            vel: three(&self.vel),
+            force: three(&self.force),
+            type_id: self.type_id.clone(),
+            tag: self.tag.clone(),
+            n_local: self.pos.len(),
+        })
+    }
+    fn bench_pass(&mut self, pass: Pass, repeats: u32) -> Result<()> {
+        for _ in 0..repeats {
+            match pass {
+                Pass::CellList => self.build_cells(),
+                Pass::Forces => self.forces(false),
+                Pass::Integrate => self.integrate_first(),
+                Pass::Step => self.one_step(),
+            }
+        }
+        Ok(())
+    }
+}

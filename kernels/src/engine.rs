@@ -1,0 +1,67 @@
+//! The interface both backends implement. The scenario layer drives an engine through it and never
+//! knows which backend it has.
+
+use crate::error::Result;
+use crate::observables::Observables;
+use crate::state::ParticleState;
+use crate::system::DpdSystem;
+
+/// Which backend an engine runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Native CPU (rayon threads, f32).
+    Cpu,
+    /// wgpu compute shaders.
+    Gpu,
+}
+
+impl BackendKind {
+    /// Lower-case name used in outputs ("cpu", "gpu").
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+        }
+    }
+}
+
+/// One pass of a step, for benchmarks that time kernels separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// Cell assignment and counting sort (count, prefix sum, scatter).
+    CellList,
+    /// DPD forces and the second half-kick.
+    Forces,
+    /// First half-kick and drift.
+    Integrate,
+    /// One whole step (all of the above).
+    Step,
+}
+
+/// A DPD simulation that can be advanced and observed.
+pub trait Engine {
+    /// The backend.
+    fn backend(&self) -> BackendKind;
+    /// Human-readable name of the device ("native CPU, 2 threads", "llvmpipe (LLVM 15.0.6, 256 bits)").
+    fn device_name(&self) -> String;
+    /// The system the engine was built for.
+    fn system(&self) -> &DpdSystem;
+    /// Number of particles.
+    fn n_particles(&self) -> usize;
+    /// Steps completed so far (the step index of the current state).
+    fn step(&self) -> u64;
+    /// Recomputes forces (and the virial) from the current positions and velocities. Needed once
+    /// for fresh initial conditions; a resumed state brings its forces along.
+    fn compute_forces(&mut self) -> Result<()>;
+    /// Advances `steps` steps. After every step whose index is a multiple of `sample_every`
+    /// (0: never) the observables are sampled; they are returned in order. The GPU engine records
+    /// all steps in one submission and reads the samples back once at the end.
+    fn run(&mut self, steps: u64, sample_every: u64) -> Result<Vec<Observables>>;
+    /// Observables of the current state.
+    fn observables(&mut self) -> Result<Observables>;
+    /// Copies the particle state back to the host (in the engine's memory order).
+    fn state(&mut self) -> Result<ParticleState>;
+    /// Runs one pass `repeats` times and waits for it to finish (benchmarks only; running passes
+    /// out of order leaves the state physically meaningless).
+    fn bench_pass(&mut self, pass: Pass, repeats: u32) -> Result<()>;
+}

@@ -1,0 +1,40 @@
+//! Typed errors of the kernel layer. Each names what was wrong so the layers above can tell the user.
+
+use thiserror::Error;
+
+/// What can go wrong when a system is set up or advanced.
+#[derive(Debug, Error)]
+pub enum KernelError {
+    /// A parameter lies outside its physically allowed range.
+    #[error("{field} = {value} is out of range: {allowed}")]
+    InvalidParameter {
+        /// Name of the parameter, as the user wrote it (`pair(0,0).gamma`, `box.x`, ...).
+        field: String,
+        /// The offending value, formatted.
+        value: String,
+        /// The allowed range in words, e.g. `must be >= 0`.
+        allowed: String,
+    },
+    /// The particle state does not fit the system (lengths differ, unknown type, ...).
+    #[error("inconsistent particle state: {0}")]
+    InconsistentState(String),
+    /// No GPU adapter could be found or opened.
+    #[error("no GPU adapter available: {0}")]
+    NoAdapter(String),
+    /// The GPU device reported an error (lost device, out of memory, validation).
+    #[error("GPU error: {0}")]
+    Gpu(String),
+    /// The system does not fit the limits the adapter reports.
+    #[error("the system does not fit the GPU: {0}")]
+    DeviceLimit(String),
+}
+
+impl KernelError {
+    /// Shorthand for [`KernelError::InvalidParameter`].
+    pub fn invalid(field: impl Into<String>, value: impl ToString, allowed: impl Into<String>) -> Self {
+        Self::InvalidParameter { field: field.into(), value: value.to_string(), allowed: allowed.into() }
+    }
+}
+
+/// Result type of the kernel layer.
+pub type Result<T> = std::result::Result<T, KernelError>;

@@ -1,0 +1,55 @@
+//! Pipelines of `shaders/dpd.wgsl`: DPD forces gathered per particle, with or without the second
+//! half-kick. Physics and the CPU version in [`crate::dpd`].
+
+use super::buffers::Buffers;
+use super::kernel::{bind, layout, module, pipeline, Bind, COMMON_WGSL, RNG_WGSL};
+
+const SLOTS: [(u32, Bind); 12] = [
+    (0, Bind::Uniform),
+    (1, Bind::Read),
+    (2, Bind::Read),
+    (3, Bind::Read),
+    (4, Bind::Read),
+    (5, Bind::Read),
+    (6, Bind::Read),
+    (7, Bind::Read),
+    (8, Bind::Read),
+    (9, Bind::ReadWrite),
+    (10, Bind::ReadWrite),
+    (11, Bind::ReadWrite),
+];
+
+/// Compiled force kernels.
+pub struct Dpd {
+    layout: wgpu::BindGroupLayout,
+    /// Forces, virial and second half-kick (the step).
+    pub forces_kick: wgpu::ComputePipeline,
+    /// Forces and virial only (initial forces, benchmarks).
+    pub forces_only: wgpu::ComputePipeline,
+}
+
+impl Dpd {
+    /// Compiles the kernels (one module, the `KICK` override chooses the variant).
+    pub fn new(device: &wgpu::Device) -> Self {
+        let m = module(device, "dpd.wgsl", &[COMMON_WGSL, RNG_WGSL, include_str!("../../../shaders/dpd.wgsl")]);
+        let layout = layout(device, "dpd", &SLOTS);
+        Self {
+            forces_kick: pipeline(device, &m, "forces", &layout, &[("KICK", 1.0)]),
+            forces_only: pipeline(device, &m, "forces", &layout, &[("KICK", 0.0)]),
+            layout,
+        }
+    }
+    /// Binds the buffers.
+    pub fn bind(&self, device: &wgpu::Device, b: &Buffers) -> wgpu::BindGroup {
+        bind(
+            device,
+            "dpd",
+            &self.layout,
+            &SLOTS,
+            &[
+                &b.params, &b.pairs, &b.types, &b.pos, &b.vpred, &b.cell_of, &b.start, &b.entries, &b.sim, &b.force,
+                &b.vel, &b.virial,
+            ],
+        )
+    }
+}

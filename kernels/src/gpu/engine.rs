@@ -1,0 +1,303 @@
+//! The GPU engine: records many steps into one submission, keeps the step counter on the device
+//! and reads back only samples of the observables (reduced on the device) and, on request, the
+//! particle state.
+
+use super::buffers::{Buffers, MAX_SAMPLES, REDUCE_GROUPS};
+use super::cell_list::CellListKernels;
+use super::context::{AdapterChoice, GpuContext};
+use super::dpd::Dpd;
+use super::integrate::Integrate;
+use super::kernel::{dispatch, read_back};
+use super::observables::Reduce;
+use super::scan::{Scan, ScanWorkspace};
+use crate::engine::{BackendKind, Engine, Pass};
+use crate::error::Result;
+use crate::observables::{from_sums, Observables, SUM_WORDS};
+use crate::state::ParticleState;
+use crate::system::DpdSystem;
+
+/// Steps recorded into one command buffer before it is submitted (the host does not wait).
+const STEPS_PER_SUBMIT: u32 = 200;
+
+/// Every compiled kernel, built once per device.
+pub struct Pipelines {
+    integrate: Integrate,
+    cells: CellListKernels,
+    scan: Scan,
+    dpd: Dpd,
+    reduce: Reduce,
+}
+
+impl Pipelines {
+    /// Compiles all kernels.
+    pub fn new(device: &wgpu::Device) -> Self {
+        Self {
+            integrate: Integrate::new(device),
+            cells: CellListKernels::new(device),
+            scan: Scan::new(device),
+            dpd: Dpd::new(device),
+            reduce: Reduce::new(device),
+        }
+    }
+}
+
+struct Groups {
+    integrate: wgpu::BindGroup,
+    cells: wgpu::BindGroup,
+    dpd: wgpu::BindGroup,
+    reduce: wgpu::BindGroup,
+    scan: ScanWorkspace,
+}
+
+/// DPD on a wgpu device.
+pub struct GpuEngine {
+    ctx: GpuContext,
+    system: DpdSystem,
+    k: Pipelines,
+    b: Buffers,
+    g: Groups,
+    step: u64,
+    max_dim: u32,
+}
+
+impl GpuEngine {
+    /// Builds an engine at step `step` from `state` on a newly opened device (`choice` says whether
+    /// software adapters are acceptable). Forces are taken from `state`.
+    pub fn new(system: &DpdSystem, state: &ParticleState, step: u64, choice: AdapterChoice) -> Result<Self> {
+        system.validate()?;
+        state.check(system)?;
+        Self::with_context(GpuContext::new(choice)?, system, state, step)
+    }
+
+    /// As [`GpuEngine::new`] on an already opened device.
+    pub fn with_context(ctx: GpuContext, system: &DpdSystem, state: &ParticleState, step: u64) -> Result<Self> {
+        system.validate()?;
+        state.check(system)?;
+        let d = &ctx.device;
+        let k = Pipelines::new(d);
+        let b = Buffers::new(&ctx, system, state, step)?;
+        let g = Groups {
+            integrate: k.integrate.bind(d, &b),
+            cells: k.cells.bind(d, &b),
+            dpd: k.dpd.bind(d, &b),
+            reduce: k.reduce.bind(d, &b),
+            scan: k.scan.workspace(d, &ctx.queue, &b.counts, &b.start, b.n_cells + 1),
+        };
+        ctx.sync()?;
+        let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
+        Ok(Self { ctx, system: system.clone(), k, b, g, step, max_dim })
+    }
+
+    fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
+        self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
+    }
+
+    /// Cell list from `cell_of`/`rank` already counted: scan, scatter, sort, and optionally the
+    /// reorder gather (the copy back is recorded by the caller, outside the pass).
+    fn record_cell_list_tail(&self, pass: &mut wgpu::ComputePass<'_>, reorder: bool) {
+        let (n, nc, m) = (self.b.n, self.b.n_cells, self.max_dim);
+        self.k.scan.record(pass, &self.g.scan, m);
+        dispatch(pass, &self.k.cells.scatter, &self.g.cells, n, 64, m);
+        dispatch(pass, &self.k.cells.sort, &self.g.cells, nc, 64, m);
+        if reorder {
+            dispatch(pass, &self.k.cells.reorder, &self.g.cells, n, 64, m);
+        }
+    }
+
+    fn copy_back_reordered(&self, enc: &mut wgpu::CommandEncoder) {
+        let n = u64::from(self.b.n);
+        enc.copy_buffer_to_buffer(&self.b.pos2, 0, &self.b.pos, 0, 16 * n);
+        enc.copy_buffer_to_buffer(&self.b.vel2, 0, &self.b.vel, 0, 16 * n);
+        enc.copy_buffer_to_buffer(&self.b.vpred2, 0, &self.b.vpred, 0, 16 * n);
+        enc.copy_buffer_to_buffer(&self.b.cell2, 0, &self.b.cell_of, 0, 4 * n);
+    }
+
+    fn begin<'e>(enc: &'e mut wgpu::CommandEncoder, label: &str) -> wgpu::ComputePass<'e> {
+        enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: None })
+    }
+
+    /// Records one whole step (the step counter on the device advances with it).
+    fn record_step(&self, enc: &mut wgpu::CommandEncoder, new_step: u64, sample: bool) {
+        let (n, m) = (self.b.n, self.max_dim);
+        let every = u64::from(self.system.reorder_every);
+        let reorder = every > 0 && new_step % every == 0;
+        enc.clear_buffer(&self.b.counts, 0, None);
+        {
+            let mut pass = Self::begin(enc, "integrate");
+            dispatch(&mut pass, &self.k.integrate.first, &self.g.integrate, n, 64, m);
+            dispatch(&mut pass, &self.k.integrate.advance, &self.g.integrate, 1, 1, m);
+        }
+        {
+            let mut pass = Self::begin(enc, "cell list");
+            self.record_cell_list_tail(&mut pass, reorder);
+        }
+        if reorder {
+            self.copy_back_reordered(enc);
+        }
+        {
+            let mut pass = Self::begin(enc, "dpd forces");
+            dispatch(&mut pass, &self.k.dpd.forces_kick, &self.g.dpd, n, 64, m);
+        }
+        if sample {
+            self.record_sample(enc);
+        }
+    }
+
+    fn record_sample(&self, enc: &mut wgpu::CommandEncoder) {
+        let mut pass = Self::begin(enc, "observables");
+        let r = &self.k.reduce;
+        dispatch(&mut pass, &r.reduce, &self.g.reduce, REDUCE_GROUPS * 128, 128, self.max_dim);
+        dispatch(&mut pass, &r.advance_sample, &self.g.reduce, 1, 1, self.max_dim);
+    }
+
+    /// Reads the first `steps.len()` sample slots and resets the slot counter.
+    fn read_samples(&self, steps: &[u64]) -> Result<Vec<Observables>> {
+        let words = steps.len() * REDUCE_GROUPS as usize * SUM_WORDS;
+        let raw: Vec<f32> = bytemuck::pod_collect_to_vec(&read_back(
+            &self.ctx.device,
+            &self.ctx.queue,
+            &self.b.partials,
+            4 * words as u64,
+        )?);
+        self.ctx.queue.write_buffer(&self.b.sim, 8, bytemuck::bytes_of(&0u32));
+        let volume = self.system.sim_box.volume();
+        Ok(steps
+            .iter()
+            .enumerate()
+            .map(|(s, &step)| {
+                let mut sums = [0.0f64; SUM_WORDS];
+                for g in 0..REDUCE_GROUPS as usize {
+                    let rec = &raw[(s * REDUCE_GROUPS as usize + g) * SUM_WORDS..][..SUM_WORDS];
+                    for (acc, &x) in sums.iter_mut().zip(rec) {
+                        *acc += f64::from(x);
+                    }
+                }
+                from_sums(step, self.b.n as usize, volume, &sums)
+            })
+            .collect())
+    }
+
+    /// The adapter this engine runs on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+}
+
+impl Engine for GpuEngine {
+    fn backend(&self) -> BackendKind {
+        BackendKind::Gpu
+    }
+    fn device_name(&self) -> String {
+        self.ctx.adapter_name()
+    }
+    fn system(&self) -> &DpdSystem {
+        &self.system
+    }
+    fn n_particles(&self) -> usize {
+        self.b.n as usize
+    }
+    fn step(&self) -> u64 {
+        self.step
+    }
+    fn compute_forces(&mut self) -> Result<()> {
+        let (n, m) = (self.b.n, self.max_dim);
+        let mut enc = self.encoder("compute forces");
+        enc.copy_buffer_to_buffer(&self.b.vel, 0, &self.b.vpred, 0, 16 * u64::from(n));
+        enc.clear_buffer(&self.b.counts, 0, None);
+        {
+            let mut pass = Self::begin(&mut enc, "cell list");
+            dispatch(&mut pass, &self.k.cells.assign, &self.g.cells, n, 64, m);
+            self.record_cell_list_tail(&mut pass, false);
+        }
+        {
+            let mut pass = Self::begin(&mut enc, "dpd forces");
+            dispatch(&mut pass, &self.k.dpd.forces_only, &self.g.dpd, n, 64, m);
+        }
+        let _index = self.ctx.queue.submit([enc.finish()]);
+        self.ctx.sync()
+    }
+    fn run(&mut self, steps: u64, sample_every: u64) -> Result<Vec<Observables>> {
+        let mut out = Vec::new();
+        let mut pending: Vec<u64> = Vec::new();
+        let mut enc = self.encoder("steps");
+        let mut recorded = 0u32;
+        for _ in 0..steps {
+            self.step += 1;
+            let sample = sample_every > 0 && self.step % sample_every == 0;
+            self.record_step(&mut enc, self.step, sample);
+            recorded += 1;
+            if sample {
+                pending.push(self.step);
+            }
+            let full = pending.len() == MAX_SAMPLES as usize;
+            if recorded == STEPS_PER_SUBMIT || full {
+                let done = std::mem::replace(&mut enc, self.encoder("steps"));
+                let _index = self.ctx.queue.submit([done.finish()]);
+                recorded = 0;
+            }
+            if full {
+                out.extend(self.read_samples(&pending)?);
+                pending.clear();
+            }
+        }
+        let _index = self.ctx.queue.submit([enc.finish()]);
+        if !pending.is_empty() {
+            out.extend(self.read_samples(&pending)?);
+        }
+        self.ctx.take_errors()?;
+        Ok(out)
+    }
+    fn observables(&mut self) -> Result<Observables> {
+        let mut enc = self.encoder("observables");
+        self.record_sample(&mut enc);
+        let _index = self.ctx.queue.submit([enc.finish()]);
+        let mut v = self.read_samples(&[self.step])?;
+        self.ctx.take_errors()?;
+        Ok(v.remove(0))
+    }
+    fn state(&mut self) -> Result<ParticleState> {
+        let n = u64::from(self.b.n);
+        let (d, q) = (&self.ctx.device, &self.ctx.queue);
+        let pos: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.pos, 16 * n)?);
+        let vel: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.vel, 16 * n)?);
+        let force: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.force, 16 * n)?);
+        self.ctx.take_errors()?;
+        Ok(ParticleState {
+            pos: pos.iter().map(|p| [p[0], p[1], p[2]]).collect(),
+            vel: vel.iter().map(|v| [v[0], v[1], v[2]]).collect(),
+            force: force.iter().map(|f| [f[0], f[1], f[2]]).collect(),
+            type_id: pos.iter().map(|p| p[3].to_bits()).collect(),
+            tag: vel.iter().map(|v| v[3].to_bits()).collect(),
+            n_local: n as usize,
+        })
+    }
+    fn bench_pass(&mut self, pass: Pass, repeats: u32) -> Result<()> {
+        let (n, m) = (self.b.n, self.max_dim);
+        let mut enc = self.encoder("bench");
+        for _ in 0..repeats {
+            match pass {
+                Pass::CellList => {
+                    enc.clear_buffer(&self.b.counts, 0, None);
+                    let mut p = Self::begin(&mut enc, "cell list");
+                    dispatch(&mut p, &self.k.cells.assign, &self.g.cells, n, 64, m);
+                    self.record_cell_list_tail(&mut p, false);
+                }
+                Pass::Forces => {
+                    let mut p = Self::begin(&mut enc, "dpd forces");
+                    dispatch(&mut p, &self.k.dpd.forces_only, &self.g.dpd, n, 64, m);
+                }
+                Pass::Integrate => {
+                    enc.clear_buffer(&self.b.counts, 0, None);
+                    let mut p = Self::begin(&mut enc, "integrate");
+                    dispatch(&mut p, &self.k.integrate.first, &self.g.integrate, n, 64, m);
+                }
+                Pass::Step => {
+                    self.step += 1;
+                    self.record_step(&mut enc, self.step, false);
+                }
+            }
+        }
+        let _index = self.ctx.queue.submit([enc.finish()]);
+        self.ctx.sync()
+    }
+}

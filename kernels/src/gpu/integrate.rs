@@ -1,0 +1,50 @@
+//! Pipelines of `shaders/integrate.wgsl`: first half-step fused with the cell count, and the step
+//! counter. Physics in [`crate::integrate`].
+
+use super::buffers::Buffers;
+use super::kernel::{bind, layout, module, pipeline, Bind, COMMON_WGSL};
+
+const SLOTS: [(u32, Bind); 10] = [
+    (0, Bind::Uniform),
+    (1, Bind::Read),
+    (2, Bind::ReadWrite),
+    (3, Bind::ReadWrite),
+    (4, Bind::ReadWrite),
+    (5, Bind::Read),
+    (6, Bind::ReadWrite),
+    (7, Bind::ReadWrite),
+    (8, Bind::ReadWrite),
+    (9, Bind::ReadWrite),
+];
+
+/// Compiled integrate kernels.
+pub struct Integrate {
+    layout: wgpu::BindGroupLayout,
+    /// Half-kick, drift, wrap, predicted velocity, cell index and count.
+    pub first: wgpu::ComputePipeline,
+    /// Increments the step counter (one thread).
+    pub advance: wgpu::ComputePipeline,
+}
+
+impl Integrate {
+    /// Compiles the kernels.
+    pub fn new(device: &wgpu::Device) -> Self {
+        let m = module(device, "integrate.wgsl", &[COMMON_WGSL, include_str!("../../../shaders/integrate.wgsl")]);
+        let layout = layout(device, "integrate", &SLOTS);
+        Self {
+            first: pipeline(device, &m, "integrate_first", &layout, &[]),
+            advance: pipeline(device, &m, "advance_step", &layout, &[]),
+            layout,
+        }
+    }
+    /// Binds the buffers.
+    pub fn bind(&self, device: &wgpu::Device, b: &Buffers) -> wgpu::BindGroup {
+        bind(
+            device,
+            "integrate",
+            &self.layout,
+            &SLOTS,
+            &[&b.params, &b.types, &b.pos, &b.vel, &b.vpred, &b.force, &b.cell_of, &b.rank, &b.counts, &b.sim],
+        )
+    }
+}

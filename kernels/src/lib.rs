@@ -1,0 +1,28 @@
+//! Particle kernels of hemoscale: DPD plasma on a native CPU backend and on wgpu compute shaders.
+//!
+//! The physics lives in small modules, one concern each, whose GPU twins in `shaders/` share their
+//! names: [`rng`] (Philox4x32-10), [`cell_list`] (counting sort), [`dpd`] (pair forces),
+//! [`integrate`] (modified velocity-Verlet), [`observables`] (temperature, pressure tensor).
+//! [`CpuEngine`] and [`GpuEngine`] implement one [`Engine`] interface.
+#![warn(missing_docs)]
+
+pub mod cell_list;
+pub mod cpu;
+pub mod dpd;
+pub mod engine;
+pub mod error;
+pub mod gpu;
+pub mod init;
+pub mod integrate;
+pub mod observables;
+pub mod rng;
+pub mod state;
+pub mod system;
+
+pub use cpu::CpuEngine;
+pub use engine::{BackendKind, Engine, Pass};
+pub use error::{KernelError, Result};
+pub use gpu::{GpuContext, GpuEngine};
+pub use observables::Observables;
+pub use state::ParticleState;
+pub use system::{DpdPair, DpdSystem, PairTable, ParticleType, SimBox};

@@ -1,0 +1,52 @@
+// integrate.wgsl -- first half of a modified velocity-Verlet step, fused with the first pass of the
+// cell list (cell index and count). Twin of kernels/src/integrate.rs. Needs common.wgsl.
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> types: array<vec4<f32>>;          // x: 1/m, y: m
+@group(0) @binding(2) var<storage, read_write> pos: array<vec4<f32>>;      // w: type (bits)
+@group(0) @binding(3) var<storage, read_write> vel: array<vec4<f32>>;      // w: tag (bits)
+@group(0) @binding(4) var<storage, read_write> vpred: array<vec4<f32>>;    // w: tag (bits)
+@group(0) @binding(5) var<storage, read> force: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> cell_of: array<u32>;
+@group(0) @binding(7) var<storage, read_write> rank: array<u32>;
+@group(0) @binding(8) var<storage, read_write> counts: array<atomic<u32>>;
+@group(0) @binding(9) var<storage, read_write> sim: array<u32>;             // step lo, step hi, sample slot
+
+fn wrap(x: vec3<f32>) -> vec3<f32> {
+    let l = params.box_len.xyz;
+    let y = x - l * floor(x * params.inv_len.xyz);
+    return select(y, y - l, y >= l);
+}
+
+@compute @workgroup_size(64)
+fn integrate_first(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = thread_index(gid, nwg, 64u);
+    if (i >= params.n) {
+        return;
+    }
+    let dt = params.box_len.w;
+    let half_dt = params.inv_len.w;
+    let lambda_shift = params.inv_edge.w;
+    var p = pos[i];
+    var v = vel[i];
+    let inv_m = types[bitcast<u32>(p.w)].x;
+    let a = force[i].xyz * inv_m;
+    let vh = v.xyz + half_dt * a;
+    let x = wrap(p.xyz + dt * vh);
+    pos[i] = vec4<f32>(x, p.w);
+    vel[i] = vec4<f32>(vh, v.w);
+    vpred[i] = vec4<f32>(vh + lambda_shift * a, v.w);
+    let c = cell_index(x, params.inv_edge.xyz, params.dims.xyz);
+    cell_of[i] = c;
+    rank[i] = atomicAdd(&counts[c], 1u);
+}
+
+// One thread: the step counter (64 bits in two words) that keys the pair noise.
+@compute @workgroup_size(1)
+fn advance_step() {
+    let lo = sim[0] + 1u;
+    sim[0] = lo;
+    if (lo == 0u) {
+        sim[1] = sim[1] + 1u;
+    }
+}

@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, Observables, SimBox};
+
+/// Opens a GPU adapter (lavapipe in CI). Without one the test is skipped, except under `CI=true`
+/// where a missing adapter is a failure: CI must run the GPU tests.
+pub fn gpu_context() -> Option<GpuContext> {
+    match GpuContext::new(AdapterChoice::Any) {
+        Ok(ctx) => Some(ctx),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but no GPU adapter: {e}. Install mesa-vulkan-drivers and libvulkan1.")
+        }
+        Err(e) => {
+            eprintln!("skipping GPU test: {e}");
+            None
+        }
+    }
+}
+
+/// The standard DPD fluid (density 3, a 25, gamma 4.5, kT 1, rc 1) of `n` particles at `dt`.
+pub fn standard_system(n: usize, dt: f32, seed: u64) -> DpdSystem {
+    let l = (n as f32 / 3.0).cbrt();
+    let mut s = DpdSystem::standard(SimBox::cubic(l), seed);
+    s.dt = dt;
+    s
+}
+
+/// A CPU engine on fresh initial conditions with forces computed.
+pub fn cpu_engine(system: &DpdSystem, n: usize) -> CpuEngine {
+    let state = init::random_fluid(system, n);
+    let mut e = CpuEngine::new(system, &state, 0).expect("valid system");
+    e.compute_forces().expect("forces");
+    e
+}
+
+/// A GPU engine on fresh initial conditions with forces computed.
+pub fn gpu_engine(ctx: GpuContext, system: &DpdSystem, n: usize) -> GpuEngine {
+    let state = init::random_fluid(system, n);
+    let mut e = GpuEngine::with_context(ctx, system, &state, 0).expect("valid system");
+    e.compute_forces().expect("forces");
+    e
+}
+
+/// Mean temperature and pressure over `prod` steps (sampled every 10) after `eq` steps.
+pub fn mean_t_p(engine: &mut dyn Engine, eq: u64, prod: u64) -> (f64, f64) {
+    let _ = engine.run(eq, 0).expect("equilibration");
+    let samples: Vec<Observables> = engine.run(prod, 10).expect("production");
+    assert!(!samples.is_empty());
+    let n = samples.len() as f64;
+    let t = samples.iter().map(|o| o.temperature()).sum::<f64>() / n;
+    let p = samples.iter().map(|o| o.pressure()).sum::<f64>() / n;
+    (t, p)
+}
