@@ -1,2 +1,12 @@
-//! hemoscale: scenarios, DSL and command line on top of the kernels.
+//! hemoscale: multiscale platelet dynamics. This crate composes the kernels into scenarios: the
+//! [`dsl`] builder, the [`scenarios`] that ship, the [`run`] loop and the `hemoscale` binary.
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod dsl;
+pub mod params;
+pub mod run;
+pub mod scenarios;
+
+/// The particle kernels (re-exported so users need one dependency).
 pub use hemoscale_kernels as kernels;

@@ -1,1 +1,273 @@
-fn main(){}
+//! The `hemoscale` command line: `run`, `scenarios`, `bench`. Without a subcommand it runs the
+//! default scenario on the best backend found (what `cargo run --release` does).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+
+use hemoscale::bench::bench_dpd;
+use hemoscale::dsl::Backend;
+use hemoscale::params::ParamValues;
+use hemoscale::run::{run, RunError, RunOptions};
+use hemoscale::scenarios;
+
+#[derive(Parser)]
+#[command(name = "hemoscale", version, about = "Multiscale platelet dynamics: DPD plasma on CPU and GPU")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a built-in scenario and print a thermo table.
+    Run {
+        /// Scenario name (see `hemoscale scenarios`).
+        scenario: String,
+        /// Set a scenario key: KEY=VALUE (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Steps to run (default: the scenario's).
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Backend: auto (hardware GPU, else CPU), cpu or gpu (any wgpu adapter, lavapipe included).
+        #[arg(long, default_value = "auto")]
+        backend: Backend,
+        /// Seed of all random numbers.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Steps between thermo rows (default: a twentieth of the run).
+        #[arg(long)]
+        thermo: Option<u64>,
+        /// Write the run's summary as one JSON object to this file.
+        #[arg(long, value_name = "PATH")]
+        summary_json: Option<PathBuf>,
+    },
+    /// List the built-in scenarios, or one scenario's keys.
+    Scenarios {
+        /// A scenario whose keys to list.
+        name: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time whole steps of a kernel set.
+    Bench {
+        /// What to time (`dpd`: the standard DPD fluid).
+        what: String,
+        /// Particles.
+        #[arg(long, default_value_t = 96_000)]
+        particles: usize,
+        /// Timed steps.
+        #[arg(long, default_value_t = 200)]
+        steps: u64,
+        /// Untimed warm-up steps.
+        #[arg(long, default_value_t = 20)]
+        warmup: u64,
+        /// Backend (auto, cpu or gpu).
+        #[arg(long, default_value = "auto")]
+        backend: Backend,
+        /// Write the result as one JSON object to this file.
+        #[arg(long, value_name = "PATH")]
+        summary_json: Option<PathBuf>,
+    },
+}
+
+/// Exit status for input the program refuses (as clap uses for usage errors).
+const EXIT_INVALID: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Run {
+        scenario: scenarios::DEFAULT.into(),
+        set: Vec::new(),
+        steps: None,
+        backend: Backend::Auto,
+        seed: 1,
+        thermo: None,
+        summary_json: None,
+    });
+    match command {
+        Command::Run { scenario, set, steps, backend, seed, thermo, summary_json } => {
+            run_command(&scenario, &set, steps, backend, seed, thermo, summary_json)
+        }
+        Command::Scenarios { name, json } => scenarios_command(name.as_deref(), json),
+        Command::Bench { what, particles, steps, warmup, backend, summary_json } => {
+            bench_command(&what, particles, steps, warmup, backend, summary_json)
+        }
+    }
+}
+
+fn invalid(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(EXIT_INVALID)
+}
+
+fn failed(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::FAILURE
+}
+
+fn write_json(path: &PathBuf, value: &Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn run_command(
+    name: &str,
+    set: &[String],
+    steps: Option<u64>,
+    backend: Backend,
+    seed: u64,
+    thermo: Option<u64>,
+    summary_json: Option<PathBuf>,
+) -> ExitCode {
+    let Some(builtin) = scenarios::find(name) else {
+        let names: Vec<&str> = scenarios::all().iter().map(|s| s.name()).collect();
+        return invalid(format!("unknown scenario {name:?}; built-in scenarios: {}", names.join(", ")));
+    };
+    let values = match ParamValues::parse(&builtin.params(), set) {
+        Ok(v) => v,
+        Err(e) => return invalid(e),
+    };
+    let steps = steps.unwrap_or(builtin.default_steps());
+    if steps == 0 {
+        return invalid("--steps = 0: must be >= 1");
+    }
+    let scenario = match builtin.build(&values, seed, steps, backend) {
+        Ok(s) => s,
+        Err(e) => return invalid(e),
+    };
+    let mut opts = RunOptions::for_steps(steps);
+    if let Some(t) = thermo {
+        if t == 0 {
+            return invalid("--thermo = 0: must be >= 1");
+        }
+        opts.thermo_every = t;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let outcome = match run(&scenario, opts, &mut out) {
+        Ok(o) => o,
+        Err(RunError::Invalid(e)) => return invalid(e),
+        Err(e) => return failed(e),
+    };
+    let observables = builtin.observables(&outcome);
+    let _ = writeln!(
+        out,
+        "# {} steps in {:.2} s: {:.4e} particle-steps/s; {}",
+        outcome.steps,
+        outcome.wall_seconds,
+        outcome.particle_steps_per_second(),
+        observables.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    );
+    if let Some(path) = summary_json {
+        let summary = json!({
+            "scenario": name,
+            "backend": outcome.backend,
+            "adapter": outcome.adapter,
+            "particles": outcome.particles,
+            "steps": outcome.steps,
+            "wall_seconds": outcome.wall_seconds,
+            "particle_steps_per_second": outcome.particle_steps_per_second(),
+            "seed": seed,
+            "parameters": values.entries().into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<String, Value>>(),
+            "observables": observables,
+        });
+        if let Err(e) = write_json(&path, &summary) {
+            return failed(e);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn scenarios_command(name: Option<&str>, as_json: bool) -> ExitCode {
+    let all = scenarios::all();
+    let Some(name) = name else {
+        if as_json {
+            let list: Vec<Value> = all.iter().map(|s| json!({"name": s.name(), "about": s.about()})).collect();
+            println!("{}", Value::Array(list));
+        } else {
+            for s in &all {
+                println!("{:<14} {}", s.name(), s.about());
+            }
+        }
+        return ExitCode::SUCCESS;
+    };
+    let Some(s) = scenarios::find(name) else {
+        let names: Vec<&str> = all.iter().map(|s| s.name()).collect();
+        return invalid(format!("unknown scenario {name:?}; built-in scenarios: {}", names.join(", ")));
+    };
+    let params = s.params();
+    if as_json {
+        let keys: Vec<Value> = params
+            .iter()
+            .map(|p| {
+                json!({"key": p.key, "default": p.default, "unit": p.unit, "kind": p.kind,
+                       "range": p.range_text(), "min": p.min, "max": p.max, "help": p.help})
+            })
+            .collect();
+        println!("{}", json!({"name": s.name(), "about": s.about(), "default_steps": s.default_steps(), "keys": keys}));
+    } else {
+        println!("{}: {}\n", s.name(), s.about());
+        println!("{:<10} {:>10} {:<10} {:<24} meaning", "key", "default", "unit", "allowed");
+        for p in &params {
+            println!("{:<10} {:>10} {:<10} {:<24} {}", p.key, p.default, p.unit, p.range_text(), p.help);
+        }
+        println!("\ndefault steps: {}", s.default_steps());
+    }
+    ExitCode::SUCCESS
+}
+
+fn bench_command(
+    what: &str,
+    particles: usize,
+    steps: u64,
+    warmup: u64,
+    backend: Backend,
+    summary_json: Option<PathBuf>,
+) -> ExitCode {
+    if what != "dpd" {
+        return invalid(format!("unknown benchmark {what:?}; available: dpd"));
+    }
+    if particles < 54 {
+        return invalid(format!("--particles = {particles}: must be >= 54 (box edge >= 2 rc at density 3)"));
+    }
+    if steps == 0 {
+        return invalid("--steps = 0: must be >= 1");
+    }
+    let o = match bench_dpd(particles, steps, warmup, backend) {
+        Ok(o) => o,
+        Err(RunError::Invalid(e)) => return invalid(e),
+        Err(e) => return failed(e),
+    };
+    println!(
+        "bench dpd: {} particles, {} steps on {} ({}): {:.3} s, {:.4e} particle-steps/s",
+        o.particles,
+        o.steps,
+        o.backend,
+        o.adapter,
+        o.wall_seconds,
+        o.particle_steps_per_second()
+    );
+    if let Some(path) = summary_json {
+        let v = json!({
+            "scenario": "bench-dpd",
+            "backend": o.backend,
+            "adapter": o.adapter,
+            "particles": o.particles,
+            "steps": o.steps,
+            "warmup_steps": warmup,
+            "wall_seconds": o.wall_seconds,
+            "particle_steps_per_second": o.particle_steps_per_second(),
+            "observables": {},
+        });
+        if let Err(e) = write_json(&path, &v) {
+            return failed(e);
+        }
+    }
+    ExitCode::SUCCESS
+}

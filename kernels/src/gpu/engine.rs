@@ -244,7 +244,8 @@ impl Engine for GpuEngine {
         if !pending.is_empty() {
             out.extend(self.read_samples(&pending)?);
         }
-        self.ctx.take_errors()?;
+        // Waiting here keeps timings honest and surfaces device errors at the call that caused them.
+        self.ctx.sync()?;
         Ok(out)
     }
     fn observables(&mut self) -> Result<Observables> {

@@ -1,0 +1,42 @@
+//! Built-in scenarios, one per file, each written with the [`crate::dsl`] builder and declaring
+//! its keys ([`ParamSpec`]) so `hemoscale scenarios NAME` can list them.
+
+mod dpd_box;
+
+use serde_json::{Map, Value};
+
+use crate::dsl::{Backend, Scenario};
+use crate::params::{ParamSpec, ParamValues, ValidationErrors};
+use crate::run::RunOutcome;
+
+pub use dpd_box::DpdBox;
+
+/// A scenario that ships with hemoscale.
+pub trait Builtin {
+    /// Name on the command line.
+    fn name(&self) -> &'static str;
+    /// One line on what it simulates and what it measures.
+    fn about(&self) -> &'static str;
+    /// Settable keys.
+    fn params(&self) -> Vec<ParamSpec>;
+    /// Steps when `--steps` is not given.
+    fn default_steps(&self) -> u64;
+    /// The scenario for the given key values (checked against each other here; each key's own
+    /// range was checked when parsing).
+    fn build(&self, values: &ParamValues, seed: u64, steps: u64, backend: Backend) -> Result<Scenario, ValidationErrors>;
+    /// The scenario's observables for the summary JSON, from a finished run.
+    fn observables(&self, outcome: &RunOutcome) -> Map<String, Value>;
+}
+
+/// Every built-in scenario, in listing order.
+pub fn all() -> Vec<Box<dyn Builtin>> {
+    vec![Box::new(DpdBox)]
+}
+
+/// The built-in scenario called `name`.
+pub fn find(name: &str) -> Option<Box<dyn Builtin>> {
+    all().into_iter().find(|s| s.name() == name)
+}
+
+/// The scenario `cargo run --release` runs.
+pub const DEFAULT: &str = "dpd-box";
