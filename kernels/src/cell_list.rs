@@ -26,7 +26,10 @@ impl CellGrid {
     pub fn new(system: &DpdSystem) -> Self {
         let dims = system.cell_dims();
         let l = system.sim_box.len;
-        Self { dims, inv_edge: std::array::from_fn(|k| dims[k] as f32 / l[k]) }
+        Self {
+            dims,
+            inv_edge: std::array::from_fn(|k| dims[k] as f32 / l[k]),
+        }
     }
     /// Total number of cells.
     pub fn n_cells(&self) -> usize {
@@ -41,7 +44,11 @@ impl CellGrid {
     /// Integer coordinates of cell `c`.
     #[inline(always)]
     pub fn coords(&self, c: u32) -> [u32; 3] {
-        [c % self.dims[0], (c / self.dims[0]) % self.dims[1], c / (self.dims[0] * self.dims[1])]
+        [
+            c % self.dims[0],
+            (c / self.dims[0]) % self.dims[1],
+            c / (self.dims[0] * self.dims[1]),
+        ]
     }
     /// Cell index of coordinates shifted by `d` (periodic).
     #[inline(always)]
@@ -80,7 +87,11 @@ impl CellGrid {
                         }
                         let nb = self.shifted(xyz, [dx, dy, dz]);
                         let forward = dz > 0 || (dz == 0 && (dy > 0 || (dy == 0 && dx > 0)));
-                        let take = if distinct { forward } else { nb > c && !mine.contains(&nb) };
+                        let take = if distinct {
+                            forward
+                        } else {
+                            nb > c && !mine.contains(&nb)
+                        };
                         if take {
                             mine.push(nb);
                         }
@@ -156,7 +167,12 @@ mod tests {
     /// for large grids and for the aliasing small ones (1 and 2 cells per axis).
     #[test]
     fn half_stencil_covers_each_neighbour_pair_once() {
-        for l in [[3.0f32, 3.0, 3.0], [2.0, 5.0, 4.0], [2.5, 2.0, 7.0], [6.0, 7.0, 8.0]] {
+        for l in [
+            [3.0f32, 3.0, 3.0],
+            [2.0, 5.0, 4.0],
+            [2.5, 2.0, 7.0],
+            [6.0, 7.0, 8.0],
+        ] {
             let system = DpdSystem::standard(SimBox { len: l }, 1);
             let grid = CellGrid::new(&system);
             let mut got = pairs_from_stencil(&grid);
@@ -184,7 +200,16 @@ mod tests {
     fn counting_sort_is_stable_and_complete() {
         let system = DpdSystem::standard(SimBox::cubic(4.0), 1);
         let grid = CellGrid::new(&system);
-        let pos: Vec<[f32; 4]> = (0..500).map(|i| [(i * 7 % 40) as f32 / 10.0, (i % 13) as f32 * 0.3, (i % 4) as f32, 0.0]).collect();
+        let pos: Vec<[f32; 4]> = (0..500)
+            .map(|i| {
+                [
+                    (i * 7 % 40) as f32 / 10.0,
+                    (i % 13) as f32 * 0.3,
+                    (i % 4) as f32,
+                    0.0,
+                ]
+            })
+            .collect();
         let mut cl = CellList::default();
         cl.build(&grid, &pos);
         assert_eq!(cl.start[grid.n_cells()] as usize, pos.len());

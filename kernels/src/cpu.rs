@@ -70,7 +70,11 @@ impl CpuEngine {
         let grid = CellGrid::new(system);
         let slabs = Self::slab_bounds(&grid, rayon::current_num_threads());
         let l = system.sim_box.len;
-        let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
+        let four = |v: &[[f32; 3]]| {
+            v.iter()
+                .map(|a| [a[0], a[1], a[2], 0.0])
+                .collect::<Vec<_>>()
+        };
         let n = state.len();
         Ok(Self {
             grid,
@@ -84,6 +88,8 @@ impl CpuEngine {
                 dt: system.dt,
                 half_dt: 0.5 * system.dt,
                 lambda_shift: (system.lambda - 0.5) * system.dt,
+                len: l,
+                inv_len: l.map(|x| 1.0 / x),
             },
             inv_len: l.map(|x| 1.0 / x),
             pos: four(&state.pos),
@@ -114,7 +120,7 @@ impl CpuEngine {
     }
 
     fn integrate_first(&mut self) {
-        let (c, len, inv_len) = (self.coeff, self.system.sim_box.len, self.inv_len);
+        let c = self.coeff;
         let inv_mass = &self.inv_mass;
         self.pos
             .par_iter_mut()
@@ -123,7 +129,7 @@ impl CpuEngine {
             .zip(self.force.par_iter())
             .zip(self.type_id.par_iter())
             .with_min_len(4096)
-            .for_each(|((((p, v), vp), f), &t)| first_half(p, v, vp, f, inv_mass[t as usize], &c, &len, &inv_len));
+            .for_each(|((((p, v), vp), f), &t)| first_half(p, v, vp, f, inv_mass[t as usize], &c));
     }
 
     fn build_cells(&mut self) {
@@ -210,16 +216,25 @@ impl CpuEngine {
         // Scatter back to memory order, add the body force, kick.
         let out = SyncPtr(self.force.as_mut_ptr());
         let vel = SyncPtr(self.vel.as_mut_ptr());
-        let (bf, c, inv_mass, type_id) = (self.system.body_force, self.coeff, &self.inv_mass, &self.type_id);
-        self.sorted_force.par_iter().zip(entries.par_iter()).with_min_len(4096).for_each(|(sf, &i)| {
-            let i = i as usize;
-            // SAFETY: `entries` is a permutation, so each i is written by exactly one iteration.
-            let (f, v) = unsafe { (&mut *out.get().add(i), &mut *vel.get().add(i)) };
-            *f = [sf[0] + bf[0], sf[1] + bf[1], sf[2] + bf[2], 0.0];
-            if kick {
-                second_half(v, f, inv_mass[type_id[i] as usize], &c);
-            }
-        });
+        let (bf, c, inv_mass, type_id) = (
+            self.system.body_force,
+            self.coeff,
+            &self.inv_mass,
+            &self.type_id,
+        );
+        self.sorted_force
+            .par_iter()
+            .zip(entries.par_iter())
+            .with_min_len(4096)
+            .for_each(|(sf, &i)| {
+                let i = i as usize;
+                // SAFETY: `entries` is a permutation, so each i is written by exactly one iteration.
+                let (f, v) = unsafe { (&mut *out.get().add(i), &mut *vel.get().add(i)) };
+                *f = [sf[0] + bf[0], sf[1] + bf[1], sf[2] + bf[2], 0.0];
+                if kick {
+                    second_half(v, f, inv_mass[type_id[i] as usize], &c);
+                }
+            });
     }
 
     fn one_step(&mut self) {
@@ -248,7 +263,14 @@ impl CpuEngine {
                     for a in 0..3 {
                         p[a] += m * v[a];
                     }
-                    let prods = [v[0] * v[0], v[1] * v[1], v[2] * v[2], v[0] * v[1], v[0] * v[2], v[1] * v[2]];
+                    let prods = [
+                        v[0] * v[0],
+                        v[1] * v[1],
+                        v[2] * v[2],
+                        v[0] * v[1],
+                        v[0] * v[2],
+                        v[1] * v[2],
+                    ];
                     for a in 0..6 {
                         k[a] += m * prods[a];
                     }

@@ -65,7 +65,11 @@ pub fn pair_force(d: [f32; 3], r2: f32, dv: [f32; 3], c: &PairCoeffs, theta: f32
     let r = r2.sqrt();
     let inv_r = 1.0 / r;
     let w = 1.0 - r * c.inv_rc;
-    let wr = if c.s_is_two != 0.0 { w } else { w.powf(c.half_s) };
+    let wr = if c.s_is_two != 0.0 {
+        w
+    } else {
+        w.powf(c.half_s)
+    };
     let e = [d[0] * inv_r, d[1] * inv_r, d[2] * inv_r];
     let ev = e[0] * dv[0] + e[1] * dv[1] + e[2] * dv[2];
     let f = c.a * w - c.gamma * (wr * wr) * ev + c.sigma_isdt * wr * theta;
@@ -115,15 +119,22 @@ pub struct SweepInput<'a> {
 /// `force` must be valid for every index of the particles of `cells` and of their half-stencil
 /// neighbours, and no other thread may touch those entries during the call. [`crate::cpu`]
 /// guarantees this by sweeping slabs of z layers with a gap between concurrent ones.
-pub unsafe fn sweep(input: &SweepInput<'_>, cells: std::ops::Range<u32>, force: *mut [f32; 4]) -> [f64; 6] {
+pub unsafe fn sweep(
+    input: &SweepInput<'_>,
+    cells: std::ops::Range<u32>,
+    force: *mut [f32; 4],
+) -> [f64; 6] {
     let mut vir = [0.0f64; 6];
     for c in cells {
-        let (s0, s1) = (input.start[c as usize] as usize, input.start[c as usize + 1] as usize);
+        let (s0, s1) = (
+            input.start[c as usize] as usize,
+            input.start[c as usize + 1] as usize,
+        );
         if s0 == s1 {
             continue;
         }
-        let st = &input.stencil_cells
-            [input.stencil_offsets[c as usize] as usize..input.stencil_offsets[c as usize + 1] as usize];
+        let st = &input.stencil_cells[input.stencil_offsets[c as usize] as usize
+            ..input.stencil_offsets[c as usize + 1] as usize];
         for a in s0..s1 {
             let pi = input.pos[a];
             let vi = input.vel[a];
@@ -161,7 +172,10 @@ pub unsafe fn sweep(input: &SweepInput<'_>, cells: std::ops::Range<u32>, force: 
                 visit(b);
             }
             for &nb in st {
-                let (t0, t1) = (input.start[nb as usize] as usize, input.start[nb as usize + 1] as usize);
+                let (t0, t1) = (
+                    input.start[nb as usize] as usize,
+                    input.start[nb as usize + 1] as usize,
+                );
                 for b in t0..t1 {
                     visit(b);
                 }

@@ -18,6 +18,10 @@ pub struct StepCoeffs {
     pub half_dt: f32,
     /// (lambda - 1/2) dt.
     pub lambda_shift: f32,
+    /// Box edges.
+    pub len: [f32; 3],
+    /// Reciprocal box edges.
+    pub inv_len: [f32; 3],
 }
 
 /// Wraps `x` into `[0, l)`; the WGSL twin performs the same operations.
@@ -40,13 +44,11 @@ pub fn first_half(
     force: &[f32; 4],
     inv_mass: f32,
     c: &StepCoeffs,
-    len: &[f32; 3],
-    inv_len: &[f32; 3],
 ) {
     for k in 0..3 {
         let a = force[k] * inv_mass;
         vel[k] += c.half_dt * a;
-        pos[k] = wrap(pos[k] + c.dt * vel[k], len[k], inv_len[k]);
+        pos[k] = wrap(pos[k] + c.dt * vel[k], c.len[k], c.inv_len[k]);
         vpred[k] = vel[k] + c.lambda_shift * a;
     }
 }
@@ -66,7 +68,9 @@ mod tests {
     #[test]
     fn wrap_stays_in_box() {
         let l = 10.0f32;
-        for x in [-1e-9f32, -0.0, 0.0, 9.999_999, 10.0, 10.000_001, -10.0, 19.5, -3.25] {
+        for x in [
+            -1e-9f32, -0.0, 0.0, 9.999_999, 10.0, 10.000_001, -10.0, 19.5, -3.25,
+        ] {
             let y = wrap(x, l, 1.0 / l);
             assert!((0.0..l).contains(&y), "{x} -> {y}");
         }

@@ -65,7 +65,11 @@ pub fn uniform_pm1(word: u32) -> f32 {
 /// HOOMD-blue (Phillips et al. 2011). Symmetric in (`id_i`, `id_j`) by construction.
 #[inline(always)]
 pub fn pair_noise(key: [u32; 2], step: u64, id_i: u32, id_j: u32) -> f32 {
-    let (lo, hi) = if id_i < id_j { (id_i, id_j) } else { (id_j, id_i) };
+    let (lo, hi) = if id_i < id_j {
+        (id_i, id_j)
+    } else {
+        (id_j, id_i)
+    };
     let w = philox4x32_10([lo, hi, step as u32, (step >> 32) as u32], key);
     uniform_pm1(w[0]) * SQRT3
 }
@@ -95,7 +99,11 @@ mod tests {
     #[test]
     fn philox_known_answers() {
         let kat: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
-            ([0; 4], [0; 2], [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]),
+            (
+                [0; 4],
+                [0; 2],
+                [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8],
+            ),
             (
                 [u32::MAX; 4],
                 [u32::MAX; 2],
@@ -108,15 +116,25 @@ mod tests {
             ),
         ];
         for (ctr, key, want) in kat {
-            assert_eq!(philox4x32_10(ctr, key), want, "counter {ctr:08x?} key {key:08x?}");
+            assert_eq!(
+                philox4x32_10(ctr, key),
+                want,
+                "counter {ctr:08x?} key {key:08x?}"
+            );
         }
     }
 
     #[test]
     fn pair_noise_is_symmetric_and_step_dependent() {
         let key = seed_key(0x1234_5678_9abc_def0);
-        assert_eq!(pair_noise(key, 7, 3, 9).to_bits(), pair_noise(key, 7, 9, 3).to_bits());
-        assert_ne!(pair_noise(key, 7, 3, 9).to_bits(), pair_noise(key, 8, 3, 9).to_bits());
+        assert_eq!(
+            pair_noise(key, 7, 3, 9).to_bits(),
+            pair_noise(key, 7, 9, 3).to_bits()
+        );
+        assert_ne!(
+            pair_noise(key, 7, 3, 9).to_bits(),
+            pair_noise(key, 8, 3, 9).to_bits()
+        );
     }
 
     /// theta must have zero mean and unit variance (the fluctuation–dissipation relation assumes it).
@@ -128,7 +146,12 @@ mod tests {
         let n = 1_000_000u32;
         let (mut s1, mut s2) = (0.0f64, 0.0f64);
         for k in 0..n {
-            let t = f64::from(pair_noise(key, u64::from(k / 1000), k % 1000, 1000 + k % 997));
+            let t = f64::from(pair_noise(
+                key,
+                u64::from(k / 1000),
+                k % 1000,
+                1000 + k % 997,
+            ));
             s1 += t;
             s2 += t * t;
         }

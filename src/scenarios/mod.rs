@@ -23,7 +23,13 @@ pub trait Builtin {
     fn default_steps(&self) -> u64;
     /// The scenario for the given key values (checked against each other here; each key's own
     /// range was checked when parsing).
-    fn build(&self, values: &ParamValues, seed: u64, steps: u64, backend: Backend) -> Result<Scenario, ValidationErrors>;
+    fn build(
+        &self,
+        values: &ParamValues,
+        seed: u64,
+        steps: u64,
+        backend: Backend,
+    ) -> Result<Scenario, ValidationErrors>;
     /// The scenario's observables for the summary JSON, from a finished run.
     fn observables(&self, outcome: &RunOutcome) -> Map<String, Value>;
 }

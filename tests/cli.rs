@@ -1,0 +1,224 @@
+//! End-to-end tests of the `hemoscale` binary: listing, running with a summary, benchmarking, and
+//! refusing bad input with exit status 2 and a message that names the key and its range.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn hemoscale(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hemoscale"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hemoscale-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+#[test]
+fn scenarios_are_listed_with_their_keys() {
+    let o = hemoscale(&["scenarios"]);
+    assert!(o.status.success());
+    assert!(text(&o).0.contains("dpd-box"));
+
+    let o = hemoscale(&["scenarios", "dpd-box", "--json"]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let keys: Vec<&str> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "density",
+            "a",
+            "gamma",
+            "kT",
+            "rc",
+            "s",
+            "dt",
+            "lambda",
+            "particles"
+        ]
+    );
+    for k in v["keys"].as_array().unwrap() {
+        assert!(
+            k["default"].is_number() && k["unit"].is_string() && k["range"].is_string(),
+            "{k}"
+        );
+    }
+    let density = &v["keys"][0];
+    assert_eq!(density["default"], 3.0);
+    assert_eq!(density["range"], "(0, 100]");
+
+    let o = hemoscale(&["scenarios", "dpd-box"]);
+    assert!(o.status.success());
+    assert!(text(&o).0.contains("gamma"));
+}
+
+#[test]
+fn run_writes_a_summary_json() {
+    let path = tmp("summary.json");
+    let o = hemoscale(&[
+        "run",
+        "dpd-box",
+        "--set",
+        "particles=1500",
+        "--set",
+        "a=20",
+        "--steps",
+        "300",
+        "--backend",
+        "cpu",
+        "--seed",
+        "5",
+        "--summary-json",
+        path.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    for col in ["step", "temperature", "pressure", "steps/s", "ETA"] {
+        assert!(out.contains(col), "thermo header lacks {col}:\n{out}");
+    }
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).expect("JSON");
+    assert_eq!(v["scenario"], "dpd-box");
+    assert_eq!(v["backend"], "cpu");
+    assert_eq!(v["particles"], 1500);
+    assert_eq!(v["steps"], 300);
+    assert_eq!(v["parameters"]["a"], 20.0);
+    assert!(v["adapter"].is_string());
+    assert!(v["wall_seconds"].as_f64().unwrap() > 0.0);
+    assert!(v["particle_steps_per_second"].as_f64().unwrap() > 0.0);
+    let obs = &v["observables"];
+    let t = obs["temperature"].as_f64().unwrap();
+    let p = obs["pressure"].as_f64().unwrap();
+    // Loose sanity bounds only (the physics is tested in dpd_physics.rs): a 300-step run of a
+    // random start is still settling.
+    assert!((0.9..1.3).contains(&t), "temperature {t}");
+    assert!((15.0..25.0).contains(&p), "pressure {p}");
+    assert!(obs["momentum_per_particle"].as_f64().unwrap() < 1e-3);
+}
+
+#[test]
+fn gpu_backend_runs_from_the_command_line() {
+    let Some(_ctx) = common::gpu_context() else {
+        return;
+    };
+    let path = tmp("gpu.json");
+    let o = hemoscale(&[
+        "run",
+        "dpd-box",
+        "--set",
+        "particles=1500",
+        "--steps",
+        "100",
+        "--backend",
+        "gpu",
+        "--summary-json",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["backend"], "gpu");
+    assert!(v["observables"]["pressure"].as_f64().unwrap().is_finite());
+}
+
+#[test]
+fn bench_prints_and_writes_particle_steps_per_second() {
+    let path = tmp("bench.json");
+    let o = hemoscale(&[
+        "bench",
+        "dpd",
+        "--particles",
+        "3000",
+        "--steps",
+        "10",
+        "--warmup",
+        "2",
+        "--backend",
+        "cpu",
+        "--summary-json",
+        path.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("particle-steps/s"), "{out}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["particles"], 3000);
+    assert_eq!(v["steps"], 10);
+    assert!(v["particle_steps_per_second"].as_f64().unwrap() > 0.0);
+}
+
+/// Each bad input is refused before anything runs: exit status 2, a message naming the key (or
+/// field) and what is allowed, and no panic.
+#[test]
+fn bad_input_is_refused_with_status_2() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--set", "densty=3"],
+            &["densty", "unknown key", "density"],
+        ),
+        (&["--set", "density=abc"], &["density", "not a number"]),
+        (&["--set", "density"], &["expected KEY=VALUE"]),
+        (&["--set", "density=0"], &["density", "(0, 100]"]),
+        (&["--set", "density=-3"], &["density", "(0, 100]"]),
+        (&["--set", "dt=0"], &["dt", "(0, 0.1]"]),
+        (&["--set", "dt=-0.01"], &["dt", "(0, 0.1]"]),
+        (&["--set", "gamma=-1"], &["gamma", "[0, 1000]"]),
+        (&["--set", "lambda=1.5"], &["lambda", "[0, 1]"]),
+        (&["--set", "particles=2.5"], &["particles", "integer"]),
+        (&["--set", "kT=nan"], &["kT"]),
+        (&["--set", "particles=10"], &["box edge", ">= 2 rc"]),
+        (
+            &["--set", "rc=3", "--set", "particles=300"],
+            &["box edge", ">= 2 rc = 6"],
+        ),
+        (&["--steps", "0"], &["--steps", ">= 1"]),
+    ];
+    for (args, needles) in cases {
+        let mut all = vec!["run", "dpd-box", "--backend", "cpu"];
+        all.extend_from_slice(args);
+        let o = hemoscale(&all);
+        let (out, err) = text(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?} should exit 2; stderr: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        assert!(
+            !out.contains("temperature"),
+            "{args:?} started running:\n{out}"
+        );
+        for n in *needles {
+            assert!(err.contains(n), "{args:?}: message lacks {n:?}: {err}");
+        }
+    }
+    // Several mistakes are reported together.
+    let o = hemoscale(&["run", "dpd-box", "--set", "density=0", "--set", "dt=0"]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("density") && err.contains("dt"), "{err}");
+    // Unknown scenario and unknown backend.
+    let o = hemoscale(&["run", "no-such-box"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("dpd-box"));
+    let o = hemoscale(&["run", "dpd-box", "--backend", "tpu"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("auto, cpu, gpu"));
+}
