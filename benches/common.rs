@@ -28,9 +28,7 @@ pub fn engines(n: usize) -> Vec<(String, Box<dyn Engine>)> {
         let engine: Box<dyn Engine> = match b.as_str() {
             "cpu" => Box::new(CpuEngine::new(&system, &state, 0).expect("CPU engine")),
             "gpu" => match GpuContext::new(AdapterChoice::Any) {
-                Ok(ctx) => {
-                    Box::new(GpuEngine::with_context(ctx, &system, &state, 0).expect("GPU engine"))
-                }
+                Ok(ctx) => Box::new(GpuEngine::with_context(ctx, &system, &state, 0).expect("GPU engine")),
                 Err(e) => {
                     eprintln!("no GPU benchmarks: {e}");
                     continue;

@@ -12,9 +12,4 @@ mod dpd_forces;
 mod integrate;
 mod step;
 
-criterion::criterion_main!(
-    cell_list::benches,
-    dpd_forces::benches,
-    integrate::benches,
-    step::benches
-);
+criterion::criterion_main!(cell_list::benches, dpd_forces::benches, integrate::benches, step::benches);

@@ -46,7 +46,7 @@ fn forces(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let key = vec2<u32>(params.seed_lo, params.dims.w);
     let step = vec2<u32>(sim[0], sim[1]);
     let l = params.box_len.xyz;
-    let inv_l = params.inv_len.xyz;
+    let half_l = 0.5 * l;
     let dims = params.dims.xyz;
     let pi = pos[i];
     let vi = vpred[i];
@@ -83,8 +83,9 @@ fn forces(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
                         continue;
                     }
                     let pj = pos[j];
+                    // Minimum image: the raw difference lies in (-L, L); one conditional shift.
                     var d = pi.xyz - pj.xyz;
-                    d = d - l * round(d * inv_l);
+                    d = d - select(vec3<f32>(0.0), l, d > half_l) + select(vec3<f32>(0.0), l, d < -half_l);
                     let r2 = dot(d, d);
                     let cf = pairs[row + bitcast<u32>(pj.w)];
                     if (r2 < cf.rc2 && r2 > 0.0) {

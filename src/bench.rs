@@ -32,12 +32,7 @@ impl BenchOutcome {
 
 /// Times `steps` steps of the standard DPD fluid (density 3, a 25, gamma 4.5, kT 1, dt 0.01) with
 /// `particles` particles after `warmup` untimed steps.
-pub fn bench_dpd(
-    particles: usize,
-    steps: u64,
-    warmup: u64,
-    backend: Backend,
-) -> Result<BenchOutcome, RunError> {
+pub fn bench_dpd(particles: usize, steps: u64, warmup: u64, backend: Backend) -> Result<BenchOutcome, RunError> {
     let edge = (particles as f64 / 3.0).cbrt() as f32;
     let scenario = Scenario::builder("bench-dpd")
         .cubic_box(edge)

@@ -103,10 +103,7 @@ impl Scenario {
     pub fn system(&self) -> DpdSystem {
         DpdSystem {
             sim_box: self.sim_box,
-            types: vec![ParticleType {
-                name: "plasma".into(),
-                mass: 1.0,
-            }],
+            types: vec![ParticleType { name: "plasma".into(), mass: 1.0 }],
             pairs: PairTable::uniform(1, self.pair),
             kt: self.kt,
             dt: self.dt,
@@ -211,33 +208,15 @@ impl ScenarioBuilder {
             e.push("s", p.s, "must be > 0");
         }
         if s.body_force.iter().any(|f| !f.is_finite()) {
-            e.push(
-                "body_force",
-                format!("{:?}", s.body_force),
-                "must be finite",
-            );
+            e.push("body_force", format!("{:?}", s.body_force), "must be finite");
         }
-        for (axis, &l) in ["box edge x", "box edge y", "box edge z"]
-            .iter()
-            .zip(&s.sim_box.len)
-        {
+        for (axis, &l) in ["box edge x", "box edge y", "box edge z"].iter().zip(&s.sim_box.len) {
             if !(l.is_finite() && l >= 2.0 * p.rc) {
-                e.push(
-                    *axis,
-                    l,
-                    format!(
-                        "must be >= 2 rc = {} (minimum image; below rc no pair fits)",
-                        2.0 * p.rc
-                    ),
-                );
+                e.push(*axis, l, format!("must be >= 2 rc = {} (minimum image; below rc no pair fits)", 2.0 * p.rc));
             }
         }
         if e.0.is_empty() && s.particles() < 2 {
-            e.push(
-                "particles",
-                s.particles(),
-                "density x volume must give at least 2 particles",
-            );
+            e.push("particles", s.particles(), "density x volume must give at least 2 particles");
         }
         e.into_result(s)
     }

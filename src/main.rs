@@ -15,11 +15,7 @@ use hemoscale::run::{run, RunError, RunOptions};
 use hemoscale::scenarios;
 
 #[derive(Parser)]
-#[command(
-    name = "hemoscale",
-    version,
-    about = "Multiscale platelet dynamics: DPD plasma on CPU and GPU"
-)]
+#[command(name = "hemoscale", version, about = "Multiscale platelet dynamics: DPD plasma on CPU and GPU")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -95,24 +91,13 @@ fn main() -> ExitCode {
         summary_json: None,
     });
     match command {
-        Command::Run {
-            scenario,
-            set,
-            steps,
-            backend,
-            seed,
-            thermo,
-            summary_json,
-        } => run_command(&scenario, &set, steps, backend, seed, thermo, summary_json),
+        Command::Run { scenario, set, steps, backend, seed, thermo, summary_json } => {
+            run_command(&scenario, &set, steps, backend, seed, thermo, summary_json)
+        }
         Command::Scenarios { name, json } => scenarios_command(name.as_deref(), json),
-        Command::Bench {
-            what,
-            particles,
-            steps,
-            warmup,
-            backend,
-            summary_json,
-        } => bench_command(&what, particles, steps, warmup, backend, summary_json),
+        Command::Bench { what, particles, steps, warmup, backend, summary_json } => {
+            bench_command(&what, particles, steps, warmup, backend, summary_json)
+        }
     }
 }
 
@@ -142,10 +127,7 @@ fn run_command(
 ) -> ExitCode {
     let Some(builtin) = scenarios::find(name) else {
         let names: Vec<&str> = scenarios::all().iter().map(|s| s.name()).collect();
-        return invalid(format!(
-            "unknown scenario {name:?}; built-in scenarios: {}",
-            names.join(", ")
-        ));
+        return invalid(format!("unknown scenario {name:?}; built-in scenarios: {}", names.join(", ")));
     };
     let values = match ParamValues::parse(&builtin.params(), set) {
         Ok(v) => v,
@@ -180,11 +162,7 @@ fn run_command(
         outcome.steps,
         outcome.wall_seconds,
         outcome.particle_steps_per_second(),
-        observables
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        observables.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
     );
     if let Some(path) = summary_json {
         let summary = json!({
@@ -210,10 +188,7 @@ fn scenarios_command(name: Option<&str>, as_json: bool) -> ExitCode {
     let all = scenarios::all();
     let Some(name) = name else {
         if as_json {
-            let list: Vec<Value> = all
-                .iter()
-                .map(|s| json!({"name": s.name(), "about": s.about()}))
-                .collect();
+            let list: Vec<Value> = all.iter().map(|s| json!({"name": s.name(), "about": s.about()})).collect();
             println!("{}", Value::Array(list));
         } else {
             for s in &all {
@@ -224,10 +199,7 @@ fn scenarios_command(name: Option<&str>, as_json: bool) -> ExitCode {
     };
     let Some(s) = scenarios::find(name) else {
         let names: Vec<&str> = all.iter().map(|s| s.name()).collect();
-        return invalid(format!(
-            "unknown scenario {name:?}; built-in scenarios: {}",
-            names.join(", ")
-        ));
+        return invalid(format!("unknown scenario {name:?}; built-in scenarios: {}", names.join(", ")));
     };
     let params = s.params();
     if as_json {
@@ -238,25 +210,12 @@ fn scenarios_command(name: Option<&str>, as_json: bool) -> ExitCode {
                        "range": p.range_text(), "min": p.min, "max": p.max, "help": p.help})
             })
             .collect();
-        println!(
-            "{}",
-            json!({"name": s.name(), "about": s.about(), "default_steps": s.default_steps(), "keys": keys})
-        );
+        println!("{}", json!({"name": s.name(), "about": s.about(), "default_steps": s.default_steps(), "keys": keys}));
     } else {
         println!("{}: {}\n", s.name(), s.about());
-        println!(
-            "{:<10} {:>10} {:<10} {:<24} meaning",
-            "key", "default", "unit", "allowed"
-        );
+        println!("{:<10} {:>10} {:<10} {:<24} meaning", "key", "default", "unit", "allowed");
         for p in &params {
-            println!(
-                "{:<10} {:>10} {:<10} {:<24} {}",
-                p.key,
-                p.default,
-                p.unit,
-                p.range_text(),
-                p.help
-            );
+            println!("{:<10} {:>10} {:<10} {:<24} {}", p.key, p.default, p.unit, p.range_text(), p.help);
         }
         println!("\ndefault steps: {}", s.default_steps());
     }
@@ -275,9 +234,7 @@ fn bench_command(
         return invalid(format!("unknown benchmark {what:?}; available: dpd"));
     }
     if particles < 54 {
-        return invalid(format!(
-            "--particles = {particles}: must be >= 54 (box edge >= 2 rc at density 3)"
-        ));
+        return invalid(format!("--particles = {particles}: must be >= 54 (box edge >= 2 rc at density 3)"));
     }
     if steps == 0 {
         return invalid("--steps = 0: must be >= 1");

@@ -60,11 +60,7 @@ impl ParamSpec {
             Bound::Inclusive(v) => format!("{v}]"),
             Bound::Exclusive(v) => format!("{v})"),
         };
-        let int = if self.kind == Kind::Integer {
-            " (integer)"
-        } else {
-            ""
-        };
+        let int = if self.kind == Kind::Integer { " (integer)" } else { "" };
         format!("{lo}, {hi}{int}")
     }
 
@@ -120,17 +116,8 @@ impl std::error::Error for ValidationErrors {}
 
 impl ValidationErrors {
     /// Records a violation.
-    pub fn push(
-        &mut self,
-        field: impl Into<String>,
-        value: impl ToString,
-        allowed: impl Into<String>,
-    ) {
-        self.0.push(ValidationError {
-            field: field.into(),
-            value: value.to_string(),
-            allowed: allowed.into(),
-        });
+    pub fn push(&mut self, field: impl Into<String>, value: impl ToString, allowed: impl Into<String>) {
+        self.0.push(ValidationError { field: field.into(), value: value.to_string(), allowed: allowed.into() });
     }
     /// `Ok(v)` when nothing was recorded.
     pub fn into_result<T>(self, v: T) -> Result<T, Self> {
@@ -153,8 +140,7 @@ impl ParamValues {
     /// Parses `KEY=VALUE` assignments against `specs`; every unknown key, malformed value and value
     /// out of range is reported.
     pub fn parse(specs: &[ParamSpec], assignments: &[String]) -> Result<Self, ValidationErrors> {
-        let mut values: BTreeMap<&'static str, f64> =
-            specs.iter().map(|s| (s.key, s.default)).collect();
+        let mut values: BTreeMap<&'static str, f64> = specs.iter().map(|s| (s.key, s.default)).collect();
         let mut errors = ValidationErrors::default();
         for a in assignments {
             let Some((key, raw)) = a.split_once('=') else {
@@ -164,33 +150,18 @@ impl ParamValues {
             let (key, raw) = (key.trim(), raw.trim());
             let Some(spec) = specs.iter().find(|s| s.key == key) else {
                 let known: Vec<&str> = specs.iter().map(|s| s.key).collect();
-                errors.push(
-                    key,
-                    raw,
-                    format!("unknown key; known keys: {}", known.join(", ")),
-                );
+                errors.push(key, raw, format!("unknown key; known keys: {}", known.join(", ")));
                 continue;
             };
             match raw.parse::<f64>() {
                 Ok(v) if spec.admits(v) => {
                     let _previous = values.insert(spec.key, v);
                 }
-                Ok(v) => errors.push(
-                    key,
-                    v,
-                    format!("allowed range {} {}", spec.range_text(), spec.unit),
-                ),
-                Err(_) => errors.push(
-                    key,
-                    raw,
-                    format!("not a number; allowed range {}", spec.range_text()),
-                ),
+                Ok(v) => errors.push(key, v, format!("allowed range {} {}", spec.range_text(), spec.unit)),
+                Err(_) => errors.push(key, raw, format!("not a number; allowed range {}", spec.range_text())),
             }
         }
-        errors.into_result(Self {
-            specs: specs.to_vec(),
-            values,
-        })
+        errors.into_result(Self { specs: specs.to_vec(), values })
     }
 
     /// Value of `key` (a key of the specs this was parsed with).
@@ -203,9 +174,6 @@ impl ParamValues {
 
     /// All keys with their values, in declaration order.
     pub fn entries(&self) -> Vec<(&'static str, f64)> {
-        self.specs
-            .iter()
-            .map(|s| (s.key, self.values[s.key]))
-            .collect()
+        self.specs.iter().map(|s| (s.key, self.values[s.key])).collect()
     }
 }

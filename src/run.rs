@@ -5,9 +5,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
-use hemoscale_kernels::{
-    init, CpuEngine, DpdSystem, Engine, GpuEngine, KernelError, Observables, ParticleState,
-};
+use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, KernelError, Observables, ParticleState};
 use thiserror::Error;
 
 use crate::dsl::{Backend, Scenario};
@@ -44,12 +42,7 @@ pub fn open_engine(
 ) -> Result<Box<dyn Engine>, KernelError> {
     match backend {
         Backend::Cpu => Ok(Box::new(CpuEngine::new(system, state, step)?)),
-        Backend::Gpu => Ok(Box::new(GpuEngine::new(
-            system,
-            state,
-            step,
-            AdapterChoice::Any,
-        )?)),
+        Backend::Gpu => Ok(Box::new(GpuEngine::new(system, state, step, AdapterChoice::Any)?)),
         Backend::Auto => match GpuContext::new(AdapterChoice::HardwareOnly) {
             Ok(ctx) => Ok(Box::new(GpuEngine::with_context(ctx, system, state, step)?)),
             Err(e) => {
@@ -72,10 +65,7 @@ pub struct RunOptions {
 impl RunOptions {
     /// About 20 thermo rows, samples every 10 steps.
     pub fn for_steps(steps: u64) -> Self {
-        Self {
-            thermo_every: (steps / 20).max(1),
-            sample_every: 10.min(steps.max(1)),
-        }
+        Self { thermo_every: (steps / 20).max(1), sample_every: 10.min(steps.max(1)) }
     }
 }
 
@@ -109,19 +99,12 @@ impl RunOutcome {
         let half = first.saturating_sub(1) + self.steps / 2;
         let tail: Vec<&Observables> = self.samples.iter().filter(|s| s.step > half).collect();
         let n = tail.len().max(1) as f64;
-        (
-            tail.iter().map(|s| s.temperature()).sum::<f64>() / n,
-            tail.iter().map(|s| s.pressure()).sum::<f64>() / n,
-        )
+        (tail.iter().map(|s| s.temperature()).sum::<f64>() / n, tail.iter().map(|s| s.pressure()).sum::<f64>() / n)
     }
 }
 
 /// Runs `scenario` from fresh initial conditions, writing the thermo table to `out`.
-pub fn run(
-    scenario: &Scenario,
-    opts: RunOptions,
-    out: &mut dyn Write,
-) -> Result<RunOutcome, RunError> {
+pub fn run(scenario: &Scenario, opts: RunOptions, out: &mut dyn Write) -> Result<RunOutcome, RunError> {
     let system = scenario.system();
     let state = init::random_fluid(&system, scenario.particles());
     let mut engine = open_engine(scenario.backend, &system, &state, 0)?;
@@ -136,11 +119,7 @@ pub fn run(
         engine.backend().name(),
         engine.device_name()
     )?;
-    writeln!(
-        out,
-        "{:>10} {:>12} {:>12} {:>12} {:>10}",
-        "step", "temperature", "pressure", "steps/s", "ETA"
-    )?;
+    writeln!(out, "{:>10} {:>12} {:>12} {:>12} {:>10}", "step", "temperature", "pressure", "steps/s", "ETA")?;
     let start = Instant::now();
     let mut samples = Vec::new();
     let mut done = 0u64;
@@ -151,33 +130,17 @@ pub fn run(
         let rate = chunk as f64 / t0.elapsed().as_secs_f64().max(1e-9);
         done += chunk;
         if let Some(bad) = got.iter().find(|o| !o.is_finite()) {
-            return Err(RunError::Blowup {
-                step: bad.step,
-                what: "non-finite velocity or force".into(),
-            });
+            return Err(RunError::Blowup { step: bad.step, what: "non-finite velocity or force".into() });
         }
-        let (t, p) = got
-            .last()
-            .map_or((f64::NAN, f64::NAN), |o| (o.temperature(), o.pressure()));
+        let (t, p) = got.last().map_or((f64::NAN, f64::NAN), |o| (o.temperature(), o.pressure()));
         let eta = (scenario.steps - done) as f64 / rate;
-        writeln!(
-            out,
-            "{:>10} {:>12.5} {:>12.5} {:>12.1} {:>9.1}s",
-            engine.step(),
-            t,
-            p,
-            rate,
-            eta
-        )?;
+        writeln!(out, "{:>10} {:>12.5} {:>12.5} {:>12.1} {:>9.1}s", engine.step(), t, p, rate, eta)?;
         samples.extend(got);
     }
     let wall_seconds = start.elapsed().as_secs_f64();
     let last = engine.observables()?;
     if !last.is_finite() {
-        return Err(RunError::Blowup {
-            step: last.step,
-            what: "non-finite velocity or force".into(),
-        });
+        return Err(RunError::Blowup { step: last.step, what: "non-finite velocity or force".into() });
     }
     Ok(RunOutcome {
         backend: engine.backend().name(),

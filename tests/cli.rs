@@ -8,17 +8,11 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn hemoscale(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hemoscale"))
-        .args(args)
-        .output()
-        .expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_hemoscale")).args(args).output().expect("binary runs")
 }
 
 fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 fn tmp(name: &str) -> std::path::PathBuf {
@@ -36,31 +30,10 @@ fn scenarios_are_listed_with_their_keys() {
     let o = hemoscale(&["scenarios", "dpd-box", "--json"]);
     assert!(o.status.success(), "{}", text(&o).1);
     let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
-    let keys: Vec<&str> = v["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["key"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        keys,
-        [
-            "density",
-            "a",
-            "gamma",
-            "kT",
-            "rc",
-            "s",
-            "dt",
-            "lambda",
-            "particles"
-        ]
-    );
+    let keys: Vec<&str> = v["keys"].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["density", "a", "gamma", "kT", "rc", "s", "dt", "lambda", "particles"]);
     for k in v["keys"].as_array().unwrap() {
-        assert!(
-            k["default"].is_number() && k["unit"].is_string() && k["range"].is_string(),
-            "{k}"
-        );
+        assert!(k["default"].is_number() && k["unit"].is_string() && k["range"].is_string(), "{k}");
     }
     let density = &v["keys"][0];
     assert_eq!(density["default"], 3.0);
@@ -169,10 +142,7 @@ fn bench_prints_and_writes_particle_steps_per_second() {
 #[test]
 fn bad_input_is_refused_with_status_2() {
     let cases: &[(&[&str], &[&str])] = &[
-        (
-            &["--set", "densty=3"],
-            &["densty", "unknown key", "density"],
-        ),
+        (&["--set", "densty=3"], &["densty", "unknown key", "density"]),
         (&["--set", "density=abc"], &["density", "not a number"]),
         (&["--set", "density"], &["expected KEY=VALUE"]),
         (&["--set", "density=0"], &["density", "(0, 100]"]),
@@ -184,10 +154,7 @@ fn bad_input_is_refused_with_status_2() {
         (&["--set", "particles=2.5"], &["particles", "integer"]),
         (&["--set", "kT=nan"], &["kT"]),
         (&["--set", "particles=10"], &["box edge", ">= 2 rc"]),
-        (
-            &["--set", "rc=3", "--set", "particles=300"],
-            &["box edge", ">= 2 rc = 6"],
-        ),
+        (&["--set", "rc=3", "--set", "particles=300"], &["box edge", ">= 2 rc = 6"]),
         (&["--steps", "0"], &["--steps", ">= 1"]),
     ];
     for (args, needles) in cases {
@@ -195,16 +162,9 @@ fn bad_input_is_refused_with_status_2() {
         all.extend_from_slice(args);
         let o = hemoscale(&all);
         let (out, err) = text(&o);
-        assert_eq!(
-            o.status.code(),
-            Some(2),
-            "{args:?} should exit 2; stderr: {err}"
-        );
+        assert_eq!(o.status.code(), Some(2), "{args:?} should exit 2; stderr: {err}");
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-        assert!(
-            !out.contains("temperature"),
-            "{args:?} started running:\n{out}"
-        );
+        assert!(!out.contains("temperature"), "{args:?} started running:\n{out}");
         for n in *needles {
             assert!(err.contains(n), "{args:?}: message lacks {n:?}: {err}");
         }

@@ -6,50 +6,16 @@
 mod common;
 
 use hemoscale_kernels::gpu::AdapterChoice;
-use hemoscale_kernels::{
-    init, CpuEngine, DpdPair, DpdSystem, Engine, GpuEngine, PairTable, ParticleType, SimBox,
-};
+use hemoscale_kernels::{init, CpuEngine, DpdPair, DpdSystem, Engine, GpuEngine, PairTable, ParticleType, SimBox};
 
 /// A two-type system with unequal masses, cut-offs and weight exponents, so that every table
 /// lookup and the `pow` path are exercised.
 fn mixed_system() -> (DpdSystem, usize) {
-    let mut s = DpdSystem::standard(
-        SimBox {
-            len: [9.0, 8.0, 7.5],
-        },
-        0xC0FFEE,
-    );
-    s.types = vec![
-        ParticleType {
-            name: "plasma".into(),
-            mass: 1.0,
-        },
-        ParticleType {
-            name: "heavy".into(),
-            mass: 2.5,
-        },
-    ];
+    let mut s = DpdSystem::standard(SimBox { len: [9.0, 8.0, 7.5] }, 0xC0FFEE);
+    s.types = vec![ParticleType { name: "plasma".into(), mass: 1.0 }, ParticleType { name: "heavy".into(), mass: 2.5 }];
     let mut pairs = PairTable::uniform(2, DpdPair::STANDARD);
-    pairs.set(
-        0,
-        1,
-        DpdPair {
-            a: 40.0,
-            gamma: 6.0,
-            rc: 0.9,
-            s: 0.5,
-        },
-    );
-    pairs.set(
-        1,
-        1,
-        DpdPair {
-            a: 15.0,
-            gamma: 3.0,
-            rc: 1.1,
-            s: 1.0,
-        },
-    );
+    pairs.set(0, 1, DpdPair { a: 40.0, gamma: 6.0, rc: 0.9, s: 0.5 });
+    pairs.set(1, 1, DpdPair { a: 15.0, gamma: 3.0, rc: 1.1, s: 1.0 });
     s.pairs = pairs;
     s.lambda = 0.6;
     s.body_force = [0.05, 0.0, -0.02];
@@ -85,39 +51,20 @@ fn forces_agree_to_1e_4_of_rms() {
     let Some(_ctx) = common::gpu_context() else {
         return;
     };
-    for (system, n) in [
-        (common::standard_system(3000, 0.01, 11), 3000),
-        mixed_system(),
-    ] {
+    for (system, n) in [(common::standard_system(3000, 0.01, 11), 3000), mixed_system()] {
         let state = state_for(&system, n);
-        let state = if system.types.len() == 1 {
-            init::random_fluid(&system, n)
-        } else {
-            state
-        };
+        let state = if system.types.len() == 1 { init::random_fluid(&system, n) } else { state };
         let mut cpu = CpuEngine::new(&system, &state, 17).unwrap();
         cpu.compute_forces().unwrap();
         let mut gpu = GpuEngine::new(&system, &state, 17, AdapterChoice::Any).unwrap();
         gpu.compute_forces().unwrap();
         let (fc, fg) = (cpu.state().unwrap(), gpu.state().unwrap());
-        assert_eq!(
-            fc.tag, fg.tag,
-            "no reordering happens when only forces are computed"
-        );
-        let rms = (fc
-            .force
-            .iter()
-            .flat_map(|f| f.iter())
-            .map(|&x| f64::from(x).powi(2))
-            .sum::<f64>()
-            / (3 * n) as f64)
+        assert_eq!(fc.tag, fg.tag, "no reordering happens when only forces are computed");
+        let rms = (fc.force.iter().flat_map(|f| f.iter()).map(|&x| f64::from(x).powi(2)).sum::<f64>() / (3 * n) as f64)
             .sqrt();
         let diff = max_component_diff(&fc.force, &fg.force, None);
         assert!(rms > 1.0, "RMS force {rms} suspiciously small");
-        assert!(
-            diff <= 1e-4 * rms,
-            "max force difference {diff} exceeds 1e-4 x RMS {rms}"
-        );
+        assert!(diff <= 1e-4 * rms, "max force difference {diff} exceeds 1e-4 x RMS {rms}");
         let (oc, og) = (cpu.observables().unwrap(), gpu.observables().unwrap());
         for k in 0..6 {
             let scale = oc.virial[0].abs().max(1.0);
@@ -151,10 +98,7 @@ fn hundred_step_trajectories_agree_to_1e_3() {
     let _ = cpu.run(100, 0).unwrap();
     let _ = gpu.run(100, 0).unwrap();
     assert_eq!((cpu.step(), gpu.step()), (100, 100));
-    let (a, b) = (
-        cpu.state().unwrap().sorted_by_tag(),
-        gpu.state().unwrap().sorted_by_tag(),
-    );
+    let (a, b) = (cpu.state().unwrap().sorted_by_tag(), gpu.state().unwrap().sorted_by_tag());
     assert_eq!(a.tag, b.tag);
     let dx = max_component_diff(&a.pos, &b.pos, Some(system.sim_box.len));
     let dv = max_component_diff(&a.vel, &b.vel, None);

@@ -26,10 +26,7 @@ impl CellGrid {
     pub fn new(system: &DpdSystem) -> Self {
         let dims = system.cell_dims();
         let l = system.sim_box.len;
-        Self {
-            dims,
-            inv_edge: std::array::from_fn(|k| dims[k] as f32 / l[k]),
-        }
+        Self { dims, inv_edge: std::array::from_fn(|k| dims[k] as f32 / l[k]) }
     }
     /// Total number of cells.
     pub fn n_cells(&self) -> usize {
@@ -44,11 +41,7 @@ impl CellGrid {
     /// Integer coordinates of cell `c`.
     #[inline(always)]
     pub fn coords(&self, c: u32) -> [u32; 3] {
-        [
-            c % self.dims[0],
-            (c / self.dims[0]) % self.dims[1],
-            c / (self.dims[0] * self.dims[1]),
-        ]
+        [c % self.dims[0], (c / self.dims[0]) % self.dims[1], c / (self.dims[0] * self.dims[1])]
     }
     /// Cell index of coordinates shifted by `d` (periodic).
     #[inline(always)]
@@ -87,11 +80,7 @@ impl CellGrid {
                         }
                         let nb = self.shifted(xyz, [dx, dy, dz]);
                         let forward = dz > 0 || (dz == 0 && (dy > 0 || (dy == 0 && dx > 0)));
-                        let take = if distinct {
-                            forward
-                        } else {
-                            nb > c && !mine.contains(&nb)
-                        };
+                        let take = if distinct { forward } else { nb > c && !mine.contains(&nb) };
                         if take {
                             mine.push(nb);
                         }
@@ -102,6 +91,36 @@ impl CellGrid {
             offsets.push(cells.len() as u32);
         }
         (offsets, cells)
+    }
+
+    /// The half stencil as runs of consecutive cell indices, own cell included, as CSR
+    /// (`offsets`, inclusive `[first, last]` runs). The first run of cell c starts at c itself.
+    /// Particles are stored cell by cell, so each run is one contiguous particle range: the
+    /// 13-cell stencil becomes 5 ranges (own cell + the next along x, one row of 3 in the same
+    /// layer, three rows of 3 in the next), which is what keeps the CPU pair loop tight.
+    pub fn half_stencil_runs(&self) -> (Vec<u32>, Vec<[u32; 2]>) {
+        let (off, cells) = self.half_stencil();
+        let mut offsets = vec![0u32];
+        let mut runs = Vec::with_capacity(5 * self.n_cells());
+        for c in 0..self.n_cells() {
+            let mut mine: Vec<u32> = cells[off[c] as usize..off[c + 1] as usize].to_vec();
+            mine.push(c as u32);
+            mine.sort_unstable();
+            // Runs starting at or after c first, so the own cell's run leads.
+            let mut merged: Vec<[u32; 2]> = Vec::new();
+            for x in mine {
+                match merged.last_mut() {
+                    Some(r) if r[1] + 1 == x => r[1] = x,
+                    _ => merged.push([x, x]),
+                }
+            }
+            let own = merged.iter().position(|r| r[0] <= c as u32 && c as u32 <= r[1]).unwrap_or(0);
+            let head = merged.remove(own);
+            runs.push(head);
+            runs.extend(merged);
+            offsets.push(runs.len() as u32);
+        }
+        (offsets, runs)
     }
 }
 
@@ -167,12 +186,7 @@ mod tests {
     /// for large grids and for the aliasing small ones (1 and 2 cells per axis).
     #[test]
     fn half_stencil_covers_each_neighbour_pair_once() {
-        for l in [
-            [3.0f32, 3.0, 3.0],
-            [2.0, 5.0, 4.0],
-            [2.5, 2.0, 7.0],
-            [6.0, 7.0, 8.0],
-        ] {
+        for l in [[3.0f32, 3.0, 3.0], [2.0, 5.0, 4.0], [2.5, 2.0, 7.0], [6.0, 7.0, 8.0]] {
             let system = DpdSystem::standard(SimBox { len: l }, 1);
             let grid = CellGrid::new(&system);
             let mut got = pairs_from_stencil(&grid);
@@ -200,16 +214,8 @@ mod tests {
     fn counting_sort_is_stable_and_complete() {
         let system = DpdSystem::standard(SimBox::cubic(4.0), 1);
         let grid = CellGrid::new(&system);
-        let pos: Vec<[f32; 4]> = (0..500)
-            .map(|i| {
-                [
-                    (i * 7 % 40) as f32 / 10.0,
-                    (i % 13) as f32 * 0.3,
-                    (i % 4) as f32,
-                    0.0,
-                ]
-            })
-            .collect();
+        let pos: Vec<[f32; 4]> =
+            (0..500).map(|i| [(i * 7 % 40) as f32 / 10.0, (i % 13) as f32 * 0.3, (i % 4) as f32, 0.0]).collect();
         let mut cl = CellList::default();
         cl.build(&grid, &pos);
         assert_eq!(cl.start[grid.n_cells()] as usize, pos.len());

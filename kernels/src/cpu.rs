@@ -7,6 +7,7 @@
 //! own particles and to the next slab's first layer only, so the even slabs can run together, then
 //! the odd ones, with no locks, no atomics and no per-thread force copies.
 
+use glam::Vec3A;
 use rayon::prelude::*;
 
 use crate::cell_list::{CellGrid, CellList};
@@ -20,15 +21,20 @@ use crate::state::ParticleState;
 use crate::system::DpdSystem;
 
 /// Raw pointer that may cross threads; users prove disjointness of accesses.
-#[derive(Clone, Copy)]
-struct SyncPtr(*mut [f32; 4]);
+struct SyncPtr<T>(*mut T);
 // SAFETY: only used for writes to disjoint index sets, as documented at each use.
-unsafe impl Send for SyncPtr {}
+unsafe impl<T> Send for SyncPtr<T> {}
 // SAFETY: as above.
-unsafe impl Sync for SyncPtr {}
-impl SyncPtr {
+unsafe impl<T> Sync for SyncPtr<T> {}
+impl<T> Clone for SyncPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SyncPtr<T> {}
+impl<T> SyncPtr<T> {
     /// Method access, so closures capture the whole (Sync) wrapper rather than the raw field.
-    fn get(self) -> *mut [f32; 4] {
+    fn get(self) -> *mut T {
         self.0
     }
 }
@@ -38,14 +44,13 @@ pub struct CpuEngine {
     system: DpdSystem,
     grid: CellGrid,
     coeffs: Vec<PairCoeffs>,
-    stencil: (Vec<u32>, Vec<u32>),
+    stencil: (Vec<u32>, Vec<[u32; 2]>),
     /// Slab boundaries in z layers for the parallel sweep (empty: sequential sweep).
     slabs: Vec<u32>,
     step: u64,
     inv_mass: Vec<f32>,
     mass: Vec<f32>,
     coeff: StepCoeffs,
-    inv_len: [f32; 3],
     // Particle arrays in memory order; `w` unused except where noted.
     pos: Vec<[f32; 4]>,
     vel: Vec<[f32; 4]>,
@@ -54,10 +59,14 @@ pub struct CpuEngine {
     type_id: Vec<u32>,
     tag: Vec<u32>,
     cells: CellList,
-    // Scratch in cell order: positions with type bits, predicted velocities with tag bits, forces.
-    sorted_pos: Vec<[f32; 4]>,
-    sorted_vel: Vec<[f32; 4]>,
-    sorted_force: Vec<[f32; 4]>,
+    // Scratch in cell order: positions, predicted velocities, types, tags, forces.
+    sorted_x: Vec<f32>,
+    sorted_y: Vec<f32>,
+    sorted_z: Vec<f32>,
+    sorted_vel: Vec<Vec3A>,
+    sorted_type: Vec<u32>,
+    sorted_tag: Vec<u32>,
+    sorted_force: Vec<Vec3A>,
     virial: [f64; 6],
 }
 
@@ -70,16 +79,12 @@ impl CpuEngine {
         let grid = CellGrid::new(system);
         let slabs = Self::slab_bounds(&grid, rayon::current_num_threads());
         let l = system.sim_box.len;
-        let four = |v: &[[f32; 3]]| {
-            v.iter()
-                .map(|a| [a[0], a[1], a[2], 0.0])
-                .collect::<Vec<_>>()
-        };
+        let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
         let n = state.len();
         Ok(Self {
             grid,
             coeffs: pair_coeffs(system),
-            stencil: grid.half_stencil(),
+            stencil: grid.half_stencil_runs(),
             slabs,
             step,
             inv_mass: system.types.iter().map(|t| 1.0 / t.mass).collect(),
@@ -91,7 +96,6 @@ impl CpuEngine {
                 len: l,
                 inv_len: l.map(|x| 1.0 / x),
             },
-            inv_len: l.map(|x| 1.0 / x),
             pos: four(&state.pos),
             vel: four(&state.vel),
             vpred: four(&state.vel),
@@ -99,9 +103,13 @@ impl CpuEngine {
             type_id: state.type_id.clone(),
             tag: state.tag.clone(),
             cells: CellList::default(),
-            sorted_pos: vec![[0.0; 4]; n],
-            sorted_vel: vec![[0.0; 4]; n],
-            sorted_force: vec![[0.0; 4]; n],
+            sorted_x: vec![0.0; n],
+            sorted_y: vec![0.0; n],
+            sorted_z: vec![0.0; n],
+            sorted_vel: vec![Vec3A::ZERO; n],
+            sorted_type: vec![0; n],
+            sorted_tag: vec![0; n],
+            sorted_force: vec![Vec3A::ZERO; n],
             virial: [0.0; 6],
             system: system.clone(),
         })
@@ -157,29 +165,39 @@ impl CpuEngine {
     fn forces(&mut self, kick: bool) {
         let entries = &self.cells.entries;
         let (pos, vpred, type_id, tag) = (&self.pos, &self.vpred, &self.type_id, &self.tag);
-        self.sorted_pos
+        self.sorted_x
             .par_iter_mut()
+            .zip(self.sorted_y.par_iter_mut())
+            .zip(self.sorted_z.par_iter_mut())
             .zip(self.sorted_vel.par_iter_mut())
+            .zip(self.sorted_type.par_iter_mut())
+            .zip(self.sorted_tag.par_iter_mut())
             .zip(self.sorted_force.par_iter_mut())
             .zip(entries.par_iter())
             .with_min_len(4096)
-            .for_each(|(((sp, sv), sf), &i)| {
+            .for_each(|(((((((sx, sy), sz), sv), st), sg), sf), &i)| {
                 let i = i as usize;
                 let (p, v) = (pos[i], vpred[i]);
-                *sp = [p[0], p[1], p[2], f32::from_bits(type_id[i])];
-                *sv = [v[0], v[1], v[2], f32::from_bits(tag[i])];
-                *sf = [0.0; 4];
+                (*sx, *sy, *sz) = (p[0], p[1], p[2]);
+                *sv = Vec3A::new(v[0], v[1], v[2]);
+                *st = type_id[i];
+                *sg = tag[i];
+                *sf = Vec3A::ZERO;
             });
         let input = SweepInput {
-            pos: &self.sorted_pos,
+            x: &self.sorted_x,
+            y: &self.sorted_y,
+            z: &self.sorted_z,
             vel: &self.sorted_vel,
+            type_id: &self.sorted_type,
+            tag: &self.sorted_tag,
             start: &self.cells.start,
             stencil_offsets: &self.stencil.0,
-            stencil_cells: &self.stencil.1,
+            stencil_runs: &self.stencil.1,
             coeffs: &self.coeffs,
             n_types: self.system.types.len(),
-            len: self.system.sim_box.len,
-            inv_len: self.inv_len,
+            len: self.system.sim_box.len.into(),
+            max_rc2: self.system.pairs.max_rc().powi(2),
             key: seed_key(self.system.seed),
             step: self.step,
         };
@@ -216,25 +234,16 @@ impl CpuEngine {
         // Scatter back to memory order, add the body force, kick.
         let out = SyncPtr(self.force.as_mut_ptr());
         let vel = SyncPtr(self.vel.as_mut_ptr());
-        let (bf, c, inv_mass, type_id) = (
-            self.system.body_force,
-            self.coeff,
-            &self.inv_mass,
-            &self.type_id,
-        );
-        self.sorted_force
-            .par_iter()
-            .zip(entries.par_iter())
-            .with_min_len(4096)
-            .for_each(|(sf, &i)| {
-                let i = i as usize;
-                // SAFETY: `entries` is a permutation, so each i is written by exactly one iteration.
-                let (f, v) = unsafe { (&mut *out.get().add(i), &mut *vel.get().add(i)) };
-                *f = [sf[0] + bf[0], sf[1] + bf[1], sf[2] + bf[2], 0.0];
-                if kick {
-                    second_half(v, f, inv_mass[type_id[i] as usize], &c);
-                }
-            });
+        let (bf, c, inv_mass, type_id) = (self.system.body_force, self.coeff, &self.inv_mass, &self.type_id);
+        self.sorted_force.par_iter().zip(entries.par_iter()).with_min_len(4096).for_each(|(sf, &i)| {
+            let i = i as usize;
+            // SAFETY: `entries` is a permutation, so each i is written by exactly one iteration.
+            let (f, v) = unsafe { (&mut *out.get().add(i), &mut *vel.get().add(i)) };
+            *f = [sf.x + bf[0], sf.y + bf[1], sf.z + bf[2], 0.0];
+            if kick {
+                second_half(v, f, inv_mass[type_id[i] as usize], &c);
+            }
+        });
     }
 
     fn one_step(&mut self) {
@@ -263,14 +272,7 @@ impl CpuEngine {
                     for a in 0..3 {
                         p[a] += m * v[a];
                     }
-                    let prods = [
-                        v[0] * v[0],
-                        v[1] * v[1],
-                        v[2] * v[2],
-                        v[0] * v[1],
-                        v[0] * v[2],
-                        v[1] * v[2],
-                    ];
+                    let prods = [v[0] * v[0], v[1] * v[1], v[2] * v[2], v[0] * v[1], v[0] * v[2], v[1] * v[2]];
                     for a in 0..6 {
                         k[a] += m * prods[a];
                     }

@@ -11,6 +11,7 @@
 //! gathers each particle's force from both sides; the sums then differ in order only.
 
 use bytemuck::{Pod, Zeroable};
+use glam::Vec3A;
 
 use crate::rng::pair_noise;
 use crate::system::DpdSystem;
@@ -65,128 +66,221 @@ pub fn pair_force(d: [f32; 3], r2: f32, dv: [f32; 3], c: &PairCoeffs, theta: f32
     let r = r2.sqrt();
     let inv_r = 1.0 / r;
     let w = 1.0 - r * c.inv_rc;
-    let wr = if c.s_is_two != 0.0 {
-        w
-    } else {
-        w.powf(c.half_s)
-    };
+    let wr = if c.s_is_two != 0.0 { w } else { w.powf(c.half_s) };
     let e = [d[0] * inv_r, d[1] * inv_r, d[2] * inv_r];
     let ev = e[0] * dv[0] + e[1] * dv[1] + e[2] * dv[2];
     let f = c.a * w - c.gamma * (wr * wr) * ev + c.sigma_isdt * wr * theta;
     [e[0] * f, e[1] * f, e[2] * f]
 }
 
-/// Minimum-image separation `a - b` in a periodic box (`round` ties to even, as WGSL's `round`).
+/// Minimum-image separation `a - b` of two positions wrapped into the box: the raw difference
+/// lies in (-L, L), so one conditional shift by L suffices (no `round`, which costs a libm call on
+/// baseline x86-64). The WGSL twin uses the same comparisons.
 #[inline(always)]
-pub fn min_image(a: &[f32; 4], b: &[f32; 4], len: &[f32; 3], inv_len: &[f32; 3]) -> [f32; 3] {
+pub fn min_image(a: &[f32; 4], b: &[f32; 4], len: &[f32; 3], half_len: &[f32; 3]) -> [f32; 3] {
     std::array::from_fn(|k| {
         let d = a[k] - b[k];
-        d - len[k] * (d * inv_len[k]).round_ties_even()
+        if d > half_len[k] {
+            d - len[k]
+        } else if d < -half_len[k] {
+            d + len[k]
+        } else {
+            d
+        }
     })
 }
 
-/// Read-only inputs of a half-shell sweep: particles sorted by cell, `pos[k].w` holding the type
-/// and `vel[k].w` the tag (both as f32 bits).
+/// Read-only inputs of a half-shell sweep: particles sorted by cell.
 pub struct SweepInput<'a> {
-    /// Sorted positions with the type in `w`.
-    pub pos: &'a [[f32; 4]],
-    /// Sorted (predicted) velocities with the tag in `w`.
-    pub vel: &'a [[f32; 4]],
+    /// Sorted positions, x components (structure of arrays, so the distance filter vectorises).
+    pub x: &'a [f32],
+    /// Sorted positions, y components.
+    pub y: &'a [f32],
+    /// Sorted positions, z components.
+    pub z: &'a [f32],
+    /// Sorted predicted velocities.
+    pub vel: &'a [Vec3A],
+    /// Sorted types.
+    pub type_id: &'a [u32],
+    /// Sorted tags.
+    pub tag: &'a [u32],
     /// Cell ranges into the sorted arrays (`start[c]..start[c+1]`).
     pub start: &'a [u32],
-    /// Half-stencil CSR offsets (see [`crate::cell_list::CellGrid::half_stencil`]).
+    /// Half-stencil CSR offsets (see [`crate::cell_list::CellGrid::half_stencil_runs`]).
     pub stencil_offsets: &'a [u32],
-    /// Half-stencil neighbour cells.
-    pub stencil_cells: &'a [u32],
+    /// Half-stencil runs of cells, the own cell's run first.
+    pub stencil_runs: &'a [[u32; 2]],
     /// Coefficient table.
     pub coeffs: &'a [PairCoeffs],
     /// Number of types.
     pub n_types: usize,
-    /// Box edges and their reciprocals.
-    pub len: [f32; 3],
-    /// Reciprocal box edges.
-    pub inv_len: [f32; 3],
+    /// Box edges.
+    pub len: Vec3A,
+    /// Largest cut-off squared (the first, cheap filter).
+    pub max_rc2: f32,
     /// Philox key (the seed).
     pub key: [u32; 2],
     /// Step index the noise is drawn for.
     pub step: u64,
 }
 
+/// Candidates within the cut-off found for one particle before their forces are computed.
+const BATCH: usize = 64;
+
+/// The particle whose pairs are being swept, with its running sums.
+struct Sweeper<'s, 'a> {
+    input: &'s SweepInput<'a>,
+    force: *mut Vec3A,
+    pi: Vec3A,
+    vi: Vec3A,
+    row: usize,
+    tag_i: u32,
+    fi: Vec3A,
+    wd: Vec3A,
+    wo: Vec3A,
+    count: usize,
+    idx: [u32; BATCH],
+    sep: [Vec3A; BATCH],
+    dist2: [f32; BATCH],
+    // Scratch of the vectorised distance filter (kept here: re-zeroing it per call cost more
+    // than the filter itself).
+    dx: [f32; BATCH],
+    dy: [f32; BATCH],
+    dz: [f32; BATCH],
+    r2: [f32; BATCH],
+}
+
+impl Sweeper<'_, '_> {
+    /// Distance filter over the candidates `b0..b1`, in chunks whose first loop the compiler
+    /// vectorises (minimum image by one conditional shift: the raw difference of wrapped positions
+    /// lies in (-L, L); the WGSL twin does the same), then a compaction of the hits.
+    #[inline(always)]
+    fn scan(&mut self, b0: usize, b1: usize) {
+        let input = self.input;
+        let (lx, ly, lz) = (input.len.x, input.len.y, input.len.z);
+        let (hx, hy, hz) = (0.5 * lx, 0.5 * ly, 0.5 * lz);
+        let (xi, yi, zi) = (self.pi.x, self.pi.y, self.pi.z);
+        let mut s = b0;
+        while s < b1 {
+            let e = b1.min(s + BATCH);
+            let m = e - s;
+            let (xs, ys, zs) = (&input.x[s..e], &input.y[s..e], &input.z[s..e]);
+            let (dx, dy, dz, r2) = (&mut self.dx[..m], &mut self.dy[..m], &mut self.dz[..m], &mut self.r2[..m]);
+            for k in 0..m {
+                let mut a = xi - xs[k];
+                a = if a > hx { a - lx } else { a };
+                a = if a < -hx { a + lx } else { a };
+                let mut b = yi - ys[k];
+                b = if b > hy { b - ly } else { b };
+                b = if b < -hy { b + ly } else { b };
+                let mut c = zi - zs[k];
+                c = if c > hz { c - lz } else { c };
+                c = if c < -hz { c + lz } else { c };
+                dx[k] = a;
+                dy[k] = b;
+                dz[k] = c;
+                r2[k] = a * a + b * b + c * c;
+            }
+            for k in 0..m {
+                if self.r2[k] < input.max_rc2 {
+                    let c = self.count;
+                    self.idx[c] = (s + k) as u32;
+                    self.sep[c] = Vec3A::new(self.dx[k], self.dy[k], self.dz[k]);
+                    self.dist2[c] = self.r2[k];
+                    self.count = c + 1;
+                    if self.count == BATCH {
+                        self.flush();
+                    }
+                }
+            }
+            s = e;
+        }
+    }
+
+    /// Forces of the collected candidates.
+    #[inline(always)]
+    fn flush(&mut self) {
+        let input = self.input;
+        for k in 0..self.count {
+            let b = self.idx[k] as usize;
+            let cf = &input.coeffs[self.row + input.type_id[b] as usize];
+            let r2 = self.dist2[k];
+            if r2 < cf.rc2 && r2 > 0.0 {
+                let d = self.sep[k];
+                let theta = pair_noise(input.key, input.step, self.tag_i, input.tag[b]);
+                let dv = self.vi - input.vel[b];
+                let f = Vec3A::from(pair_force(d.into(), r2, dv.into(), cf, theta));
+                self.fi += f;
+                // SAFETY: b belongs to this sweep's cells or their half stencil (contract of `sweep`).
+                unsafe { *self.force.add(b) -= f };
+                self.wd += d * f;
+                self.wo += Vec3A::new(d.x, d.x, d.y) * Vec3A::new(f.y, f.z, f.z);
+            }
+        }
+        self.count = 0;
+    }
+}
+
 /// Sweeps the pairs owned by cells `cells` (own pairs and half-stencil neighbours), adding forces
 /// to `force` (sorted order) and returning the virial sum over these pairs.
+///
+/// Two phases per particle: a branch-light distance filter over all candidates (SIMD through
+/// `Vec3A`) collecting those inside the largest cut-off, then noise and forces for those only.
 ///
 /// # Safety
 /// `force` must be valid for every index of the particles of `cells` and of their half-stencil
 /// neighbours, and no other thread may touch those entries during the call. [`crate::cpu`]
 /// guarantees this by sweeping slabs of z layers with a gap between concurrent ones.
-pub unsafe fn sweep(
-    input: &SweepInput<'_>,
-    cells: std::ops::Range<u32>,
-    force: *mut [f32; 4],
-) -> [f64; 6] {
+pub unsafe fn sweep(input: &SweepInput<'_>, cells: std::ops::Range<u32>, force: *mut Vec3A) -> [f64; 6] {
     let mut vir = [0.0f64; 6];
+    let mut sw = Sweeper {
+        input,
+        force,
+        pi: Vec3A::ZERO,
+        vi: Vec3A::ZERO,
+        row: 0,
+        tag_i: 0,
+        fi: Vec3A::ZERO,
+        wd: Vec3A::ZERO,
+        wo: Vec3A::ZERO,
+        count: 0,
+        idx: [0; BATCH],
+        sep: [Vec3A::ZERO; BATCH],
+        dist2: [0.0; BATCH],
+        dx: [0.0; BATCH],
+        dy: [0.0; BATCH],
+        dz: [0.0; BATCH],
+        r2: [0.0; BATCH],
+    };
     for c in cells {
-        let (s0, s1) = (
-            input.start[c as usize] as usize,
-            input.start[c as usize + 1] as usize,
-        );
+        let (s0, s1) = (input.start[c as usize] as usize, input.start[c as usize + 1] as usize);
         if s0 == s1 {
             continue;
         }
-        let st = &input.stencil_cells[input.stencil_offsets[c as usize] as usize
-            ..input.stencil_offsets[c as usize + 1] as usize];
+        let runs = &input.stencil_runs
+            [input.stencil_offsets[c as usize] as usize..input.stencil_offsets[c as usize + 1] as usize];
+        let range = |r: &[u32; 2]| input.start[r[0] as usize] as usize..input.start[r[1] as usize + 1] as usize;
+        // The own cell's run starts at c: pairs with the later particles of it, then the others.
+        let own_end = range(&runs[0]).end;
         for a in s0..s1 {
-            let pi = input.pos[a];
-            let vi = input.vel[a];
-            let ti = pi[3].to_bits() as usize;
-            let tag_i = vi[3].to_bits();
-            let mut fi = [0.0f32; 3];
-            let mut wi = [0.0f32; 6];
-            let mut visit = |b: usize| {
-                let pj = &input.pos[b];
-                let d = min_image(&pi, pj, &input.len, &input.inv_len);
-                let r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-                let cf = &input.coeffs[ti * input.n_types + pj[3].to_bits() as usize];
-                if r2 < cf.rc2 && r2 > 0.0 {
-                    let vj = &input.vel[b];
-                    let dv = [vi[0] - vj[0], vi[1] - vj[1], vi[2] - vj[2]];
-                    let theta = pair_noise(input.key, input.step, tag_i, vj[3].to_bits());
-                    let f = pair_force(d, r2, dv, cf, theta);
-                    fi[0] += f[0];
-                    fi[1] += f[1];
-                    fi[2] += f[2];
-                    // SAFETY: b belongs to this sweep's cells or their half-stencil (caller contract).
-                    let fj = unsafe { &mut *force.add(b) };
-                    fj[0] -= f[0];
-                    fj[1] -= f[1];
-                    fj[2] -= f[2];
-                    wi[0] += d[0] * f[0];
-                    wi[1] += d[1] * f[1];
-                    wi[2] += d[2] * f[2];
-                    wi[3] += d[0] * f[1];
-                    wi[4] += d[0] * f[2];
-                    wi[5] += d[1] * f[2];
-                }
-            };
-            for b in a + 1..s1 {
-                visit(b);
+            sw.pi = Vec3A::new(input.x[a], input.y[a], input.z[a]);
+            sw.vi = input.vel[a];
+            sw.row = input.type_id[a] as usize * input.n_types;
+            sw.tag_i = input.tag[a];
+            sw.fi = Vec3A::ZERO;
+            sw.wd = Vec3A::ZERO;
+            sw.wo = Vec3A::ZERO;
+            sw.scan(a + 1, own_end);
+            for r in &runs[1..] {
+                let rr = range(r);
+                sw.scan(rr.start, rr.end);
             }
-            for &nb in st {
-                let (t0, t1) = (
-                    input.start[nb as usize] as usize,
-                    input.start[nb as usize + 1] as usize,
-                );
-                for b in t0..t1 {
-                    visit(b);
-                }
-            }
+            sw.flush();
             // SAFETY: a is a particle of this sweep's cells (caller contract).
-            let f = unsafe { &mut *force.add(a) };
-            f[0] += fi[0];
-            f[1] += fi[1];
-            f[2] += fi[2];
+            unsafe { *force.add(a) += sw.fi };
+            let w = [sw.wd.x, sw.wd.y, sw.wd.z, sw.wo.x, sw.wo.y, sw.wo.z];
             for k in 0..6 {
-                vir[k] += f64::from(wi[k]);
+                vir[k] += f64::from(w[k]);
             }
         }
     }

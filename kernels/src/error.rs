@@ -31,16 +31,8 @@ pub enum KernelError {
 
 impl KernelError {
     /// Shorthand for [`KernelError::InvalidParameter`].
-    pub fn invalid(
-        field: impl Into<String>,
-        value: impl ToString,
-        allowed: impl Into<String>,
-    ) -> Self {
-        Self::InvalidParameter {
-            field: field.into(),
-            value: value.to_string(),
-            allowed: allowed.into(),
-        }
+    pub fn invalid(field: impl Into<String>, value: impl ToString, allowed: impl Into<String>) -> Self {
+        Self::InvalidParameter { field: field.into(), value: value.to_string(), allowed: allowed.into() }
     }
 }
 

@@ -46,11 +46,7 @@ pub fn random_fluid(system: &DpdSystem, n: usize) -> ParticleState {
     }
     // Degrees of freedom 3N - 3 (momentum removed), as LAMMPS's thermo temperature.
     let dof = (3 * n).saturating_sub(3).max(1) as f64;
-    let scale = if twice_ke > 0.0 {
-        (f64::from(system.kt) * dof / twice_ke).sqrt()
-    } else {
-        0.0
-    };
+    let scale = if twice_ke > 0.0 { (f64::from(system.kt) * dof / twice_ke).sqrt() } else { 0.0 };
     ParticleState {
         pos,
         vel: vel.iter().map(|v| v.map(|c| (c * scale) as f32)).collect(),

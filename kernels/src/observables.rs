@@ -36,8 +36,7 @@ impl Observables {
     /// Scalar pressure p = (2 KE + tr W) / (3 V), kinetic part taken with the 3N - 3 temperature as
     /// in LAMMPS's `compute pressure`.
     pub fn pressure(&self) -> f64 {
-        (self.dof() * self.temperature() + self.virial[0] + self.virial[1] + self.virial[2])
-            / (3.0 * self.volume)
+        (self.dof() * self.temperature() + self.virial[0] + self.virial[1] + self.virial[2]) / (3.0 * self.volume)
     }
     /// Pressure tensor P_ab = (K_ab + W_ab) / V.
     pub fn pressure_tensor(&self) -> [f64; 6] {
@@ -49,11 +48,7 @@ impl Observables {
     }
     /// True when every sum is finite (a blown-up run is not).
     pub fn is_finite(&self) -> bool {
-        self.momentum
-            .iter()
-            .chain(&self.kinetic)
-            .chain(&self.virial)
-            .all(|v| v.is_finite())
+        self.momentum.iter().chain(&self.kinetic).chain(&self.virial).all(|v| v.is_finite())
     }
 }
 

@@ -65,11 +65,7 @@ pub fn uniform_pm1(word: u32) -> f32 {
 /// HOOMD-blue (Phillips et al. 2011). Symmetric in (`id_i`, `id_j`) by construction.
 #[inline(always)]
 pub fn pair_noise(key: [u32; 2], step: u64, id_i: u32, id_j: u32) -> f32 {
-    let (lo, hi) = if id_i < id_j {
-        (id_i, id_j)
-    } else {
-        (id_j, id_i)
-    };
+    let (lo, hi) = if id_i < id_j { (id_i, id_j) } else { (id_j, id_i) };
     let w = philox4x32_10([lo, hi, step as u32, (step >> 32) as u32], key);
     uniform_pm1(w[0]) * SQRT3
 }
@@ -99,16 +95,8 @@ mod tests {
     #[test]
     fn philox_known_answers() {
         let kat: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
-            (
-                [0; 4],
-                [0; 2],
-                [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8],
-            ),
-            (
-                [u32::MAX; 4],
-                [u32::MAX; 2],
-                [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd],
-            ),
+            ([0; 4], [0; 2], [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]),
+            ([u32::MAX; 4], [u32::MAX; 2], [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]),
             (
                 [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
                 [0xa409_3822, 0x299f_31d0],
@@ -116,25 +104,15 @@ mod tests {
             ),
         ];
         for (ctr, key, want) in kat {
-            assert_eq!(
-                philox4x32_10(ctr, key),
-                want,
-                "counter {ctr:08x?} key {key:08x?}"
-            );
+            assert_eq!(philox4x32_10(ctr, key), want, "counter {ctr:08x?} key {key:08x?}");
         }
     }
 
     #[test]
     fn pair_noise_is_symmetric_and_step_dependent() {
         let key = seed_key(0x1234_5678_9abc_def0);
-        assert_eq!(
-            pair_noise(key, 7, 3, 9).to_bits(),
-            pair_noise(key, 7, 9, 3).to_bits()
-        );
-        assert_ne!(
-            pair_noise(key, 7, 3, 9).to_bits(),
-            pair_noise(key, 8, 3, 9).to_bits()
-        );
+        assert_eq!(pair_noise(key, 7, 3, 9).to_bits(), pair_noise(key, 7, 9, 3).to_bits());
+        assert_ne!(pair_noise(key, 7, 3, 9).to_bits(), pair_noise(key, 8, 3, 9).to_bits());
     }
 
     /// theta must have zero mean and unit variance (the fluctuation–dissipation relation assumes it).
@@ -146,12 +124,7 @@ mod tests {
         let n = 1_000_000u32;
         let (mut s1, mut s2) = (0.0f64, 0.0f64);
         for k in 0..n {
-            let t = f64::from(pair_noise(
-                key,
-                u64::from(k / 1000),
-                k % 1000,
-                1000 + k % 997,
-            ));
+            let t = f64::from(pair_noise(key, u64::from(k / 1000), k % 1000, 1000 + k % 997));
             s1 += t;
             s2 += t * t;
         }

@@ -41,32 +41,18 @@ impl ParticleState {
     pub fn check(&self, system: &DpdSystem) -> Result<()> {
         let n = self.pos.len();
         let bad = |m: String| Err(KernelError::InconsistentState(m));
-        if [
-            self.vel.len(),
-            self.force.len(),
-            self.type_id.len(),
-            self.tag.len(),
-        ]
-        .iter()
-        .any(|&l| l != n)
-        {
+        if [self.vel.len(), self.force.len(), self.type_id.len(), self.tag.len()].iter().any(|&l| l != n) {
             return bad("pos, vel, force, type_id and tag must have equal lengths".into());
         }
         if self.n_local != n {
-            return bad(format!(
-                "{} ghosts present; single-domain engines take none",
-                n - self.n_local
-            ));
+            return bad(format!("{} ghosts present; single-domain engines take none", n - self.n_local));
         }
         if n == 0 {
             return bad("no particles".into());
         }
         let nt = system.types.len() as u32;
         if let Some(i) = self.type_id.iter().position(|&t| t >= nt) {
-            return bad(format!(
-                "particle {i} has type {} but only {nt} types exist",
-                self.type_id[i]
-            ));
+            return bad(format!("particle {i} has type {} but only {nt} types exist", self.type_id[i]));
         }
         let mut tags = self.tag.clone();
         tags.sort_unstable();
@@ -76,21 +62,11 @@ impl ParticleState {
         for (i, p) in self.pos.iter().enumerate() {
             for k in 0..3 {
                 if !(p[k].is_finite() && p[k] >= 0.0 && p[k] < system.sim_box.len[k]) {
-                    return bad(format!(
-                        "particle {i} (tag {}) lies outside the box: {p:?}",
-                        self.tag[i]
-                    ));
+                    return bad(format!("particle {i} (tag {}) lies outside the box: {p:?}", self.tag[i]));
                 }
             }
-            if self.vel[i]
-                .iter()
-                .chain(self.force[i].iter())
-                .any(|v| !v.is_finite())
-            {
-                return bad(format!(
-                    "particle {i} (tag {}) has a non-finite velocity or force",
-                    self.tag[i]
-                ));
+            if self.vel[i].iter().chain(self.force[i].iter()).any(|v| !v.is_finite()) {
+                return bad(format!("particle {i} (tag {}) has a non-finite velocity or force", self.tag[i]));
             }
         }
         Ok(())

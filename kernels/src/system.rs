@@ -50,12 +50,7 @@ pub struct DpdPair {
 
 impl DpdPair {
     /// The standard fluid of Groot & Warren 1997: a 25, gamma 4.5, rc 1, s 2.
-    pub const STANDARD: Self = Self {
-        a: 25.0,
-        gamma: 4.5,
-        rc: 1.0,
-        s: 2.0,
-    };
+    pub const STANDARD: Self = Self { a: 25.0, gamma: 4.5, rc: 1.0, s: 2.0 };
 }
 
 /// Symmetric table of per-type-pair parameters.
@@ -68,10 +63,7 @@ pub struct PairTable {
 impl PairTable {
     /// All pairs of `n_types` types share `p`.
     pub fn uniform(n_types: usize, p: DpdPair) -> Self {
-        Self {
-            n_types,
-            entries: vec![p; n_types * n_types],
-        }
+        Self { n_types, entries: vec![p; n_types * n_types] }
     }
     /// Sets the parameters of the pair (i, j) and (j, i).
     pub fn set(&mut self, i: usize, j: usize, p: DpdPair) {
@@ -120,10 +112,7 @@ impl DpdSystem {
     pub fn standard(sim_box: SimBox, seed: u64) -> Self {
         Self {
             sim_box,
-            types: vec![ParticleType {
-                name: "plasma".into(),
-                mass: 1.0,
-            }],
+            types: vec![ParticleType { name: "plasma".into(), mass: 1.0 }],
             pairs: PairTable::uniform(1, DpdPair::STANDARD),
             kt: 1.0,
             dt: 0.01,
@@ -145,18 +134,10 @@ impl DpdSystem {
         };
         positive("dt", self.dt)?;
         if !(self.kt.is_finite() && self.kt >= 0.0) {
-            return Err(KernelError::invalid(
-                "kT",
-                self.kt,
-                "must be finite and >= 0",
-            ));
+            return Err(KernelError::invalid("kT", self.kt, "must be finite and >= 0"));
         }
         if !(0.0..=1.0).contains(&self.lambda) {
-            return Err(KernelError::invalid(
-                "lambda",
-                self.lambda,
-                "must be in [0, 1]",
-            ));
+            return Err(KernelError::invalid("lambda", self.lambda, "must be in [0, 1]"));
         }
         if self.types.is_empty() || self.types.len() != self.pairs.n_types() {
             return Err(KernelError::InconsistentState(format!(
@@ -171,19 +152,14 @@ impl DpdSystem {
         for i in 0..self.types.len() {
             for j in i..self.types.len() {
                 let p = self.pairs.get(i, j);
-                let f =
-                    |k: &str| format!("pair({},{}).{k}", self.types[i].name, self.types[j].name);
+                let f = |k: &str| format!("pair({},{}).{k}", self.types[i].name, self.types[j].name);
                 positive(&f("rc"), p.rc)?;
                 positive(&f("s"), p.s)?;
                 if !(p.a.is_finite()) {
                     return Err(KernelError::invalid(f("a"), p.a, "must be finite"));
                 }
                 if !(p.gamma.is_finite() && p.gamma >= 0.0) {
-                    return Err(KernelError::invalid(
-                        f("gamma"),
-                        p.gamma,
-                        "must be finite and >= 0",
-                    ));
+                    return Err(KernelError::invalid(f("gamma"), p.gamma, "must be finite and >= 0"));
                 }
             }
         }
@@ -200,11 +176,7 @@ impl DpdSystem {
         }
         for (k, f) in self.body_force.iter().enumerate() {
             if !f.is_finite() {
-                return Err(KernelError::invalid(
-                    format!("body_force[{k}]"),
-                    f,
-                    "must be finite",
-                ));
+                return Err(KernelError::invalid(format!("body_force[{k}]"), f, "must be finite"));
             }
         }
         Ok(())

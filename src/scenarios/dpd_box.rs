@@ -13,23 +13,8 @@ use crate::run::RunOutcome;
 /// The `dpd-box` scenario.
 pub struct DpdBox;
 
-fn float(
-    key: &'static str,
-    default: f64,
-    unit: &'static str,
-    min: Bound,
-    max: Bound,
-    help: &'static str,
-) -> ParamSpec {
-    ParamSpec {
-        key,
-        default,
-        unit,
-        kind: Kind::Float,
-        min,
-        max,
-        help,
-    }
+fn float(key: &'static str, default: f64, unit: &'static str, min: Bound, max: Bound, help: &'static str) -> ParamSpec {
+    ParamSpec { key, default, unit, kind: Kind::Float, min, max, help }
 }
 
 impl Builtin for DpdBox {
@@ -50,30 +35,9 @@ impl Builtin for DpdBox {
                 In(100.0),
                 "number density; the box edge follows from it and `particles`",
             ),
-            float(
-                "a",
-                25.0,
-                "kT/rc",
-                In(0.0),
-                In(1000.0),
-                "conservative repulsion amplitude",
-            ),
-            float(
-                "gamma",
-                4.5,
-                "m/tau",
-                In(0.0),
-                In(1000.0),
-                "dissipation coefficient (sigma = sqrt(2 gamma kT))",
-            ),
-            float(
-                "kT",
-                1.0,
-                "kT",
-                In(0.0),
-                In(100.0),
-                "thermostat temperature",
-            ),
+            float("a", 25.0, "kT/rc", In(0.0), In(1000.0), "conservative repulsion amplitude"),
+            float("gamma", 4.5, "m/tau", In(0.0), In(1000.0), "dissipation coefficient (sigma = sqrt(2 gamma kT))"),
+            float("kT", 1.0, "kT", In(0.0), In(100.0), "thermostat temperature"),
             float("rc", 1.0, "rc", Ex(0.0), In(10.0), "cut-off radius"),
             float(
                 "s",
@@ -84,14 +48,7 @@ impl Builtin for DpdBox {
                 "weight exponent: w_D = (1 - r/rc)^s, w_R = sqrt(w_D); 2 is standard DPD",
             ),
             float("dt", 0.01, "tau", Ex(0.0), In(0.1), "time step"),
-            float(
-                "lambda",
-                0.5,
-                "1",
-                In(0.0),
-                In(1.0),
-                "modified velocity-Verlet lambda (0.5 = velocity-Verlet)",
-            ),
+            float("lambda", 0.5, "1", In(0.0), In(1.0), "modified velocity-Verlet lambda (0.5 = velocity-Verlet)"),
             ParamSpec {
                 key: "particles",
                 default: 24_000.0,
@@ -106,13 +63,7 @@ impl Builtin for DpdBox {
     fn default_steps(&self) -> u64 {
         2000
     }
-    fn build(
-        &self,
-        v: &ParamValues,
-        seed: u64,
-        steps: u64,
-        backend: Backend,
-    ) -> Result<Scenario, ValidationErrors> {
+    fn build(&self, v: &ParamValues, seed: u64, steps: u64, backend: Backend) -> Result<Scenario, ValidationErrors> {
         let (n, rho, rc) = (v.get("particles"), v.get("density"), v.get("rc"));
         let edge = (n / rho).cbrt();
         if edge < 2.0 * rc {
@@ -120,22 +71,14 @@ impl Builtin for DpdBox {
             e.push(
                 "box edge (particles/density)^(1/3)",
                 format!("{edge:.4}"),
-                format!(
-                    "must be >= 2 rc = {} (raise `particles` or lower `density`)",
-                    2.0 * rc
-                ),
+                format!("must be >= 2 rc = {} (raise `particles` or lower `density`)", 2.0 * rc),
             );
             return Err(e);
         }
         let mut scenario = Scenario::builder(self.name())
             .cubic_box(edge as f32)
             .density(rho)
-            .dpd(DpdPair {
-                a: v.get("a") as f32,
-                gamma: v.get("gamma") as f32,
-                rc: rc as f32,
-                s: v.get("s") as f32,
-            })
+            .dpd(DpdPair { a: v.get("a") as f32, gamma: v.get("gamma") as f32, rc: rc as f32, s: v.get("s") as f32 })
             .kt(v.get("kT") as f32)
             .dt(v.get("dt") as f32)
             .lambda(v.get("lambda") as f32)
@@ -152,10 +95,7 @@ impl Builtin for DpdBox {
         let mut m = Map::new();
         let _ = m.insert("temperature".into(), json!(t));
         let _ = m.insert("pressure".into(), json!(p));
-        let _ = m.insert(
-            "momentum_per_particle".into(),
-            json!(o.last.momentum_per_particle()),
-        );
+        let _ = m.insert("momentum_per_particle".into(), json!(o.last.momentum_per_particle()));
         m
     }
 }

@@ -89,20 +89,12 @@ pub struct Buffers {
 
 impl Buffers {
     /// Allocates and fills the buffers for `state` at `step`, checking the adapter's limits.
-    pub fn new(
-        ctx: &GpuContext,
-        system: &DpdSystem,
-        state: &ParticleState,
-        step: u64,
-    ) -> Result<Self> {
+    pub fn new(ctx: &GpuContext, system: &DpdSystem, state: &ParticleState, step: u64) -> Result<Self> {
         let d = &ctx.device;
         let n = state.len() as u64;
         let grid = CellGrid::new(system);
         let n_cells = grid.n_cells() as u64;
-        let max_binding = ctx
-            .limits
-            .max_storage_buffer_binding_size
-            .min(ctx.limits.max_buffer_size);
+        let max_binding = ctx.limits.max_storage_buffer_binding_size.min(ctx.limits.max_buffer_size);
         let largest = (32 * n).max(4 * (n_cells + 1));
         if largest > max_binding {
             return Err(KernelError::DeviceLimit(format!(
@@ -111,9 +103,7 @@ impl Buffers {
             )));
         }
         if n > u64::from(u32::MAX / 2) {
-            return Err(KernelError::DeviceLimit(format!(
-                "{n} particles exceed 32-bit indexing"
-            )));
+            return Err(KernelError::DeviceLimit(format!("{n} particles exceed 32-bit indexing")));
         }
         let l = system.sim_box.len;
         let params = Params {
@@ -121,26 +111,11 @@ impl Buffers {
             n_types: system.types.len() as u32,
             n_cells: n_cells as u32,
             seed_lo: system.seed as u32,
-            dims: [
-                grid.dims[0],
-                grid.dims[1],
-                grid.dims[2],
-                (system.seed >> 32) as u32,
-            ],
+            dims: [grid.dims[0], grid.dims[1], grid.dims[2], (system.seed >> 32) as u32],
             box_len: [l[0], l[1], l[2], system.dt],
             inv_len: [1.0 / l[0], 1.0 / l[1], 1.0 / l[2], 0.5 * system.dt],
-            inv_edge: [
-                grid.inv_edge[0],
-                grid.inv_edge[1],
-                grid.inv_edge[2],
-                (system.lambda - 0.5) * system.dt,
-            ],
-            body_force: [
-                system.body_force[0],
-                system.body_force[1],
-                system.body_force[2],
-                0.0,
-            ],
+            inv_edge: [grid.inv_edge[0], grid.inv_edge[1], grid.inv_edge[2], (system.lambda - 0.5) * system.dt],
+            body_force: [system.body_force[0], system.body_force[1], system.body_force[2], 0.0],
         };
         let q = &ctx.queue;
         let filled = |label: &str, data: &[u8]| {
@@ -148,28 +123,12 @@ impl Buffers {
             q.write_buffer(&b, 0, data);
             b
         };
-        let types: Vec<[f32; 4]> = system
-            .types
-            .iter()
-            .map(|t| [1.0 / t.mass, t.mass, 0.0, 0.0])
-            .collect();
-        let pos: Vec<[f32; 4]> = state
-            .pos
-            .iter()
-            .zip(&state.type_id)
-            .map(|(p, &t)| [p[0], p[1], p[2], f32::from_bits(t)])
-            .collect();
-        let vel: Vec<[f32; 4]> = state
-            .vel
-            .iter()
-            .zip(&state.tag)
-            .map(|(v, &t)| [v[0], v[1], v[2], f32::from_bits(t)])
-            .collect();
-        let force: Vec<[f32; 4]> = state
-            .force
-            .iter()
-            .map(|f| [f[0], f[1], f[2], 0.0])
-            .collect();
+        let types: Vec<[f32; 4]> = system.types.iter().map(|t| [1.0 / t.mass, t.mass, 0.0, 0.0]).collect();
+        let pos: Vec<[f32; 4]> =
+            state.pos.iter().zip(&state.type_id).map(|(p, &t)| [p[0], p[1], p[2], f32::from_bits(t)]).collect();
+        let vel: Vec<[f32; 4]> =
+            state.vel.iter().zip(&state.tag).map(|(v, &t)| [v[0], v[1], v[2], f32::from_bits(t)]).collect();
+        let force: Vec<[f32; 4]> = state.force.iter().map(|f| [f[0], f[1], f[2], 0.0]).collect();
         let sim = [step as u32, (step >> 32) as u32, 0, 0];
         let words = |k: u64| 4 * k;
         Ok(Self {
@@ -193,11 +152,7 @@ impl Buffers {
             vpred2: storage(d, "vpred2", 16 * n),
             cell2: storage(d, "cell2", words(n)),
             sim: filled("sim", bytemuck::cast_slice(&sim)),
-            partials: storage(
-                d,
-                "partials",
-                words(u64::from(MAX_SAMPLES * REDUCE_GROUPS) * SUM_WORDS as u64),
-            ),
+            partials: storage(d, "partials", words(u64::from(MAX_SAMPLES * REDUCE_GROUPS) * SUM_WORDS as u64)),
         })
     }
 }

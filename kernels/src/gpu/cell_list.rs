@@ -36,11 +36,7 @@ pub struct CellListKernels {
 impl CellListKernels {
     /// Compiles the kernels.
     pub fn new(device: &wgpu::Device) -> Self {
-        let m = module(
-            device,
-            "cell_list.wgsl",
-            &[COMMON_WGSL, include_str!("../../../shaders/cell_list.wgsl")],
-        );
+        let m = module(device, "cell_list.wgsl", &[COMMON_WGSL, include_str!("../../../shaders/cell_list.wgsl")]);
         let layout = layout(device, "cell list", &SLOTS);
         Self {
             assign: pipeline(device, &m, "assign_cells", &layout, &[]),
@@ -58,8 +54,8 @@ impl CellListKernels {
             &self.layout,
             &SLOTS,
             &[
-                &b.params, &b.pos, &b.vel, &b.vpred, &b.cell_of, &b.rank, &b.counts, &b.start,
-                &b.entries, &b.pos2, &b.vel2, &b.vpred2, &b.cell2,
+                &b.params, &b.pos, &b.vel, &b.vpred, &b.cell_of, &b.rank, &b.counts, &b.start, &b.entries, &b.pos2,
+                &b.vel2, &b.vpred2, &b.cell2,
             ],
         )
     }

@@ -31,8 +31,7 @@ pub struct GpuContext {
 impl GpuContext {
     /// Opens the best adapter: discrete before integrated before virtual before software.
     pub fn new(choice: AdapterChoice) -> Result<Self> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
         let rank = |t: wgpu::DeviceType| match t {
             wgpu::DeviceType::DiscreteGpu => 0,
@@ -45,21 +44,14 @@ impl GpuContext {
         let mut best: Option<wgpu::Adapter> = None;
         for a in adapters {
             let info = a.get_info();
-            found.push(format!(
-                "{} ({:?}, {:?})",
-                info.name, info.backend, info.device_type
-            ));
+            found.push(format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type));
             let software = info.device_type == wgpu::DeviceType::Cpu;
             if software && choice == AdapterChoice::HardwareOnly {
                 continue;
             }
             // Vulkan before GL on the same kind of device.
-            let key =
-                |x: &wgpu::AdapterInfo| (rank(x.device_type), x.backend != wgpu::Backend::Vulkan);
-            if best
-                .as_ref()
-                .is_none_or(|b| key(&info) < key(&b.get_info()))
-            {
+            let key = |x: &wgpu::AdapterInfo| (rank(x.device_type), x.backend != wgpu::Backend::Vulkan);
+            if best.as_ref().is_none_or(|b| key(&info) < key(&b.get_info())) {
                 best = Some(a);
             }
         }
@@ -88,21 +80,12 @@ impl GpuContext {
                 v.push(e.to_string());
             }
         }));
-        Ok(Self {
-            device,
-            queue,
-            info,
-            limits,
-            errors,
-        })
+        Ok(Self { device, queue, info, limits, errors })
     }
 
     /// "name (backend)" for logs and summaries.
     pub fn adapter_name(&self) -> String {
-        format!(
-            "{} ({:?}, {:?})",
-            self.info.name, self.info.backend, self.info.device_type
-        )
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
     }
 
     /// Waits for all submitted work and turns any device error reported meanwhile into an error.
@@ -115,10 +98,7 @@ impl GpuContext {
 
     /// Returns the first device error reported since the last call, if any.
     pub fn take_errors(&self) -> Result<()> {
-        let mut v = self
-            .errors
-            .lock()
-            .map_err(|_| KernelError::Gpu("error sink poisoned".into()))?;
+        let mut v = self.errors.lock().map_err(|_| KernelError::Gpu("error sink poisoned".into()))?;
         if v.is_empty() {
             Ok(())
         } else {

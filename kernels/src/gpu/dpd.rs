@@ -31,15 +31,7 @@ pub struct Dpd {
 impl Dpd {
     /// Compiles the kernels (one module, the `KICK` override chooses the variant).
     pub fn new(device: &wgpu::Device) -> Self {
-        let m = module(
-            device,
-            "dpd.wgsl",
-            &[
-                COMMON_WGSL,
-                RNG_WGSL,
-                include_str!("../../../shaders/dpd.wgsl"),
-            ],
-        );
+        let m = module(device, "dpd.wgsl", &[COMMON_WGSL, RNG_WGSL, include_str!("../../../shaders/dpd.wgsl")]);
         let layout = layout(device, "dpd", &SLOTS);
         Self {
             forces_kick: pipeline(device, &m, "forces", &layout, &[("KICK", 1.0)]),
@@ -55,8 +47,8 @@ impl Dpd {
             &self.layout,
             &SLOTS,
             &[
-                &b.params, &b.pairs, &b.types, &b.pos, &b.vpred, &b.cell_of, &b.start, &b.entries,
-                &b.sim, &b.force, &b.vel, &b.virial,
+                &b.params, &b.pairs, &b.types, &b.pos, &b.vpred, &b.cell_of, &b.start, &b.entries, &b.sim, &b.force,
+                &b.vel, &b.virial,
             ],
         )
     }

@@ -63,24 +63,14 @@ pub struct GpuEngine {
 impl GpuEngine {
     /// Builds an engine at step `step` from `state` on a newly opened device (`choice` says whether
     /// software adapters are acceptable). Forces are taken from `state`.
-    pub fn new(
-        system: &DpdSystem,
-        state: &ParticleState,
-        step: u64,
-        choice: AdapterChoice,
-    ) -> Result<Self> {
+    pub fn new(system: &DpdSystem, state: &ParticleState, step: u64, choice: AdapterChoice) -> Result<Self> {
         system.validate()?;
         state.check(system)?;
         Self::with_context(GpuContext::new(choice)?, system, state, step)
     }
 
     /// As [`GpuEngine::new`] on an already opened device.
-    pub fn with_context(
-        ctx: GpuContext,
-        system: &DpdSystem,
-        state: &ParticleState,
-        step: u64,
-    ) -> Result<Self> {
+    pub fn with_context(ctx: GpuContext, system: &DpdSystem, state: &ParticleState, step: u64) -> Result<Self> {
         system.validate()?;
         state.check(system)?;
         let d = &ctx.device;
@@ -91,27 +81,15 @@ impl GpuEngine {
             cells: k.cells.bind(d, &b),
             dpd: k.dpd.bind(d, &b),
             reduce: k.reduce.bind(d, &b),
-            scan: k
-                .scan
-                .workspace(d, &ctx.queue, &b.counts, &b.start, b.n_cells + 1),
+            scan: k.scan.workspace(d, &ctx.queue, &b.counts, &b.start, b.n_cells + 1),
         };
         ctx.sync()?;
         let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
-        Ok(Self {
-            ctx,
-            system: system.clone(),
-            k,
-            b,
-            g,
-            step,
-            max_dim,
-        })
+        Ok(Self { ctx, system: system.clone(), k, b, g, step, max_dim })
     }
 
     fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
-        self.ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
+        self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
     }
 
     /// Cell list from `cell_of`/`rank` already counted: scan, scatter, sort, and optionally the
@@ -135,10 +113,7 @@ impl GpuEngine {
     }
 
     fn begin<'e>(enc: &'e mut wgpu::CommandEncoder, label: &str) -> wgpu::ComputePass<'e> {
-        enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(label),
-            timestamp_writes: None,
-        })
+        enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: None })
     }
 
     /// Records one whole step (the step counter on the device advances with it).
@@ -149,22 +124,8 @@ impl GpuEngine {
         enc.clear_buffer(&self.b.counts, 0, None);
         {
             let mut pass = Self::begin(enc, "integrate");
-            dispatch(
-                &mut pass,
-                &self.k.integrate.first,
-                &self.g.integrate,
-                n,
-                64,
-                m,
-            );
-            dispatch(
-                &mut pass,
-                &self.k.integrate.advance,
-                &self.g.integrate,
-                1,
-                1,
-                m,
-            );
+            dispatch(&mut pass, &self.k.integrate.first, &self.g.integrate, n, 64, m);
+            dispatch(&mut pass, &self.k.integrate.advance, &self.g.integrate, 1, 1, m);
         }
         {
             let mut pass = Self::begin(enc, "cell list");
@@ -185,22 +146,8 @@ impl GpuEngine {
     fn record_sample(&self, enc: &mut wgpu::CommandEncoder) {
         let mut pass = Self::begin(enc, "observables");
         let r = &self.k.reduce;
-        dispatch(
-            &mut pass,
-            &r.reduce,
-            &self.g.reduce,
-            REDUCE_GROUPS * 128,
-            128,
-            self.max_dim,
-        );
-        dispatch(
-            &mut pass,
-            &r.advance_sample,
-            &self.g.reduce,
-            1,
-            1,
-            self.max_dim,
-        );
+        dispatch(&mut pass, &r.reduce, &self.g.reduce, REDUCE_GROUPS * 128, 128, self.max_dim);
+        dispatch(&mut pass, &r.advance_sample, &self.g.reduce, 1, 1, self.max_dim);
     }
 
     /// Reads the first `steps.len()` sample slots and resets the slot counter.
@@ -212,9 +159,7 @@ impl GpuEngine {
             &self.b.partials,
             4 * words as u64,
         )?);
-        self.ctx
-            .queue
-            .write_buffer(&self.b.sim, 8, bytemuck::bytes_of(&0u32));
+        self.ctx.queue.write_buffer(&self.b.sim, 8, bytemuck::bytes_of(&0u32));
         let volume = self.system.sim_box.volume();
         Ok(steps
             .iter()
@@ -314,12 +259,9 @@ impl Engine for GpuEngine {
     fn state(&mut self) -> Result<ParticleState> {
         let n = u64::from(self.b.n);
         let (d, q) = (&self.ctx.device, &self.ctx.queue);
-        let pos: Vec<[f32; 4]> =
-            bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.pos, 16 * n)?);
-        let vel: Vec<[f32; 4]> =
-            bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.vel, 16 * n)?);
-        let force: Vec<[f32; 4]> =
-            bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.force, 16 * n)?);
+        let pos: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.pos, 16 * n)?);
+        let vel: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.vel, 16 * n)?);
+        let force: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.force, 16 * n)?);
         self.ctx.take_errors()?;
         Ok(ParticleState {
             pos: pos.iter().map(|p| [p[0], p[1], p[2]]).collect(),

@@ -29,11 +29,7 @@ pub struct Integrate {
 impl Integrate {
     /// Compiles the kernels.
     pub fn new(device: &wgpu::Device) -> Self {
-        let m = module(
-            device,
-            "integrate.wgsl",
-            &[COMMON_WGSL, include_str!("../../../shaders/integrate.wgsl")],
-        );
+        let m = module(device, "integrate.wgsl", &[COMMON_WGSL, include_str!("../../../shaders/integrate.wgsl")]);
         let layout = layout(device, "integrate", &SLOTS);
         Self {
             first: pipeline(device, &m, "integrate_first", &layout, &[]),
@@ -48,10 +44,7 @@ impl Integrate {
             "integrate",
             &self.layout,
             &SLOTS,
-            &[
-                &b.params, &b.types, &b.pos, &b.vel, &b.vpred, &b.force, &b.cell_of, &b.rank,
-                &b.counts, &b.sim,
-            ],
+            &[&b.params, &b.types, &b.pos, &b.vel, &b.vpred, &b.force, &b.cell_of, &b.rank, &b.counts, &b.sim],
         )
     }
 }

@@ -38,10 +38,7 @@ pub fn layout(device: &wgpu::Device, label: &str, slots: &[(u32, Bind)]) -> wgpu
             count: None,
         })
         .collect();
-    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some(label),
-        entries: &entries,
-    })
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(label), entries: &entries })
 }
 
 /// A bind group binding `buffers[k]` (whole) at index `slots[k].0`.
@@ -55,16 +52,9 @@ pub fn bind(
     let entries: Vec<wgpu::BindGroupEntry> = slots
         .iter()
         .zip(buffers)
-        .map(|(&(binding, _), b)| wgpu::BindGroupEntry {
-            binding,
-            resource: b.as_entire_binding(),
-        })
+        .map(|(&(binding, _), b)| wgpu::BindGroupEntry { binding, resource: b.as_entire_binding() })
         .collect();
-    device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some(label),
-        layout,
-        entries: &entries,
-    })
+    device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout, entries: &entries })
 }
 
 /// Compiles `sources` (concatenated: WGSL has no imports) into a module.
@@ -93,10 +83,7 @@ pub fn pipeline(
         layout: Some(&pl),
         module,
         entry_point: Some(entry),
-        compilation_options: wgpu::PipelineCompilationOptions {
-            constants,
-            ..Default::default()
-        },
+        compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
         cache: None,
     })
 }
@@ -129,20 +116,13 @@ pub fn storage(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: bytes.max(16).next_multiple_of(16),
-        usage: wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     })
 }
 
 /// A uniform buffer holding `data`.
-pub fn uniform(
-    device: &wgpu::Device,
-    queue: &wgpu::Queue,
-    label: &str,
-    data: &[u8],
-) -> wgpu::Buffer {
+pub fn uniform(device: &wgpu::Device, queue: &wgpu::Queue, label: &str, data: &[u8]) -> wgpu::Buffer {
     let b = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: (data.len() as u64).max(16).next_multiple_of(16),
@@ -154,12 +134,7 @@ pub fn uniform(
 }
 
 /// Copies `bytes` bytes of `src` to the host (waits for the queue).
-pub fn read_back(
-    device: &wgpu::Device,
-    queue: &wgpu::Queue,
-    src: &wgpu::Buffer,
-    bytes: u64,
-) -> Result<Vec<u8>> {
+pub fn read_back(device: &wgpu::Device, queue: &wgpu::Queue, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
     let bytes = bytes.next_multiple_of(4);
     let staging = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("read back"),
@@ -167,9 +142,7 @@ pub fn read_back(
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-        label: Some("read back"),
-    });
+    let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read back") });
     enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
     let _index = queue.submit([enc.finish()]);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -183,9 +156,7 @@ pub fn read_back(
     rx.recv()
         .map_err(|_| KernelError::Gpu("read-back callback dropped".into()))?
         .map_err(|e| KernelError::Gpu(format!("mapping for read-back failed: {e}")))?;
-    let view = staging
-        .get_mapped_range(..)
-        .map_err(|e| KernelError::Gpu(format!("mapped range: {e}")))?;
+    let view = staging.get_mapped_range(..).map_err(|e| KernelError::Gpu(format!("mapped range: {e}")))?;
     let out = view.to_vec();
     drop(view);
     staging.unmap();

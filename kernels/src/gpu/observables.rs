@@ -26,14 +26,7 @@ pub struct Reduce {
 impl Reduce {
     /// Compiles the kernels.
     pub fn new(device: &wgpu::Device) -> Self {
-        let m = module(
-            device,
-            "observables.wgsl",
-            &[
-                COMMON_WGSL,
-                include_str!("../../../shaders/observables.wgsl"),
-            ],
-        );
+        let m = module(device, "observables.wgsl", &[COMMON_WGSL, include_str!("../../../shaders/observables.wgsl")]);
         let layout = layout(device, "observables", &SLOTS);
         Self {
             reduce: pipeline(device, &m, "reduce", &layout, &[]),
@@ -48,15 +41,7 @@ impl Reduce {
             "observables",
             &self.layout,
             &SLOTS,
-            &[
-                &b.params,
-                &b.types,
-                &b.pos,
-                &b.vel,
-                &b.virial,
-                &b.sim,
-                &b.partials,
-            ],
+            &[&b.params, &b.types, &b.pos, &b.vel, &b.virial, &b.sim, &b.partials],
         )
     }
 }

@@ -9,54 +9,27 @@ const SLOTS: [(u32, Bind); 3] = [(0, Bind::Read), (1, Bind::ReadWrite), (2, Bind
 
 /// For each `(counter, key)` returns the four Philox words and the pair noise obtained by reading
 /// the counter as `(tag_i, tag_j, step_lo, step_hi)`.
-pub fn philox_batch(
-    ctx: &GpuContext,
-    inputs: &[([u32; 4], [u32; 2])],
-) -> Result<(Vec<[u32; 4]>, Vec<f32>)> {
+pub fn philox_batch(ctx: &GpuContext, inputs: &[([u32; 4], [u32; 2])]) -> Result<(Vec<[u32; 4]>, Vec<f32>)> {
     let d = &ctx.device;
-    let m = module(
-        d,
-        "rng_batch.wgsl",
-        &[RNG_WGSL, include_str!("../../../shaders/rng_batch.wgsl")],
-    );
+    let m = module(d, "rng_batch.wgsl", &[RNG_WGSL, include_str!("../../../shaders/rng_batch.wgsl")]);
     let lay = layout(d, "rng batch", &SLOTS);
     let pl = pipeline(d, &m, "philox_batch", &lay, &[]);
     let n = inputs.len() as u64;
-    let flat: Vec<u32> = inputs
-        .iter()
-        .flat_map(|(c, k)| [c[0], c[1], c[2], c[3], k[0], k[1], 0, 0])
-        .collect();
+    let flat: Vec<u32> = inputs.iter().flat_map(|(c, k)| [c[0], c[1], c[2], c[3], k[0], k[1], 0, 0]).collect();
     let inp = storage(d, "rng inputs", 32 * n);
     ctx.queue.write_buffer(&inp, 0, bytemuck::cast_slice(&flat));
     let out = storage(d, "rng outputs", 16 * n);
     let noise = storage(d, "rng noise", 4 * n);
     let group = bind(d, "rng batch", &lay, &SLOTS, &[&inp, &out, &noise]);
-    let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-        label: Some("rng batch"),
-    });
+    let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rng batch") });
     {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("rng batch"),
-            timestamp_writes: None,
-        });
-        dispatch(
-            &mut pass,
-            &pl,
-            &group,
-            n as u32,
-            64,
-            ctx.limits.max_compute_workgroups_per_dimension,
-        );
+        let mut pass =
+            enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("rng batch"), timestamp_writes: None });
+        dispatch(&mut pass, &pl, &group, n as u32, 64, ctx.limits.max_compute_workgroups_per_dimension);
     }
     let _index = ctx.queue.submit([enc.finish()]);
     let words: Vec<u32> = bytemuck::pod_collect_to_vec(&read_back(d, &ctx.queue, &out, 16 * n)?);
     let noise: Vec<f32> = bytemuck::pod_collect_to_vec(&read_back(d, &ctx.queue, &noise, 4 * n)?);
     ctx.take_errors()?;
-    Ok((
-        words
-            .chunks_exact(4)
-            .map(|c| [c[0], c[1], c[2], c[3]])
-            .collect(),
-        noise,
-    ))
+    Ok((words.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect(), noise))
 }

@@ -3,17 +3,10 @@
 //! values and emits one total per block; the totals are scanned by the next level, and added back
 //! on the way down.
 
-use super::kernel::{
-    bind, dispatch, layout, module, pipeline, storage, uniform, Bind, COMMON_WGSL,
-};
+use super::kernel::{bind, dispatch, layout, module, pipeline, storage, uniform, Bind, COMMON_WGSL};
 
 const BLOCK: u32 = 1024;
-const SCAN_SLOTS: [(u32, Bind); 4] = [
-    (0, Bind::Uniform),
-    (1, Bind::Read),
-    (2, Bind::ReadWrite),
-    (3, Bind::ReadWrite),
-];
+const SCAN_SLOTS: [(u32, Bind); 4] = [(0, Bind::Uniform), (1, Bind::Read), (2, Bind::ReadWrite), (3, Bind::ReadWrite)];
 const ADD_SLOTS: [(u32, Bind); 3] = [(0, Bind::Uniform), (2, Bind::ReadWrite), (4, Bind::Read)];
 
 /// Compiled scan kernels.
@@ -40,11 +33,7 @@ pub struct ScanWorkspace {
 impl Scan {
     /// Compiles the kernels.
     pub fn new(device: &wgpu::Device) -> Self {
-        let m = module(
-            device,
-            "scan.wgsl",
-            &[COMMON_WGSL, include_str!("../../../shaders/scan.wgsl")],
-        );
+        let m = module(device, "scan.wgsl", &[COMMON_WGSL, include_str!("../../../shaders/scan.wgsl")]);
         let scan_layout = layout(device, "scan", &SCAN_SLOTS);
         let add_layout = layout(device, "scan add", &ADD_SLOTS);
         Self {
@@ -71,52 +60,20 @@ impl Scan {
             let l = lens[lens.len() - 1].div_ceil(BLOCK);
             lens.push(l);
         }
-        let params: Vec<wgpu::Buffer> = lens
-            .iter()
-            .map(|&l| {
-                uniform(
-                    device,
-                    queue,
-                    "scan params",
-                    bytemuck::cast_slice(&[l, 0, 0, 0]),
-                )
-            })
-            .collect();
-        let sums: Vec<wgpu::Buffer> = lens
-            .iter()
-            .map(|&l| storage(device, "scan sums", 4 * u64::from(l.div_ceil(BLOCK))))
-            .collect();
-        let outs: Vec<wgpu::Buffer> = lens
-            .iter()
-            .skip(1)
-            .map(|&l| storage(device, "scan out", 4 * u64::from(l)))
-            .collect();
+        let params: Vec<wgpu::Buffer> =
+            lens.iter().map(|&l| uniform(device, queue, "scan params", bytemuck::cast_slice(&[l, 0, 0, 0]))).collect();
+        let sums: Vec<wgpu::Buffer> =
+            lens.iter().map(|&l| storage(device, "scan sums", 4 * u64::from(l.div_ceil(BLOCK)))).collect();
+        let outs: Vec<wgpu::Buffer> =
+            lens.iter().skip(1).map(|&l| storage(device, "scan out", 4 * u64::from(l))).collect();
         let mut levels = Vec::new();
         for k in 0..lens.len() {
             let inp = if k == 0 { input } else { &sums[k - 1] };
             let out = if k == 0 { output } else { &outs[k - 1] };
-            let scan_group = bind(
-                device,
-                "scan",
-                &self.scan_layout,
-                &SCAN_SLOTS,
-                &[&params[k], inp, out, &sums[k]],
-            );
-            let add_group = (k + 1 < lens.len()).then(|| {
-                bind(
-                    device,
-                    "scan add",
-                    &self.add_layout,
-                    &ADD_SLOTS,
-                    &[&params[k], out, &outs[k]],
-                )
-            });
-            levels.push(Level {
-                len: lens[k],
-                scan_group,
-                add_group,
-                _buffers: Vec::new(),
-            });
+            let scan_group = bind(device, "scan", &self.scan_layout, &SCAN_SLOTS, &[&params[k], inp, out, &sums[k]]);
+            let add_group = (k + 1 < lens.len())
+                .then(|| bind(device, "scan add", &self.add_layout, &ADD_SLOTS, &[&params[k], out, &outs[k]]));
+            levels.push(Level { len: lens[k], scan_group, add_group, _buffers: Vec::new() });
         }
         if let Some(first) = levels.first_mut() {
             first._buffers = params.into_iter().chain(sums).chain(outs).collect();
@@ -128,14 +85,7 @@ impl Scan {
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, ws: &ScanWorkspace, max_per_dim: u32) {
         for level in &ws.levels {
             // One workgroup of 256 threads per block of 1024 values.
-            dispatch(
-                pass,
-                &self.scan_blocks,
-                &level.scan_group,
-                level.len.div_ceil(BLOCK) * 256,
-                256,
-                max_per_dim,
-            );
+            dispatch(pass, &self.scan_blocks, &level.scan_group, level.len.div_ceil(BLOCK) * 256, 256, max_per_dim);
         }
         for level in ws.levels.iter().rev() {
             if let Some(g) = &level.add_group {
