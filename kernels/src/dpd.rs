@@ -148,12 +148,35 @@ struct Sweeper<'s, 'a> {
     dy: [f32; BATCH],
     dz: [f32; BATCH],
     r2: [f32; BATCH],
+    // Candidates of the current cell: its own particles, then those of its half-stencil runs,
+    // gathered once per cell so each particle's filter is one contiguous, vectorised loop.
+    cand_x: Vec<f32>,
+    cand_y: Vec<f32>,
+    cand_z: Vec<f32>,
+    cand_idx: Vec<u32>,
 }
 
 impl Sweeper<'_, '_> {
-    /// Distance filter over the candidates `b0..b1`, in chunks whose first loop the compiler
-    /// vectorises (minimum image by one conditional shift: the raw difference of wrapped positions
-    /// lies in (-L, L); the WGSL twin does the same), then a compaction of the hits.
+    /// Fills the candidate arrays of cell `c` from the runs of its half stencil.
+    fn gather(&mut self, runs: &[[u32; 2]]) {
+        let input = self.input;
+        self.cand_x.clear();
+        self.cand_y.clear();
+        self.cand_z.clear();
+        self.cand_idx.clear();
+        for r in runs {
+            let (b0, b1) = (input.start[r[0] as usize] as usize, input.start[r[1] as usize + 1] as usize);
+            self.cand_x.extend_from_slice(&input.x[b0..b1]);
+            self.cand_y.extend_from_slice(&input.y[b0..b1]);
+            self.cand_z.extend_from_slice(&input.z[b0..b1]);
+            self.cand_idx.extend(b0 as u32..b1 as u32);
+        }
+    }
+
+    /// Distance filter over the candidates `b0..b1` (indices into the candidate arrays), in chunks
+    /// whose first loop the compiler vectorises (minimum image by one conditional shift: the raw
+    /// difference of wrapped positions lies in (-L, L); the WGSL twin does the same), then a
+    /// compaction of the hits.
     #[inline(always)]
     fn scan(&mut self, b0: usize, b1: usize) {
         let input = self.input;
@@ -164,7 +187,7 @@ impl Sweeper<'_, '_> {
         while s < b1 {
             let e = b1.min(s + BATCH);
             let m = e - s;
-            let (xs, ys, zs) = (&input.x[s..e], &input.y[s..e], &input.z[s..e]);
+            let (xs, ys, zs) = (&self.cand_x[s..e], &self.cand_y[s..e], &self.cand_z[s..e]);
             let (dx, dy, dz, r2) = (&mut self.dx[..m], &mut self.dy[..m], &mut self.dz[..m], &mut self.r2[..m]);
             for k in 0..m {
                 let mut a = xi - xs[k];
@@ -188,7 +211,7 @@ impl Sweeper<'_, '_> {
             }
             for k in 0..m {
                 let c = self.count;
-                self.idx[c] = (s + k) as u32;
+                self.idx[c] = self.cand_idx[s + k];
                 self.sep[c] = Vec3A::new(self.dx[k], self.dy[k], self.dz[k]);
                 self.dist2[c] = self.r2[k];
                 self.count = c + usize::from(self.r2[k] < input.max_rc2);
@@ -251,6 +274,10 @@ pub unsafe fn sweep(input: &SweepInput<'_>, cells: std::ops::Range<u32>, force: 
         dy: [0.0; BATCH],
         dz: [0.0; BATCH],
         r2: [0.0; BATCH],
+        cand_x: Vec::with_capacity(256),
+        cand_y: Vec::with_capacity(256),
+        cand_z: Vec::with_capacity(256),
+        cand_idx: Vec::with_capacity(256),
     };
     for c in cells {
         let (s0, s1) = (input.start[c as usize] as usize, input.start[c as usize + 1] as usize);
@@ -259,9 +286,8 @@ pub unsafe fn sweep(input: &SweepInput<'_>, cells: std::ops::Range<u32>, force: 
         }
         let runs = &input.stencil_runs
             [input.stencil_offsets[c as usize] as usize..input.stencil_offsets[c as usize + 1] as usize];
-        let range = |r: &[u32; 2]| input.start[r[0] as usize] as usize..input.start[r[1] as usize + 1] as usize;
-        // The own cell's run starts at c: pairs with the later particles of it, then the others.
-        let own_end = range(&runs[0]).end;
+        sw.gather(runs);
+        let n_cand = sw.cand_idx.len();
         for a in s0..s1 {
             sw.pi = Vec3A::new(input.x[a], input.y[a], input.z[a]);
             sw.vi = input.vel[a];
@@ -270,11 +296,8 @@ pub unsafe fn sweep(input: &SweepInput<'_>, cells: std::ops::Range<u32>, force: 
             sw.fi = Vec3A::ZERO;
             sw.wd = Vec3A::ZERO;
             sw.wo = Vec3A::ZERO;
-            sw.scan(a + 1, own_end);
-            for r in &runs[1..] {
-                let rr = range(r);
-                sw.scan(rr.start, rr.end);
-            }
+            // The own cell leads the candidates: pair a with the particles after it.
+            sw.scan(a - s0 + 1, n_cand);
             sw.flush();
             // SAFETY: a is a particle of this sweep's cells (caller contract).
             unsafe { *force.add(a) += sw.fi };
