@@ -1,7 +1,8 @@
 // dpd.wgsl -- DPD forces (Groot & Warren 1997, generalised weight exponent) gathered per particle,
 // fused with the second half-kick. Twin of kernels/src/dpd.rs. Needs common.wgsl and rng.wgsl.
 //
-// One thread per particle sums the forces of all neighbours in the (up to) 27 surrounding cells:
+// One thread per particle sums the forces of all neighbours in the (up to) 27 surrounding cells
+// (as 9 contiguous rows):
 // every pair is evaluated from both sides, with no float atomics, and the noise depends only on the
 // unordered pair of tags, so F_ij = -F_ji exactly. Writes the force, the per-particle half of the
 // pair virial (for the pressure tensor) and, when KICK, v += dt/2 F/m.
@@ -52,7 +53,7 @@ fn forces(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let vi = vpred[i];
     let ti = bitcast<u32>(pi.w);
     let tag_i = bitcast<u32>(vi.w);
-    let row = ti * params.n_types;
+    let row_t = ti * params.n_types;
     let c = cell_of[i];
     let cx = i32(c % dims.x);
     let cy = i32((c / dims.x) % dims.y);
@@ -60,6 +61,26 @@ fn forces(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     var f = vec3<f32>(0.0);
     var wd = vec3<f32>(0.0);   // xx yy zz
     var wo = vec3<f32>(0.0);   // xy xz yz
+    // The three cells adjacent along x are consecutive in the cell-ordered `entries`, so each
+    // (dy, dz) row is one contiguous range (two where the row wraps around the box): 9 ranges
+    // instead of 27 cells (uDeviceX's "cell rows"), visited in the same order as cell by cell.
+    var xs = array<vec2<u32>, 2>(vec2<u32>(0u, 0u), vec2<u32>(0u, 0u));   // [first, last] x of each part
+    var nparts = 1u;
+    if (dims.x == 1u) {
+        xs[0] = vec2<u32>(0u, 0u);
+    } else if (dims.x == 2u) {
+        xs[0] = vec2<u32>(0u, 1u);
+    } else if (cx == 0) {
+        xs[0] = vec2<u32>(dims.x - 1u, dims.x - 1u);
+        xs[1] = vec2<u32>(0u, 1u);
+        nparts = 2u;
+    } else if (u32(cx) == dims.x - 1u) {
+        xs[0] = vec2<u32>(dims.x - 2u, dims.x - 1u);
+        xs[1] = vec2<u32>(0u, 0u);
+        nparts = 2u;
+    } else {
+        xs[0] = vec2<u32>(u32(cx) - 1u, u32(cx) + 1u);
+    }
     for (var dz = -1; dz <= 1; dz++) {
         if (skip_offset(dz, dims.z)) {
             continue;
@@ -70,14 +91,10 @@ fn forces(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
                 continue;
             }
             let y = u32((cy + dy + i32(dims.y)) % i32(dims.y));
-            for (var dx = -1; dx <= 1; dx++) {
-                if (skip_offset(dx, dims.x)) {
-                    continue;
-                }
-                let x = u32((cx + dx + i32(dims.x)) % i32(dims.x));
-                let nb = x + dims.x * (y + dims.y * z);
-                let k1 = start[nb + 1u];
-                for (var k = start[nb]; k < k1; k++) {
+            let row = dims.x * (y + dims.y * z);
+            for (var part = 0u; part < nparts; part++) {
+                let k1 = start[row + xs[part].y + 1u];
+                for (var k = start[row + xs[part].x]; k < k1; k++) {
                     let j = entries[k];
                     if (j == i) {
                         continue;
@@ -87,7 +104,7 @@ fn forces(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
                     var d = pi.xyz - pj.xyz;
                     d = d - select(vec3<f32>(0.0), l, d > half_l) + select(vec3<f32>(0.0), l, d < -half_l);
                     let r2 = dot(d, d);
-                    let cf = pairs[row + bitcast<u32>(pj.w)];
+                    let cf = pairs[row_t + bitcast<u32>(pj.w)];
                     if (r2 < cf.rc2 && r2 > 0.0) {
                         let vj = vpred[j];
                         let r = sqrt(r2);
