@@ -6,7 +6,12 @@ use hemoscale::kernels::gpu::{AdapterChoice, GpuContext};
 use hemoscale::kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, Pass, SimBox};
 
 /// Particle counts of the issue: 24,000, 96,000 and 375,000 unless `HEMOSCALE_BENCH_SIZES` says.
+/// Under `cargo test` (no `--bench` argument) criterion runs each benchmark once as a smoke test;
+/// then a small system keeps the suite fast.
 pub fn sizes() -> Vec<usize> {
+    if !std::env::args().any(|a| a == "--bench") {
+        return vec![3000];
+    }
     std::env::var("HEMOSCALE_BENCH_SIZES")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())

@@ -93,13 +93,12 @@ impl RunOutcome {
     pub fn particle_steps_per_second(&self) -> f64 {
         self.particles as f64 * self.steps as f64 / self.wall_seconds.max(1e-12)
     }
-    /// Mean temperature and pressure over the samples of the second half of the run.
-    pub fn second_half_means(&self) -> (f64, f64) {
+    /// Mean of `f` over the samples of the second half of the run (NaN without samples there).
+    pub fn second_half_mean(&self, f: impl Fn(&Observables) -> f64) -> f64 {
         let first = self.samples.first().map_or(0, |s| s.step);
         let half = first.saturating_sub(1) + self.steps / 2;
-        let tail: Vec<&Observables> = self.samples.iter().filter(|s| s.step > half).collect();
-        let n = tail.len().max(1) as f64;
-        (tail.iter().map(|s| s.temperature()).sum::<f64>() / n, tail.iter().map(|s| s.pressure()).sum::<f64>() / n)
+        let tail: Vec<f64> = self.samples.iter().filter(|s| s.step > half).map(f).collect();
+        tail.iter().sum::<f64>() / tail.len() as f64
     }
 }
 

@@ -85,6 +85,12 @@ fn run_writes_a_summary_json() {
     assert!((0.9..1.3).contains(&t), "temperature {t}");
     assert!((15.0..25.0).contains(&p), "pressure {p}");
     assert!(obs["momentum_per_particle"].as_f64().unwrap() < 1e-3);
+    // The pressure tensor: its trace is three times the pressure; an isotropic fluid has small
+    // off-diagonal parts.
+    let pt: Vec<f64> = obs["pressure_tensor"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(pt.len(), 6);
+    assert!(((pt[0] + pt[1] + pt[2]) / 3.0 - p).abs() < 1e-9 * p.abs().max(1.0), "{pt:?} vs {p}");
+    assert!(pt[3..].iter().all(|x| x.abs() < 1.0), "off-diagonal {pt:?}");
 }
 
 #[test]

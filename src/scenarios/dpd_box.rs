@@ -1,5 +1,6 @@
 //! `dpd-box`: the plasma alone, a periodic box of DPD fluid. Measures the equation of state
-//! (temperature, pressure) and checks momentum conservation; the reference is LAMMPS's
+//! (temperature, pressure; the pressure tensor in the order xx yy zz xy xz yz) and checks momentum
+//! conservation; the reference is LAMMPS's
 //! `pair_style dpd` on the same parameters (physics.md part 6: p = 23.70 at the defaults).
 
 use serde_json::{json, Map, Value};
@@ -91,10 +92,11 @@ impl Builtin for DpdBox {
         Ok(scenario)
     }
     fn observables(&self, o: &RunOutcome) -> Map<String, Value> {
-        let (t, p) = o.second_half_means();
         let mut m = Map::new();
-        let _ = m.insert("temperature".into(), json!(t));
-        let _ = m.insert("pressure".into(), json!(p));
+        let _ = m.insert("temperature".into(), json!(o.second_half_mean(|s| s.temperature())));
+        let _ = m.insert("pressure".into(), json!(o.second_half_mean(|s| s.pressure())));
+        let tensor: Vec<f64> = (0..6).map(|k| o.second_half_mean(|s| s.pressure_tensor()[k])).collect();
+        let _ = m.insert("pressure_tensor".into(), json!(tensor));
         let _ = m.insert("momentum_per_particle".into(), json!(o.last.momentum_per_particle()));
         m
     }
