@@ -131,7 +131,16 @@ pub fn run(scenario: &Scenario, opts: RunOptions, out: &mut dyn Write) -> Result
         if let Some(bad) = got.iter().find(|o| !o.is_finite()) {
             return Err(RunError::Blowup { step: bad.step, what: "non-finite velocity or force".into() });
         }
-        let (t, p) = got.last().map_or((f64::NAN, f64::NAN), |o| (o.temperature(), o.pressure()));
+        // The row shows the state at its step: the last sample when it is that step's, otherwise
+        // one extra reduction (rows are output steps; nothing is read back in between).
+        let row = match got.last() {
+            Some(o) if o.step == engine.step() => *o,
+            _ => engine.observables()?,
+        };
+        if !row.is_finite() {
+            return Err(RunError::Blowup { step: row.step, what: "non-finite velocity or force".into() });
+        }
+        let (t, p) = (row.temperature(), row.pressure());
         let eta = (scenario.steps - done) as f64 / rate;
         writeln!(out, "{:>10} {:>12.5} {:>12.5} {:>12.1} {:>9.1}s", engine.step(), t, p, rate, eta)?;
         samples.extend(got);

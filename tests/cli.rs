@@ -93,6 +93,17 @@ fn run_writes_a_summary_json() {
     assert!(pt[3..].iter().all(|x| x.abs() < 1.0), "off-diagonal {pt:?}");
 }
 
+/// Runs shorter than the sampling interval still print real numbers on every thermo row.
+#[test]
+fn short_runs_print_finite_thermo_rows() {
+    let o = hemoscale(&["run", "dpd-box", "--set", "particles=500", "--steps", "3", "--backend", "cpu"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let rows: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    assert!(!out.contains("NaN"), "{out}");
+}
+
 #[test]
 fn gpu_backend_runs_from_the_command_line() {
     let Some(_ctx) = common::gpu_context() else {
