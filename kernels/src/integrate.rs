@@ -57,7 +57,7 @@ pub fn first_half(
 #[inline(always)]
 pub fn second_half(vel: &mut [f32; 4], force: &[f32; 4], inv_mass: f32, c: &StepCoeffs) {
     for k in 0..3 {
-        vel[k] += c.half_dt * force[k] * inv_mass;
+        vel[k] += c.half_dt * (force[k] * inv_mass);
     }
 }
 
