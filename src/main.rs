@@ -233,8 +233,10 @@ fn bench_command(
     if what != "dpd" {
         return invalid(format!("unknown benchmark {what:?}; available: dpd"));
     }
-    if particles < 54 {
-        return invalid(format!("--particles = {particles}: must be >= 54 (box edge >= 2 rc at density 3)"));
+    if !(54..=50_000_000).contains(&particles) {
+        return invalid(format!(
+            "--particles = {particles}: allowed range [54, 50000000] (box edge >= 2 rc at density 3; memory)"
+        ));
     }
     if steps == 0 {
         return invalid("--steps = 0: must be >= 1");

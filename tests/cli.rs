@@ -169,6 +169,7 @@ fn bad_input_is_refused_with_status_2() {
         (&["--set", "gamma=-1"], &["gamma", "[0, 1000]"]),
         (&["--set", "lambda=1.5"], &["lambda", "[0, 1]"]),
         (&["--set", "particles=2.5"], &["particles", "integer"]),
+        (&["--set", "particles=1e9"], &["particles", "[2, 50000000]"]),
         (&["--set", "kT=nan"], &["kT"]),
         (&["--set", "particles=10"], &["box edge", ">= 2 rc"]),
         (&["--set", "rc=3", "--set", "particles=300"], &["box edge", ">= 2 rc = 6"]),

@@ -56,8 +56,8 @@ impl Builtin for DpdBox {
                 unit: "particles",
                 kind: Kind::Integer,
                 min: In(2.0),
-                max: In(1.0e9),
-                help: "number of particles",
+                max: In(5.0e7),
+                help: "number of particles (the cap keeps a CPU run within a 24 GiB machine: about 200 bytes each)",
             },
         ]
     }
