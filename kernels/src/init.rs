@@ -67,14 +67,7 @@ pub fn sorted_by_cell(system: &DpdSystem, state: &ParticleState) -> ParticleStat
     let grid = CellGrid::new(system);
     let mut order: Vec<usize> = (0..state.len()).collect();
     order.sort_by_key(|&i| (grid.cell_of(&state.pos[i]), state.tag[i]));
-    ParticleState {
-        pos: order.iter().map(|&i| state.pos[i]).collect(),
-        vel: order.iter().map(|&i| state.vel[i]).collect(),
-        force: order.iter().map(|&i| state.force[i]).collect(),
-        type_id: order.iter().map(|&i| state.type_id[i]).collect(),
-        tag: order.iter().map(|&i| state.tag[i]).collect(),
-        n_local: state.n_local,
-    }
+    state.permuted(&order)
 }
 
 #[cfg(test)]

@@ -76,6 +76,11 @@ impl ParticleState {
     pub fn sorted_by_tag(&self) -> Self {
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.sort_unstable_by_key(|&i| self.tag[i]);
+        self.permuted(&order)
+    }
+
+    /// Returns a copy whose entry k is entry `order[k]` of `self` (`order` a permutation).
+    pub fn permuted(&self, order: &[usize]) -> Self {
         Self {
             pos: order.iter().map(|&i| self.pos[i]).collect(),
             vel: order.iter().map(|&i| self.vel[i]).collect(),

@@ -64,8 +64,8 @@ impl GpuEngine {
     /// Builds an engine at step `step` from `state` on a newly opened device (`choice` says whether
     /// software adapters are acceptable). Forces are taken from `state`.
     pub fn new(system: &DpdSystem, state: &ParticleState, step: u64, choice: AdapterChoice) -> Result<Self> {
+        // Refuse a bad system before opening a device.
         system.validate()?;
-        state.check(system)?;
         Self::with_context(GpuContext::new(choice)?, system, state, step)
     }
 
