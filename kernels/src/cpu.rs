@@ -1,11 +1,7 @@
 //! The native CPU backend: the reference the GPU is tested against, and the engine for machines
-//! without a GPU. f32 throughout (as the GPU), rayon for threads, deterministic for a given thread
-//! count... and in fact for any: every parallel reduction has a fixed order.
-//!
-//! Forces use a half-shell sweep over cells (each pair once, Newton's third law), which halves the
-//! pair work compared with the GPU's gather. Threads sweep slabs of z layers: slab `s` writes to its
-//! own particles and to the next slab's first layer only, so the even slabs can run together, then
-//! the odd ones, with no locks, no atomics and no per-thread force copies.
+//! without a GPU. f32 throughout (as the GPU), rayon for threads. Results do not depend on the
+//! number of threads: the work is cut into pieces that depend on the grid only, and every sum over
+//! pieces is taken in a fixed order (what bit-for-bit restarts on another machine need).
 
 use glam::Vec3A;
 use rayon::prelude::*;
@@ -77,7 +73,7 @@ impl CpuEngine {
         system.validate()?;
         state.check(system)?;
         let grid = CellGrid::new(system);
-        let slabs = Self::slab_bounds(&grid, rayon::current_num_threads());
+        let slabs = Self::slab_bounds(&grid);
         let l = system.sim_box.len;
         let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
         let n = state.len();
@@ -115,16 +111,18 @@ impl CpuEngine {
         })
     }
 
-    /// Even number of z slabs, each at least 2 layers thick, about 4 per thread; empty when the
-    /// box is too small for a parallel sweep (or aliases neighbour cells).
-    fn slab_bounds(grid: &CellGrid, threads: usize) -> Vec<u32> {
+    /// Slabs of two z layers (the last pair may take a third), an even number of them, for the
+    /// parallel sweep; empty (one sequential sweep) when the box is too small for two slabs or
+    /// aliases neighbour cells. Fixed by the grid, not by the thread count, so the order in which
+    /// forces are summed is the same on every machine.
+    fn slab_bounds(grid: &CellGrid) -> Vec<u32> {
         let nz = grid.dims[2];
-        if !grid.has_distinct_neighbours() || nz < 4 || threads < 2 {
+        let mut n = nz / 2;
+        n -= n % 2;
+        if !grid.has_distinct_neighbours() || n < 2 {
             return Vec::new();
         }
-        let mut n = ((nz / 2) as usize).min(4 * threads);
-        n -= n % 2;
-        (0..=n as u32).map(|k| k * nz / n as u32).collect()
+        (0..=n).map(|k| k * nz / n).collect()
     }
 
     fn integrate_first(&mut self) {
@@ -259,14 +257,14 @@ impl CpuEngine {
 
     fn sums(&self) -> Observables {
         let mass = &self.mass;
-        let (p, k) = self
+        // Fixed chunks summed in order: the same bits whatever the thread count.
+        let parts: Vec<([f64; 3], [f64; 6])> = self
             .vel
-            .par_iter()
-            .zip(self.type_id.par_iter())
-            .with_min_len(4096)
-            .fold(
-                || ([0.0f64; 3], [0.0f64; 6]),
-                |(mut p, mut k), (v, &t)| {
+            .par_chunks(4096)
+            .zip(self.type_id.par_chunks(4096))
+            .map(|(vs, ts)| {
+                let (mut p, mut k) = ([0.0f64; 3], [0.0f64; 6]);
+                for (v, &t) in vs.iter().zip(ts) {
                     let m = f64::from(mass[t as usize]);
                     let v = [f64::from(v[0]), f64::from(v[1]), f64::from(v[2])];
                     for a in 0..3 {
@@ -276,21 +274,19 @@ impl CpuEngine {
                     for a in 0..6 {
                         k[a] += m * prods[a];
                     }
-                    (p, k)
-                },
-            )
-            .reduce(
-                || ([0.0; 3], [0.0; 6]),
-                |(mut p, mut k), (q, l)| {
-                    for a in 0..3 {
-                        p[a] += q[a];
-                    }
-                    for a in 0..6 {
-                        k[a] += l[a];
-                    }
-                    (p, k)
-                },
-            );
+                }
+                (p, k)
+            })
+            .collect();
+        let (mut p, mut k) = ([0.0f64; 3], [0.0f64; 6]);
+        for (q, l) in parts {
+            for a in 0..3 {
+                p[a] += q[a];
+            }
+            for a in 0..6 {
+                k[a] += l[a];
+            }
+        }
         Observables {
             step: self.step,
             n: self.pos.len(),
@@ -358,5 +354,36 @@ impl Engine for CpuEngine {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::random_fluid;
+    use crate::system::SimBox;
+
+    fn run_with_threads(threads: usize) -> (ParticleState, Observables) {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+        pool.install(|| {
+            let mut system = DpdSystem::standard(SimBox::cubic(9.0), 4);
+            system.reorder_every = 5;
+            let state = random_fluid(&system, 2187);
+            let mut e = CpuEngine::new(&system, &state, 0).expect("engine");
+            e.compute_forces().expect("forces");
+            let _ = e.run(30, 0).expect("run");
+            (e.state().expect("state"), e.observables().expect("observables"))
+        })
+    }
+
+    /// The trajectory and the observables are the same bits on 1, 2 and 3 threads.
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let (s1, o1) = run_with_threads(1);
+        for t in [2, 3] {
+            let (s, o) = run_with_threads(t);
+            assert!(s == s1, "state differs between 1 and {t} threads");
+            assert!(o == o1, "observables differ between 1 and {t} threads");
+        }
     }
 }
