@@ -54,7 +54,9 @@ fn forces_agree_to_1e_4_of_rms() {
     // A box of 2 x 5 x 2 cells: neighbour offsets -1 and +1 alias, which both backends must
     // count once.
     let small = (DpdSystem::standard(SimBox { len: [2.5, 5.0, 2.2] }, 5), 82);
-    for (system, n) in [(common::standard_system(3000, 0.01, 11), 3000), mixed_system(), small] {
+    // 12^3 = 1728 cells: more than one 1024-value block, so the GPU prefix sum runs two levels.
+    let two_level_scan = (common::standard_system(5184, 0.01, 13), 5184);
+    for (system, n) in [(common::standard_system(3000, 0.01, 11), 3000), mixed_system(), small, two_level_scan] {
         let state = state_for(&system, n);
         let state = if system.types.len() == 1 { init::random_fluid(&system, n) } else { state };
         let mut cpu = CpuEngine::new(&system, &state, 17).unwrap();

@@ -21,13 +21,13 @@ struct Level {
     len: u32,
     scan_group: wgpu::BindGroup,
     add_group: Option<wgpu::BindGroup>,
-    // Keep the level's own buffers alive.
-    _buffers: Vec<wgpu::Buffer>,
 }
 
 /// Buffers and bind groups to scan one `input` array of a fixed length into `output`.
 pub struct ScanWorkspace {
     levels: Vec<Level>,
+    /// The levels' own uniform, block-sum and output buffers, owned here for the workspace's life.
+    _buffers: Vec<wgpu::Buffer>,
 }
 
 impl Scan {
@@ -73,12 +73,9 @@ impl Scan {
             let scan_group = bind(device, "scan", &self.scan_layout, &SCAN_SLOTS, &[&params[k], inp, out, &sums[k]]);
             let add_group = (k + 1 < lens.len())
                 .then(|| bind(device, "scan add", &self.add_layout, &ADD_SLOTS, &[&params[k], out, &outs[k]]));
-            levels.push(Level { len: lens[k], scan_group, add_group, _buffers: Vec::new() });
+            levels.push(Level { len: lens[k], scan_group, add_group });
         }
-        if let Some(first) = levels.first_mut() {
-            first._buffers = params.into_iter().chain(sums).chain(outs).collect();
-        }
-        ScanWorkspace { levels }
+        ScanWorkspace { levels, _buffers: params.into_iter().chain(sums).chain(outs).collect() }
     }
 
     /// Records the scan of `ws` into `pass`.
