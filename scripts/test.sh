@@ -10,6 +10,11 @@ need=()
 for pkg in mesa-vulkan-drivers libvulkan1; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
+# Python with venv for the output reader tests (Debian's python3 needs python3-venv for ensurepip).
+if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
+  command -v python3 >/dev/null 2>&1 || need+=(python3)
+  need+=(python3-venv)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -27,6 +32,29 @@ if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "${XDG_RUNTIME_DIR}" ]; then
   XDG_RUNTIME_DIR=$(mktemp -d)
   export XDG_RUNTIME_DIR
 fi
+
+# Third-party readers for tests/output_readers.rs (VTK, ASE, Pillow; pinned) in .venv-tests,
+# skipped when the venv already imports them at these versions (a fresh install takes ~35 s).
+venv=.venv-tests
+py_pins=(vtk==9.7.2 ase==3.29.0 pillow==13.0.0 numpy==2.4.6)
+venv_has_pins() {
+  "$venv/bin/python" - "${py_pins[@]}" >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+import ase.io, numpy, PIL.Image, vtkmodules.vtkIOXML  # noqa: F401 (the modules the checker uses)
+sys.exit(any(version(name) != want for name, want in (p.split("==") for p in sys.argv[1:])))
+PY
+}
+if ! venv_has_pins; then
+  echo "setting up $venv: ${py_pins[*]}"
+  if ! "$venv/bin/python" -c "" >/dev/null 2>&1; then
+    python3 -m venv --clear "$venv"
+  fi
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${py_pins[@]}"
+  venv_has_pins || { echo "error: $venv does not import ${py_pins[*]}" >&2; exit 1; }
+fi
+HEMOSCALE_PYTHON="$PWD/$venv/bin/python"
+export HEMOSCALE_PYTHON
 
 cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod dsl;
+pub mod output;
 pub mod params;
 pub mod run;
 pub mod scenarios;
