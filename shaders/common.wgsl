@@ -11,6 +11,10 @@ struct Params {
     inv_len: vec4<f32>,   // 1/L (x, y, z), dt / 2
     inv_edge: vec4<f32>,  // cells per unit length (x, y, z), (lambda - 1/2) dt
     body_force: vec4<f32>,
+    sdf_dims: vec4<u32>,   // wall distance field points (x, y, z), walls present (w != 0)
+    sdf_inv_h: vec4<f32>,  // 1 / spacing (x, y, z), near-wall force amplitude
+    wall: vec4<f32>,       // wall speed, z of the plane between the moving walls, near-wall force range,
+                           // 1 when the body force is reversed for z >= L_z / 2 (reverse Poiseuille)
 };
 
 // Global thread index for a dispatch of `wg`-wide workgroups laid out in 2-D

@@ -1,5 +1,6 @@
 // dpd.wgsl -- DPD forces (Groot & Warren 1997, generalised weight exponent) gathered per particle,
-// fused with the second half-kick. Twin of kernels/src/dpd.rs. Needs common.wgsl and rng.wgsl.
+// fused with the second half-kick. Twin of kernels/src/dpd.rs. Needs common.wgsl, rng.wgsl and
+// walls.wgsl (near-wall force).
 //
 // One thread per particle sums the forces of all neighbours in the (up to) 27 surrounding cells
 // (as 9 contiguous rows):
@@ -15,7 +16,11 @@ struct PairCoeffs {
     inv_rc: f32,
     half_s: f32,       // w_R = w^(s/2)
     s_is_two: f32,
-    pad: f32,
+    morse_k: f32,      // 2 alpha D0 (0: no Morse term)
+    morse_alpha: f32,
+    morse_r0: f32,
+    pad0: f32,
+    pad1: f32,
 };
 
 override KICK: bool = true;
@@ -32,6 +37,7 @@ override KICK: bool = true;
 @group(0) @binding(9) var<storage, read_write> force: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read_write> vel: array<vec4<f32>>;
 @group(0) @binding(11) var<storage, read_write> virial: array<vec4<f32>>; // 2 per particle: xx yy zz xy | xz yz
+@group(0) @binding(12) var<storage, read> sdf: array<f32>;
 
 // With fewer than 3 cells along an axis the offsets -1 and +1 alias: visit each distinct cell once.
 fn skip_offset(d: i32, n: u32) -> bool {
@@ -117,7 +123,11 @@ fn forces(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
                         let e = d * inv_r;
                         let ev = dot(e, vi.xyz - vj.xyz);
                         let theta = pair_noise(key, step, tag_i, bitcast<u32>(vj.w));
-                        let fm = cf.a * w - cf.gamma * (wr * wr) * ev + cf.sigma_isdt * wr * theta;
+                        var fm = cf.a * w - cf.gamma * (wr * wr) * ev + cf.sigma_isdt * wr * theta;
+                        if (cf.morse_k != 0.0) {
+                            let x = exp(cf.morse_alpha * (cf.morse_r0 - r));
+                            fm = fm + cf.morse_k * (x * x - x);
+                        }
                         let fv = e * fm;
                         f = f + fv;
                         wd = wd + d * fv;
@@ -127,13 +137,23 @@ fn forces(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             }
         }
     }
-    let ft = f + params.body_force.xyz;
+    // Body force and near-wall force act on mobile particles only (types[t].z: frozen).
+    let ty = types[ti];
+    var ft = f;
+    if (ty.z == 0.0) {
+        var fw = vec3<f32>(0.0);
+        if (params.sdf_dims.w != 0u) {
+            fw = near_wall_force(pi.xyz);
+        }
+        let sign = select(1.0, -1.0, params.wall.w != 0.0 && pi.z >= 0.5 * params.box_len.z);
+        ft = f + (sign * params.body_force.xyz + fw);
+    }
     force[i] = vec4<f32>(ft, 0.0);
     virial[2u * i] = vec4<f32>(0.5 * wd, 0.5 * wo.x);
     virial[2u * i + 1u] = vec4<f32>(0.5 * wo.y, 0.5 * wo.z, 0.0, 0.0);
     if (KICK) {
         let v = vel[i];
-        let inv_m = types[ti].x;
+        let inv_m = ty.x;
         vel[i] = vec4<f32>(v.xyz + params.inv_len.w * (ft * inv_m), v.w);
     }
 }

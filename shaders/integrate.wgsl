@@ -1,8 +1,9 @@
 // integrate.wgsl -- first half of a modified velocity-Verlet step, fused with the first pass of the
-// cell list (cell index and count). Twin of kernels/src/integrate.rs. Needs common.wgsl.
+// cell list (cell index and count), with bounce-back at walls. Twin of kernels/src/integrate.rs.
+// Needs common.wgsl and walls.wgsl.
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> types: array<vec4<f32>>;          // x: 1/m, y: m
+@group(0) @binding(1) var<storage, read> types: array<vec4<f32>>;          // x: 1/m, y: m (0 frozen), z: frozen
 @group(0) @binding(2) var<storage, read_write> pos: array<vec4<f32>>;      // w: type (bits)
 @group(0) @binding(3) var<storage, read_write> vel: array<vec4<f32>>;      // w: tag (bits)
 @group(0) @binding(4) var<storage, read_write> vpred: array<vec4<f32>>;    // w: tag (bits)
@@ -11,6 +12,8 @@
 @group(0) @binding(7) var<storage, read_write> rank: array<u32>;
 @group(0) @binding(8) var<storage, read_write> counts: array<atomic<u32>>;
 @group(0) @binding(9) var<storage, read_write> sim: array<u32>;             // step lo, step hi, sample slot
+@group(0) @binding(10) var<storage, read> sdf: array<f32>;
+@group(0) @binding(11) var<storage, read_write> wall_counts: array<atomic<u32>>;  // bounced, leaked
 
 fn wrap(x: vec3<f32>) -> vec3<f32> {
     let l = params.box_len.xyz;
@@ -27,15 +30,30 @@ fn integrate_first(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     let dt = params.box_len.w;
     let half_dt = params.inv_len.w;
     let lambda_shift = params.inv_edge.w;
-    var p = pos[i];
-    var v = vel[i];
-    let inv_m = types[bitcast<u32>(p.w)].x;
-    let a = force[i].xyz * inv_m;
-    let vh = v.xyz + half_dt * a;
-    let x = wrap(p.xyz + dt * vh);
-    pos[i] = vec4<f32>(x, p.w);
-    vel[i] = vec4<f32>(vh, v.w);
-    vpred[i] = vec4<f32>(vh + lambda_shift * a, v.w);
+    let p = pos[i];
+    let v = vel[i];
+    let ty = types[bitcast<u32>(p.w)];
+    var x = p.xyz;
+    if (ty.z != 0.0) {
+        // Frozen (wall) particle: no motion; its predicted velocity is the wall's.
+        vpred[i] = v;
+    } else {
+        let a = force[i].xyz * ty.x;
+        var vh = v.xyz + half_dt * a;
+        var x1 = p.xyz + dt * vh;
+        if (params.sdf_dims.w != 0u) {
+            let b = bounce(p.xyz, x1, vh);
+            x1 = b.x;
+            vh = b.v;
+            if (b.outcome != 0u) {
+                atomicAdd(&wall_counts[b.outcome - 1u], 1u);
+            }
+        }
+        x = wrap(x1);
+        pos[i] = vec4<f32>(x, p.w);
+        vel[i] = vec4<f32>(vh, v.w);
+        vpred[i] = vec4<f32>(vh + lambda_shift * a, v.w);
+    }
     let c = cell_index(x, params.inv_edge.xyz, params.dims.xyz);
     cell_of[i] = c;
     rank[i] = atomicAdd(&counts[c], 1u);

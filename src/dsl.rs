@@ -8,7 +8,7 @@
 //! let scenario = Scenario::builder("my-box")
 //!     .cubic_box(10.0)
 //!     .density(3.0)
-//!     .dpd(DpdPair { a: 25.0, gamma: 4.5, rc: 1.0, s: 2.0 })
+//!     .dpd(DpdPair::new(25.0, 4.5, 1.0, 2.0))
 //!     .kt(1.0)
 //!     .dt(0.01)
 //!     .seed(7)
@@ -19,7 +19,8 @@
 //! assert_eq!(scenario.particles(), 3000);
 //! ```
 
-use hemoscale_kernels::{DpdPair, DpdSystem, PairTable, ParticleType, SimBox};
+use hemoscale_kernels::geometry::{SdfGrid, Shape};
+use hemoscale_kernels::{DpdPair, DpdSystem, NearWallForce, PairTable, ParticleType, SimBox, WallMotion, Walls};
 
 use crate::params::ValidationErrors;
 
@@ -46,6 +47,31 @@ impl std::str::FromStr for Backend {
     }
 }
 
+/// Walls around the fluid: the vessel's shape, the thickness of the frozen-particle layer, and how
+/// the walls move.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vessel {
+    /// Geometry (negative distance in the fluid); flow is along x, periodic.
+    pub shape: Shape,
+    /// Thickness of the layer of frozen wall particles (at least the cut-off, so a fluid particle
+    /// at the surface sees a full wall).
+    pub wall_thickness: f32,
+    /// Wall motion (plane Couette: speed of the top wall relative to the bottom one).
+    pub motion: WallMotion,
+    /// Near-wall force (amplitude 0: off).
+    pub force: NearWallForce,
+    /// Steps the periodic fluid is equilibrated before the wall particles are frozen out of it.
+    pub equilibration_steps: u64,
+    /// Dissipation of fluid–wall pairs relative to fluid–fluid pairs (1: the same). Frozen walls
+    /// sample the liquid's structure but not its motion, so the no-slip plane sits slightly inside
+    /// the wall; more friction moves it to the surface.
+    pub wall_friction: f32,
+}
+
+/// Most grid points of a wall distance field: 32 MiB of f32, within every adapter's 128 MiB
+/// default storage-binding limit.
+pub const MAX_SDF_POINTS: usize = 8 << 20;
+
 /// A complete, validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
@@ -65,6 +91,10 @@ pub struct Scenario {
     pub lambda: f32,
     /// Body force per particle.
     pub body_force: [f32; 3],
+    /// Body force reversed for z >= L_z/2 (reverse Poiseuille).
+    pub body_force_reversed: bool,
+    /// Walls (None: periodic box).
+    pub vessel: Option<Vessel>,
     /// Seed of every random number of the run.
     pub seed: u64,
     /// Steps to run.
@@ -87,6 +117,8 @@ impl Scenario {
                 dt: 0.01,
                 lambda: 0.5,
                 body_force: [0.0; 3],
+                body_force_reversed: false,
+                vessel: None,
                 seed: 1,
                 steps: 1000,
                 backend: Backend::Auto,
@@ -94,24 +126,41 @@ impl Scenario {
         }
     }
 
-    /// Number of plasma particles: density x volume, rounded.
+    /// Number of particles filling the whole box at the density: the plasma of a periodic box, or
+    /// the fluid the walls are frozen out of.
     pub fn particles(&self) -> usize {
         (self.density * self.sim_box.volume()).round() as usize
     }
 
-    /// The kernel-level system.
+    /// The periodic kernel-level system (no walls): the plasma of a box, or the fluid that is
+    /// equilibrated before the walls are frozen out of it.
     pub fn system(&self) -> DpdSystem {
         DpdSystem {
             sim_box: self.sim_box,
-            types: vec![ParticleType { name: "plasma".into(), mass: 1.0 }],
+            types: vec![ParticleType::fluid("plasma", 1.0)],
             pairs: PairTable::uniform(1, self.pair),
             kt: self.kt,
             dt: self.dt,
             lambda: self.lambda,
             body_force: self.body_force,
+            body_force_reversed: self.body_force_reversed,
             seed: self.seed,
             reorder_every: 50,
+            walls: None,
         }
+    }
+
+    /// The system with walls: a second, frozen type `wall` that interacts with the plasma as the
+    /// plasma does with itself, and the sampled distance field. None without a vessel.
+    pub fn walled_system(&self) -> Option<DpdSystem> {
+        let v = self.vessel.as_ref()?;
+        let sdf = SdfGrid::sample(&v.shape, self.sim_box.len, MAX_SDF_POINTS).ok()?;
+        let mut system = self.system();
+        system.types.push(ParticleType::frozen("wall"));
+        system.pairs = PairTable::uniform(2, self.pair);
+        system.pairs.set(0, 1, DpdPair { gamma: self.pair.gamma * v.wall_friction, ..self.pair });
+        system.walls = Some(Walls { sdf, motion: v.motion, force: v.force });
+        Some(system)
     }
 }
 
@@ -160,6 +209,46 @@ impl ScenarioBuilder {
     /// Uniform body force per particle.
     pub fn body_force(mut self, f: [f32; 3]) -> Self {
         self.s.body_force = f;
+        self
+    }
+    /// Reverses the body force in the upper half of the box (Backer's periodic Poiseuille flow).
+    pub fn reverse_body_force(mut self, on: bool) -> Self {
+        self.s.body_force_reversed = on;
+        self
+    }
+    /// Walls of shape `shape` with a frozen layer `wall_thickness` thick (still walls, no near-wall
+    /// force, 300 equilibration steps; see the methods below to change these).
+    pub fn vessel(mut self, shape: Shape, wall_thickness: f32) -> Self {
+        self.s.vessel = Some(Vessel {
+            shape,
+            wall_thickness,
+            motion: WallMotion::default(),
+            force: NearWallForce::default(),
+            equilibration_steps: 300,
+            wall_friction: 1.0,
+        });
+        self
+    }
+    /// Walls moving at `±speed/2` along x on either side of the plane `z = center` (plane Couette
+    /// flow); needs [`ScenarioBuilder::vessel`] first.
+    pub fn wall_speed(mut self, speed: f32, center: f32) -> Self {
+        if let Some(v) = &mut self.s.vessel {
+            v.motion = WallMotion { speed, center };
+        }
+        self
+    }
+    /// Near-wall force of `amplitude` over `range` (see [`hemoscale_kernels::walls`]).
+    pub fn near_wall_force(mut self, amplitude: f32, range: f32) -> Self {
+        if let Some(v) = &mut self.s.vessel {
+            v.force = NearWallForce { amplitude, range };
+        }
+        self
+    }
+    /// Dissipation of fluid–wall pairs relative to fluid–fluid ones (see [`Vessel::wall_friction`]).
+    pub fn wall_friction(mut self, factor: f32) -> Self {
+        if let Some(v) = &mut self.s.vessel {
+            v.wall_friction = factor;
+        }
         self
     }
     /// Seed.
@@ -215,9 +304,106 @@ impl ScenarioBuilder {
                 e.push(*axis, l, format!("must be >= 2 rc = {} (minimum image; below rc no pair fits)", 2.0 * p.rc));
             }
         }
+        let m = p.morse;
+        if !(m.d0.is_finite() && m.d0 >= 0.0) {
+            e.push("morse_d0", m.d0, "must be >= 0");
+        }
+        if m.d0 > 0.0 && !(m.alpha.is_finite() && m.alpha > 0.0) {
+            e.push("morse_alpha", m.alpha, "must be > 0");
+        }
+        if m.d0 > 0.0 && !(m.r0.is_finite() && m.r0 >= 0.0 && m.r0 <= p.rc) {
+            e.push("morse_r0", m.r0, format!("must lie in [0, rc = {}]", p.rc));
+        }
+        if let Some(v) = &s.vessel {
+            check_vessel(&s, v, &mut e);
+        }
         if e.0.is_empty() && s.particles() < 2 {
             e.push("particles", s.particles(), "density x volume must give at least 2 particles");
         }
         e.into_result(s)
+    }
+}
+
+/// Checks a vessel against the fluid: walls at least rc thick, a constriction that leaves an
+/// opening of at least rc, and a geometry that leaves fluid in the box.
+fn check_vessel(s: &Scenario, v: &Vessel, e: &mut ValidationErrors) {
+    let rc = s.pair.rc;
+    if !(v.wall_thickness.is_finite() && v.wall_thickness >= rc) {
+        e.push(
+            "wall_thickness",
+            v.wall_thickness,
+            format!("must be >= rc = {rc} (a thinner wall lets particles feel through it)"),
+        );
+    }
+    if !(v.wall_friction.is_finite() && v.wall_friction >= 0.0) {
+        e.push("wall_friction", v.wall_friction, "must be >= 0");
+    }
+    if !(v.motion.speed.is_finite() && v.motion.center.is_finite()) {
+        e.push("wall_speed", v.motion.speed, "must be finite");
+    }
+    if !v.force.amplitude.is_finite()
+        || (v.force.amplitude != 0.0 && !(v.force.range.is_finite() && v.force.range > 0.0))
+    {
+        e.push("near_wall_force", v.force.amplitude, "must be finite with a range > 0");
+    }
+    check_shape(&v.shape, rc, e);
+    if !e.0.is_empty() {
+        return;
+    }
+    // Fluid must remain: sample the field on a coarse grid.
+    match SdfGrid::sample(&v.shape, s.sim_box.len, MAX_SDF_POINTS) {
+        Ok(g) => {
+            let fluid = g.values.iter().filter(|&&x| x < 0.0).count();
+            if fluid == 0 {
+                e.push("geometry", format!("{:?}", v.shape), "leaves no fluid in the box");
+            }
+            let wall = g.values.iter().filter(|&&x| x >= 0.0 && x < v.wall_thickness).count();
+            if wall == 0 {
+                e.push("geometry", format!("{:?}", v.shape), "has no wall inside the box");
+            }
+        }
+        Err(err) => e.push("box", format!("{:?}", s.sim_box.len), err.to_string()),
+    }
+}
+
+fn check_shape(shape: &Shape, rc: f32, e: &mut ValidationErrors) {
+    let rc = f64::from(rc);
+    match shape {
+        Shape::Channel { half_height, .. } => {
+            if !(half_height.is_finite() && 2.0 * half_height >= rc) {
+                e.push("height", 2.0 * half_height, format!("must be >= rc = {rc}"));
+            }
+        }
+        Shape::Tube { radius, .. } => {
+            if !(radius.is_finite() && *radius >= rc) {
+                e.push("radius", radius, format!("must be >= rc = {rc}"));
+            }
+        }
+        Shape::Stenosis { radius, length, area_reduction, .. } => {
+            if !(radius.is_finite() && *radius >= rc) {
+                e.push("radius", radius, format!("must be >= rc = {rc}"));
+            }
+            if !(area_reduction.is_finite() && (0.0..1.0).contains(area_reduction)) {
+                e.push("stenosis", area_reduction, "must lie in [0, 1): the fraction of the lumen area removed");
+            } else {
+                let throat = radius * (1.0 - area_reduction).sqrt();
+                if throat < rc {
+                    e.push(
+                        "stenosis",
+                        area_reduction,
+                        format!(
+                            "leaves an outlet of radius {throat:.3} < rc = {rc}; lower `stenosis` or raise `radius`"
+                        ),
+                    );
+                }
+            }
+            if !(length.is_finite() && *length > 0.0) {
+                e.push("stenosis_length", length, "must be > 0");
+            }
+        }
+        Shape::Union(a, b) | Shape::Intersection(a, b) | Shape::Difference(a, b) => {
+            check_shape(a, rc as f32, e);
+            check_shape(b, rc as f32, e);
+        }
     }
 }

@@ -4,6 +4,8 @@
 
 pub mod bench;
 pub mod dsl;
+pub mod fit;
+pub mod flow;
 pub mod output;
 pub mod params;
 pub mod run;

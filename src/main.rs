@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
-use hemoscale::bench::bench_dpd;
+use hemoscale::bench::{bench_setup, BenchSetup};
 use hemoscale::dsl::Backend;
+use hemoscale::output::Trigger;
 use hemoscale::params::ParamValues;
 use hemoscale::run::{run, RunError, RunOptions};
 use hemoscale::scenarios;
@@ -45,6 +46,18 @@ enum Command {
         /// Write the run's summary as one JSON object to this file.
         #[arg(long, value_name = "PATH")]
         summary_json: Option<PathBuf>,
+        /// Folder for the run's files: thermo.csv, profiles (CSV, PNG), trajectories, fields
+        /// [default: out/SCENARIO].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write trajectory frames (trajectory.xyz for OVITO; particles/*.vtp + particles.pvd for
+        /// ParaView) when this trigger fires, e.g. `every:1000`, `every:500&after:10000`.
+        #[arg(long, value_name = "TRIGGER")]
+        trajectory: Option<Trigger>,
+        /// Write binned fields (fields/*.vti + fields.pvd: density, velocity, stress) averaged
+        /// since the previous firing, when this trigger fires.
+        #[arg(long, value_name = "TRIGGER")]
+        fields: Option<Trigger>,
     },
     /// List the built-in scenarios, or one scenario's keys.
     Scenarios {
@@ -54,10 +67,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Time whole steps of a kernel set.
+    /// Time whole steps: the standard DPD fluid in a periodic box (`dpd`), or inside walls at the
+    /// same particle count (`tube`, `stenosis`).
     Bench {
-        /// What to time (`dpd`: the standard DPD fluid).
-        what: String,
+        /// What to time: dpd, tube or stenosis.
+        what: BenchSetup,
         /// Particles.
         #[arg(long, default_value_t = 96_000)]
         particles: usize,
@@ -89,14 +103,18 @@ fn main() -> ExitCode {
         seed: 1,
         thermo: None,
         summary_json: None,
+        out: None,
+        trajectory: None,
+        fields: None,
     });
     match command {
-        Command::Run { scenario, set, steps, backend, seed, thermo, summary_json } => {
-            run_command(&scenario, &set, steps, backend, seed, thermo, summary_json)
+        Command::Run { scenario, set, steps, backend, seed, thermo, summary_json, out, trajectory, fields } => {
+            let files = Files { out, trajectory, fields };
+            run_command(&scenario, &set, steps, backend, seed, thermo, summary_json, files)
         }
         Command::Scenarios { name, json } => scenarios_command(name.as_deref(), json),
         Command::Bench { what, particles, steps, warmup, backend, summary_json } => {
-            bench_command(&what, particles, steps, warmup, backend, summary_json)
+            bench_command(what, particles, steps, warmup, backend, summary_json)
         }
     }
 }
@@ -116,6 +134,14 @@ fn write_json(path: &PathBuf, value: &Value) -> Result<(), String> {
     std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Where a run writes its files.
+struct Files {
+    out: Option<PathBuf>,
+    trajectory: Option<Trigger>,
+    fields: Option<Trigger>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_command(
     name: &str,
     set: &[String],
@@ -124,6 +150,7 @@ fn run_command(
     seed: u64,
     thermo: Option<u64>,
     summary_json: Option<PathBuf>,
+    files: Files,
 ) -> ExitCode {
     let Some(builtin) = scenarios::find(name) else {
         let names: Vec<&str> = scenarios::all().iter().map(|s| s.name()).collect();
@@ -148,14 +175,18 @@ fn run_command(
         }
         opts.thermo_every = t;
     }
+    opts.out_dir = Some(files.out.unwrap_or_else(|| PathBuf::from("out").join(name)));
+    opts.trajectory = files.trajectory;
+    opts.fields = files.fields;
+    let probe = builtin.probe(&scenario, steps);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let outcome = match run(&scenario, opts, &mut out) {
+    let outcome = match run(&scenario, &opts, probe, &mut out) {
         Ok(o) => o,
         Err(RunError::Invalid(e)) => return invalid(e),
         Err(e) => return failed(e),
     };
-    let observables = builtin.observables(&outcome);
+    let observables = builtin.observables(&scenario, &outcome);
     let _ = writeln!(
         out,
         "# {} steps in {:.2} s: {:.4e} particle-steps/s; {}",
@@ -171,6 +202,9 @@ fn run_command(
             "adapter": outcome.adapter,
             "particles": outcome.particles,
             "steps": outcome.steps,
+            "fluid_particles": outcome.fluid_particles,
+            "wall_particles": outcome.wall_particles,
+            "out": opts.out_dir.as_ref().map(|d| d.display().to_string()),
             "wall_seconds": outcome.wall_seconds,
             "particle_steps_per_second": outcome.particle_steps_per_second(),
             "seed": seed,
@@ -223,16 +257,13 @@ fn scenarios_command(name: Option<&str>, as_json: bool) -> ExitCode {
 }
 
 fn bench_command(
-    what: &str,
+    what: BenchSetup,
     particles: usize,
     steps: u64,
     warmup: u64,
     backend: Backend,
     summary_json: Option<PathBuf>,
 ) -> ExitCode {
-    if what != "dpd" {
-        return invalid(format!("unknown benchmark {what:?}; available: dpd"));
-    }
     if !(54..=50_000_000).contains(&particles) {
         return invalid(format!(
             "--particles = {particles}: allowed range [54, 50000000] (box edge >= 2 rc at density 3; memory)"
@@ -241,14 +272,16 @@ fn bench_command(
     if steps == 0 {
         return invalid("--steps = 0: must be >= 1");
     }
-    let o = match bench_dpd(particles, steps, warmup, backend) {
+    let o = match bench_setup(what, particles, steps, warmup, backend) {
         Ok(o) => o,
         Err(RunError::Invalid(e)) => return invalid(e),
         Err(e) => return failed(e),
     };
     println!(
-        "bench dpd: {} particles, {} steps on {} ({}): {:.3} s, {:.4e} particle-steps/s",
+        "bench {}: {} particles ({} wall), {} steps on {} ({}): {:.3} s, {:.4e} particle-steps/s",
+        what.name(),
         o.particles,
+        o.wall_particles,
         o.steps,
         o.backend,
         o.adapter,
@@ -257,7 +290,8 @@ fn bench_command(
     );
     if let Some(path) = summary_json {
         let v = json!({
-            "scenario": "bench-dpd",
+            "scenario": format!("bench-{}", what.name()),
+            "wall_particles": o.wall_particles,
             "backend": o.backend,
             "adapter": o.adapter,
             "particles": o.particles,

@@ -2,13 +2,20 @@
 //! thermo table, and collect the samples the summary is made of.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+use hemoscale_kernels::walls::{split_frozen, WallCounts};
 use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, KernelError, Observables, ParticleState};
 use thiserror::Error;
 
 use crate::dsl::{Backend, Scenario};
+use crate::flow::FlowProbe;
+use crate::output::{
+    plot_profile, FieldGrid, Frame, Masses, OutputError, ProfileGeometry, Series, ThermoCsv, Trigger, VtiSeries,
+    VtpSeries, XyzWriter,
+};
 
 /// Why a run stopped early.
 #[derive(Debug, Error)]
@@ -30,6 +37,9 @@ pub enum RunError {
     /// Writing output failed.
     #[error("output: {0}")]
     Io(#[from] std::io::Error),
+    /// An output writer refused or failed.
+    #[error("output: {0}")]
+    Output(#[from] OutputError),
 }
 
 /// Opens an engine for `system` and `state` on the chosen backend. With [`Backend::Auto`] a
@@ -53,19 +63,73 @@ pub fn open_engine(
     }
 }
 
-/// How often to print and sample.
-#[derive(Clone, Copy, Debug)]
+/// The initial conditions of a scenario: the system (with walls when the scenario has a vessel)
+/// and the particles, fluid first, then frozen wall particles.
+#[derive(Clone, Debug)]
+pub struct Initial {
+    /// The system to run.
+    pub system: DpdSystem,
+    /// The particles (forces not yet computed).
+    pub state: ParticleState,
+    /// Fluid particles.
+    pub fluid: usize,
+    /// Frozen wall particles.
+    pub wall: usize,
+}
+
+/// Builds the initial conditions of `scenario` on `backend`. With a vessel, the whole box is first
+/// filled with fluid and equilibrated at rest (no body force) for the vessel's
+/// `equilibration_steps`, then split by the distance field into fluid (inside), frozen wall
+/// particles (the wall layer) and nothing (beyond it), as Mirheo's `makeFrozenWallParticles` does:
+/// the wall then has the liquid's density and structure.
+pub fn initial_conditions(scenario: &Scenario, backend: Backend) -> Result<Initial, RunError> {
+    let periodic = scenario.system();
+    let state = init::random_fluid(&periodic, scenario.particles());
+    let Some(vessel) = &scenario.vessel else {
+        let n = state.len();
+        return Ok(Initial { system: periodic, state, fluid: n, wall: 0 });
+    };
+    let system = scenario
+        .walled_system()
+        .ok_or_else(|| KernelError::InconsistentState("the vessel's distance field could not be sampled".into()))?;
+    let mut at_rest = periodic;
+    at_rest.body_force = [0.0; 3];
+    let mut engine = open_engine(backend, &at_rest, &state, 0)?;
+    engine.compute_forces()?;
+    let _ = engine.run(vessel.equilibration_steps, 0)?;
+    let settled = engine.state()?;
+    drop(engine);
+    let walls = system.walls.as_ref().expect("walled system has walls");
+    let (state, fluid, wall) = split_frozen(&settled, walls, vessel.wall_thickness, 1);
+    Ok(Initial { system, state, fluid, wall })
+}
+
+/// How often to print and sample, and what to write where.
+#[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Steps between thermo rows (also the read-back interval of the GPU).
     pub thermo_every: u64,
     /// Steps between samples of the observables.
     pub sample_every: u64,
+    /// Folder for the run's files (thermo CSV, profiles, plots, trajectories); None: no files.
+    pub out_dir: Option<PathBuf>,
+    /// Trajectory frames (extended XYZ for OVITO, VTK PolyData + `.pvd` for ParaView).
+    pub trajectory: Option<Trigger>,
+    /// Binned fields (VTK image data + `.pvd`): density, velocity and kinetic stress accumulated
+    /// at every thermo row and probe sample, written and reset when this fires.
+    pub fields: Option<Trigger>,
 }
 
 impl RunOptions {
-    /// About 20 thermo rows, samples every 10 steps.
+    /// About 20 thermo rows, samples every 10 steps, no files.
     pub fn for_steps(steps: u64) -> Self {
-        Self { thermo_every: (steps / 20).max(1), sample_every: 10.min(steps.max(1)) }
+        Self {
+            thermo_every: (steps / 20).max(1),
+            sample_every: 10.min(steps.max(1)),
+            out_dir: None,
+            trajectory: None,
+            fields: None,
+        }
     }
 }
 
@@ -76,8 +140,12 @@ pub struct RunOutcome {
     pub backend: &'static str,
     /// Device name.
     pub adapter: String,
-    /// Particles.
+    /// Particles (fluid and frozen wall particles).
     pub particles: usize,
+    /// Fluid particles.
+    pub fluid_particles: usize,
+    /// Frozen wall particles.
+    pub wall_particles: usize,
     /// Steps run.
     pub steps: u64,
     /// Wall-clock seconds spent stepping (set-up excluded).
@@ -86,6 +154,12 @@ pub struct RunOutcome {
     pub samples: Vec<Observables>,
     /// Observables of the final state.
     pub last: Observables,
+    /// Bounce-back counters (all zero without walls).
+    pub wall_counts: WallCounts,
+    /// The flow probe with its averages, when the scenario has one.
+    pub probe: Option<FlowProbe>,
+    /// The system that ran (walls included).
+    pub system: DpdSystem,
 }
 
 impl RunOutcome {
@@ -102,61 +176,247 @@ impl RunOutcome {
     }
 }
 
-/// Runs `scenario` from fresh initial conditions, writing the thermo table to `out`.
-pub fn run(scenario: &Scenario, opts: RunOptions, out: &mut dyn Write) -> Result<RunOutcome, RunError> {
-    let system = scenario.system();
-    let state = init::random_fluid(&system, scenario.particles());
-    let mut engine = open_engine(scenario.backend, &system, &state, 0)?;
+/// The run's files.
+struct Writers {
+    dir: PathBuf,
+    thermo: ThermoCsv,
+    xyz: Option<XyzWriter>,
+    vtp: Option<VtpSeries>,
+    vti: Option<VtiSeries>,
+    grid: Option<FieldGrid>,
+}
+
+impl Writers {
+    fn open(dir: &Path, opts: &RunOptions, scenario: &Scenario) -> Result<Self, RunError> {
+        std::fs::create_dir_all(dir)?;
+        let thermo = ThermoCsv::create(dir.join("thermo.csv"), &THERMO_COLUMNS)?;
+        let traj = opts.trajectory.is_some();
+        let l = scenario.sim_box.len.map(f64::from);
+        // Bins of about 1 rc, at most 64 per axis.
+        let bins = l.map(|x| (x.round() as usize).clamp(1, 64));
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            thermo,
+            xyz: if traj { Some(XyzWriter::create(dir.join("trajectory.xyz"))?) } else { None },
+            vtp: if traj { Some(VtpSeries::create(dir.join("particles"), "particles")?) } else { None },
+            vti: if opts.fields.is_some() { Some(VtiSeries::create(dir.join("fields"), "fields")?) } else { None },
+            grid: if opts.fields.is_some() { Some(FieldGrid::new(l, bins)?) } else { None },
+        })
+    }
+}
+
+/// Columns of `thermo.csv`.
+pub const THERMO_COLUMNS: [&str; 11] =
+    ["step", "time", "temperature", "pressure", "pxx", "pyy", "pzz", "pxy", "pxz", "pyz", "kinetic_energy"];
+
+fn thermo_row(o: &Observables, dt: f64) -> [f64; 11] {
+    let p = o.pressure_tensor();
+    [
+        o.step as f64,
+        o.step as f64 * dt,
+        o.temperature(),
+        o.pressure(),
+        p[0],
+        p[1],
+        p[2],
+        p[3],
+        p[4],
+        p[5],
+        o.kinetic_energy(),
+    ]
+}
+
+/// Runs `scenario` from fresh initial conditions, writing the thermo table to `out`, sampling
+/// `probe` (flow scenarios) and writing the files `opts` asks for. Stops with
+/// [`RunError::Blowup`] at the first non-finite sample or the first particle found inside a wall.
+pub fn run(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    mut probe: Option<FlowProbe>,
+    out: &mut dyn Write,
+) -> Result<RunOutcome, RunError> {
+    let initial = initial_conditions(scenario, scenario.backend)?;
+    let system = initial.system.clone();
+    let mut engine = open_engine(scenario.backend, &system, &initial.state, 0)?;
     engine.compute_forces()?;
     writeln!(
         out,
-        "# {}: {} particles, box {:?}, {} steps on {} ({})",
+        "# {}: {} particles ({} fluid, {} wall), box {:?}, {} steps on {} ({})",
         scenario.name,
         engine.n_particles(),
+        initial.fluid,
+        initial.wall,
         scenario.sim_box.len,
         scenario.steps,
         engine.backend().name(),
         engine.device_name()
     )?;
+    let mut files = match &opts.out_dir {
+        Some(dir) => Some(Writers::open(dir, opts, scenario)?),
+        None => None,
+    };
+    let dt = f64::from(system.dt);
+    let type_names: Vec<String> = system.types.iter().map(|t| t.name.clone()).collect();
+    let masses: Vec<f64> = system.types.iter().map(|t| if t.frozen { 0.0 } else { f64::from(t.mass) }).collect();
     writeln!(out, "{:>10} {:>12} {:>12} {:>12} {:>10}", "step", "temperature", "pressure", "steps/s", "ETA")?;
     let start = Instant::now();
     let mut samples = Vec::new();
     let mut done = 0u64;
+    let mut since_row = Instant::now();
+    let mut steps_since_row = 0u64;
+    let (first, every) = (engine.step(), opts.thermo_every.max(1));
+    let end = first + scenario.steps;
     while done < scenario.steps {
-        let chunk = opts.thermo_every.min(scenario.steps - done);
-        let t0 = Instant::now();
+        let step0 = engine.step();
+        // Rows at multiples of `thermo_every` (counted from the first step) and at the end.
+        let row_at = (first + ((step0 - first) / every + 1) * every).min(end);
+        let state_due = |s: u64| {
+            probe.as_ref().is_some_and(|p| p.due(s))
+                || opts.trajectory.as_ref().is_some_and(|t| t.fires(s))
+                || opts.fields.as_ref().is_some_and(|t| t.fires(s))
+        };
+        let next = (step0 + 1..=row_at).find(|&s| state_due(s)).unwrap_or(row_at);
+        let chunk = next - step0;
         let got = engine.run(chunk, opts.sample_every)?;
-        let rate = chunk as f64 / t0.elapsed().as_secs_f64().max(1e-9);
         done += chunk;
+        steps_since_row += chunk;
         if let Some(bad) = got.iter().find(|o| !o.is_finite()) {
             return Err(RunError::Blowup { step: bad.step, what: "non-finite velocity or force".into() });
+        }
+        samples.extend(got.iter().copied());
+        let step = engine.step();
+        if state_due(step) {
+            let state = engine.state()?;
+            if let Some(p) = probe.as_mut().filter(|p| p.due(step)) {
+                p.sample(&system, &state)?;
+            }
+            if let Some(f) = files.as_mut() {
+                if let Some(g) = f.grid.as_mut() {
+                    g.accumulate(
+                        &state.pos,
+                        &state.vel,
+                        Masses::ByType { type_ids: &state.type_id, masses: &masses },
+                        None,
+                    )?;
+                }
+                let frame = Frame {
+                    step,
+                    time: step as f64 * dt,
+                    box_lengths: system.sim_box.len.map(f64::from),
+                    positions: &state.pos,
+                    velocities: &state.vel,
+                    type_ids: &state.type_id,
+                    tags: &state.tag,
+                    type_names: &type_names,
+                };
+                if opts.trajectory.as_ref().is_some_and(|t| t.fires(step)) {
+                    if let Some(x) = f.xyz.as_mut() {
+                        x.write_frame(&frame)?;
+                    }
+                    if let Some(v) = f.vtp.as_mut() {
+                        let _ = v.write_frame(&frame)?;
+                    }
+                }
+                if opts.fields.as_ref().is_some_and(|t| t.fires(step)) {
+                    if let (Some(g), Some(v)) = (f.grid.as_mut(), f.vti.as_mut()) {
+                        if g.samples() > 0 {
+                            let _ = v.write_fields(step, step as f64 * dt, &g.finish()?)?;
+                            g.reset();
+                        }
+                    }
+                }
+            }
+        }
+        if step < row_at {
+            continue;
         }
         // The row shows the state at its step: the last sample when it is that step's, otherwise
         // one extra reduction (rows are output steps; nothing is read back in between).
         let row = match got.last() {
-            Some(o) if o.step == engine.step() => *o,
+            Some(o) if o.step == step => *o,
             _ => engine.observables()?,
         };
         if !row.is_finite() {
             return Err(RunError::Blowup { step: row.step, what: "non-finite velocity or force".into() });
         }
-        let (t, p) = (row.temperature(), row.pressure());
+        let counts = engine.wall_counts()?;
+        if counts.leaked > 0 {
+            return Err(RunError::Blowup {
+                step,
+                what: format!(
+                    "{} particle(s) ended a step inside a wall (bounce-back could not return them): \
+                     lower dt or the driving force",
+                    counts.leaked
+                ),
+            });
+        }
+        let rate = steps_since_row as f64 / since_row.elapsed().as_secs_f64().max(1e-9);
+        (since_row, steps_since_row) = (Instant::now(), 0);
         let eta = (scenario.steps - done) as f64 / rate;
-        writeln!(out, "{:>10} {:>12.5} {:>12.5} {:>12.1} {:>9.1}s", engine.step(), t, p, rate, eta)?;
-        samples.extend(got);
+        writeln!(
+            out,
+            "{:>10} {:>12.5} {:>12.5} {:>12.1} {:>9.1}s",
+            step,
+            row.temperature(),
+            row.pressure(),
+            rate,
+            eta
+        )?;
+        if let Some(f) = files.as_mut() {
+            f.thermo.write_row(&thermo_row(&row, dt))?;
+        }
     }
     let wall_seconds = start.elapsed().as_secs_f64();
     let last = engine.observables()?;
     if !last.is_finite() {
         return Err(RunError::Blowup { step: last.step, what: "non-finite velocity or force".into() });
     }
+    let wall_counts = engine.wall_counts()?;
+    if let (Some(f), Some(p)) = (files.as_ref(), probe.as_ref()) {
+        write_profiles(&f.dir, p)?;
+    }
     Ok(RunOutcome {
         backend: engine.backend().name(),
         adapter: engine.device_name(),
         particles: engine.n_particles(),
+        fluid_particles: initial.fluid,
+        wall_particles: initial.wall,
         steps: scenario.steps,
         wall_seconds,
         samples,
         last,
+        wall_counts,
+        probe,
+        system,
     })
+}
+
+/// Writes every profile of `probe` as `profile_NAME.csv` and two PNG plots (velocity, density).
+fn write_profiles(dir: &Path, probe: &FlowProbe) -> Result<(), RunError> {
+    for p in &probe.profiles {
+        let Ok(data) = p.profile.finish() else { continue };
+        let position = match p.profile.geometry() {
+            ProfileGeometry::Along(axis) => ["x", "y", "z"][axis.index()],
+            ProfileGeometry::Radial { .. } => "r",
+        };
+        data.write_csv(dir.join(format!("profile_{}.csv", p.name)), position)?;
+        let v = data.velocity_points();
+        if !v.is_empty() {
+            plot_profile(
+                dir.join(format!("profile_{}_velocity.png", p.name)),
+                &format!("{}: mean velocity ({} samples)", p.name, data.samples),
+                position,
+                "v_x",
+                &[Series::points("measured", v)],
+            )?;
+        }
+        plot_profile(
+            dir.join(format!("profile_{}_density.png", p.name)),
+            &format!("{}: number density ({} samples)", p.name, data.samples),
+            position,
+            "density",
+            &[Series::line("measured", data.density_points())],
+        )?;
+    }
+    Ok(())
 }

@@ -49,7 +49,7 @@ const CASES: [Case; 4] = [
     Case {
         name: "weight exponent s 0.5",
         rho: 3.0,
-        pair: DpdPair { a: 25.0, gamma: 4.5, rc: 1.0, s: 0.5 },
+        pair: DpdPair::new(25.0, 4.5, 1.0, 0.5),
         kt: 1.0,
         dt: 0.01,
         lammps_t: 1.0044,
@@ -60,7 +60,7 @@ const CASES: [Case; 4] = [
     Case {
         name: "rho 4, a 18.75, gamma 3, kT 0.8",
         rho: 4.0,
-        pair: DpdPair { a: 18.75, gamma: 3.0, rc: 1.0, s: 2.0 },
+        pair: DpdPair::new(18.75, 3.0, 1.0, 2.0),
         kt: 0.8,
         dt: 0.01,
         lammps_t: 0.8016,

@@ -12,10 +12,10 @@ use hemoscale_kernels::{init, CpuEngine, DpdPair, DpdSystem, Engine, GpuEngine, 
 /// lookup and the `pow` path are exercised.
 fn mixed_system() -> (DpdSystem, usize) {
     let mut s = DpdSystem::standard(SimBox { len: [9.0, 8.0, 7.5] }, 0xC0FFEE);
-    s.types = vec![ParticleType { name: "plasma".into(), mass: 1.0 }, ParticleType { name: "heavy".into(), mass: 2.5 }];
+    s.types = vec![ParticleType::fluid("plasma", 1.0), ParticleType::fluid("heavy", 2.5)];
     let mut pairs = PairTable::uniform(2, DpdPair::STANDARD);
-    pairs.set(0, 1, DpdPair { a: 40.0, gamma: 6.0, rc: 0.9, s: 0.5 });
-    pairs.set(1, 1, DpdPair { a: 15.0, gamma: 3.0, rc: 1.1, s: 1.0 });
+    pairs.set(0, 1, DpdPair::new(40.0, 6.0, 0.9, 0.5));
+    pairs.set(1, 1, DpdPair::new(15.0, 3.0, 1.1, 1.0));
     s.pairs = pairs;
     s.lambda = 0.6;
     s.body_force = [0.05, 0.0, -0.02];

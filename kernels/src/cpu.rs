@@ -15,6 +15,7 @@ use crate::observables::Observables;
 use crate::rng::seed_key;
 use crate::state::ParticleState;
 use crate::system::DpdSystem;
+use crate::walls::{Bounce, WallCounts};
 
 /// Raw pointer that may cross threads; users prove disjointness of accesses.
 struct SyncPtr<T>(*mut T);
@@ -44,8 +45,14 @@ pub struct CpuEngine {
     /// Slab boundaries in z layers for the parallel sweep (empty: sequential sweep).
     slabs: Vec<u32>,
     step: u64,
+    /// Per type: 1/m, 0 for frozen types (kicks leave them alone).
     inv_mass: Vec<f32>,
+    /// Per type: m, 0 for frozen types (they take no part in momentum and temperature).
     mass: Vec<f32>,
+    /// Per type: false for frozen types.
+    mobile: Vec<bool>,
+    n_mobile: usize,
+    wall_counts: WallCounts,
     coeff: StepCoeffs,
     // Particle arrays in memory order; `w` unused except where noted.
     pos: Vec<[f32; 4]>,
@@ -83,8 +90,11 @@ impl CpuEngine {
             stencil: grid.half_stencil_runs(),
             slabs,
             step,
-            inv_mass: system.types.iter().map(|t| 1.0 / t.mass).collect(),
-            mass: system.types.iter().map(|t| t.mass).collect(),
+            inv_mass: system.types.iter().map(|t| if t.frozen { 0.0 } else { 1.0 / t.mass }).collect(),
+            mass: system.types.iter().map(|t| if t.frozen { 0.0 } else { t.mass }).collect(),
+            mobile: system.types.iter().map(|t| !t.frozen).collect(),
+            n_mobile: crate::walls::mobile_count(system, state),
+            wall_counts: WallCounts::default(),
             coeff: StepCoeffs {
                 dt: system.dt,
                 half_dt: 0.5 * system.dt,
@@ -127,15 +137,29 @@ impl CpuEngine {
 
     fn integrate_first(&mut self) {
         let c = self.coeff;
-        let inv_mass = &self.inv_mass;
-        self.pos
+        let (inv_mass, mobile, walls) = (&self.inv_mass, &self.mobile, self.system.walls.as_ref());
+        let (bounced, leaked) = self
+            .pos
             .par_iter_mut()
             .zip(self.vel.par_iter_mut())
             .zip(self.vpred.par_iter_mut())
             .zip(self.force.par_iter())
             .zip(self.type_id.par_iter())
             .with_min_len(4096)
-            .for_each(|((((p, v), vp), f), &t)| first_half(p, v, vp, f, inv_mass[t as usize], &c));
+            .map(|((((p, v), vp), f), &t)| {
+                if !mobile[t as usize] {
+                    *vp = *v;
+                    return (0u64, 0u64);
+                }
+                match first_half(p, v, vp, f, inv_mass[t as usize], &c, walls) {
+                    Bounce::None => (0, 0),
+                    Bounce::Reflected => (1, 0),
+                    Bounce::Leaked => (0, 1),
+                }
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        self.wall_counts.bounced += bounced;
+        self.wall_counts.leaked += leaked;
     }
 
     fn build_cells(&mut self) {
@@ -229,17 +253,29 @@ impl CpuEngine {
             }
         }
         self.virial = virial;
-        // Scatter back to memory order, add the body force, kick.
+        // Scatter back to memory order, add the body force and the near-wall force (mobile
+        // particles only), kick.
         let out = SyncPtr(self.force.as_mut_ptr());
         let vel = SyncPtr(self.vel.as_mut_ptr());
         let (bf, c, inv_mass, type_id) = (self.system.body_force, self.coeff, &self.inv_mass, &self.type_id);
+        let (mobile, pos) = (&self.mobile, &self.pos);
+        let wall_force = self.system.walls.as_ref().filter(|w| w.force.amplitude != 0.0);
+        let flip_z = if self.system.body_force_reversed { 0.5 * self.system.sim_box.len[2] } else { f32::INFINITY };
         self.sorted_force.par_iter().zip(entries.par_iter()).with_min_len(4096).for_each(|(sf, &i)| {
             let i = i as usize;
             // SAFETY: `entries` is a permutation, so each i is written by exactly one iteration.
             let (f, v) = unsafe { (&mut *out.get().add(i), &mut *vel.get().add(i)) };
-            *f = [sf.x + bf[0], sf.y + bf[1], sf.z + bf[2], 0.0];
+            let t = type_id[i] as usize;
+            *f = [sf.x, sf.y, sf.z, 0.0];
+            if mobile[t] {
+                let fw = wall_force.map_or([0.0; 3], |w| w.near_wall_force([pos[i][0], pos[i][1], pos[i][2]]));
+                let sign = if pos[i][2] >= flip_z { -1.0 } else { 1.0 };
+                for k in 0..3 {
+                    f[k] += sign * bf[k] + fw[k];
+                }
+            }
             if kick {
-                second_half(v, f, inv_mass[type_id[i] as usize], &c);
+                second_half(v, f, inv_mass[t], &c);
             }
         });
     }
@@ -289,7 +325,7 @@ impl CpuEngine {
         }
         Observables {
             step: self.step,
-            n: self.pos.len(),
+            n: self.n_mobile,
             volume: self.system.sim_box.volume(),
             momentum: p,
             kinetic: k,
@@ -332,6 +368,9 @@ impl Engine for CpuEngine {
     }
     fn observables(&mut self) -> Result<Observables> {
         Ok(self.sums())
+    }
+    fn wall_counts(&mut self) -> Result<WallCounts> {
+        Ok(self.wall_counts)
     }
     fn state(&mut self) -> Result<ParticleState> {
         let three = |v: &[[f32; 4]]| v.iter().map(|a| [a[0], a[1], a[2]]).collect::<Vec<_>>();

@@ -16,7 +16,7 @@ use glam::Vec3A;
 use crate::rng::pair_noise;
 use crate::system::DpdSystem;
 
-/// Per-type-pair coefficients as both backends read them (32 bytes, the WGSL struct `PairCoeffs`).
+/// Per-type-pair coefficients as both backends read them (48 bytes, the WGSL struct `PairCoeffs`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct PairCoeffs {
@@ -34,8 +34,14 @@ pub struct PairCoeffs {
     pub half_s: f32,
     /// 1.0 when s = 2 (w_R = w, no `pow`), else 0.0.
     pub s_is_two: f32,
-    /// Padding to 32 bytes.
-    pub pad: f32,
+    /// 2 alpha D0 of the Morse term (0: none).
+    pub morse_k: f32,
+    /// Morse alpha.
+    pub morse_alpha: f32,
+    /// Morse r0.
+    pub morse_r0: f32,
+    /// Padding to 48 bytes.
+    pub pad: [f32; 2],
 }
 
 /// Flattened `n_types x n_types` coefficient table of `system` (row-major).
@@ -45,15 +51,19 @@ pub fn pair_coeffs(system: &DpdSystem) -> Vec<PairCoeffs> {
     for i in 0..nt {
         for j in 0..nt {
             let p = system.pairs.get(i, j);
+            let both_frozen = system.types[i].frozen && system.types[j].frozen;
             out.push(PairCoeffs {
                 a: p.a,
                 gamma: p.gamma,
                 sigma_isdt: (2.0 * p.gamma * system.kt / system.dt).sqrt(),
-                rc2: p.rc * p.rc,
+                rc2: if both_frozen { 0.0 } else { p.rc * p.rc },
                 inv_rc: 1.0 / p.rc,
                 half_s: 0.5 * p.s,
                 s_is_two: if p.s == 2.0 { 1.0 } else { 0.0 },
-                pad: 0.0,
+                morse_k: 2.0 * p.morse.alpha * p.morse.d0,
+                morse_alpha: p.morse.alpha,
+                morse_r0: p.morse.r0,
+                pad: [0.0; 2],
             });
         }
     }
@@ -69,7 +79,11 @@ pub fn pair_force(d: [f32; 3], r2: f32, dv: [f32; 3], c: &PairCoeffs, theta: f32
     let wr = if c.s_is_two != 0.0 { w } else { w.powf(c.half_s) };
     let e = [d[0] * inv_r, d[1] * inv_r, d[2] * inv_r];
     let ev = e[0] * dv[0] + e[1] * dv[1] + e[2] * dv[2];
-    let f = c.a * w - c.gamma * (wr * wr) * ev + c.sigma_isdt * wr * theta;
+    let mut f = c.a * w - c.gamma * (wr * wr) * ev + c.sigma_isdt * wr * theta;
+    if c.morse_k != 0.0 {
+        let x = (c.morse_alpha * (c.morse_r0 - r)).exp();
+        f += c.morse_k * (x * x - x);
+    }
     [e[0] * f, e[1] * f, e[2] * f]
 }
 

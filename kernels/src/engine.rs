@@ -5,6 +5,7 @@ use crate::error::Result;
 use crate::observables::Observables;
 use crate::state::ParticleState;
 use crate::system::DpdSystem;
+use crate::walls::WallCounts;
 
 /// Which backend an engine runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +60,8 @@ pub trait Engine {
     fn run(&mut self, steps: u64, sample_every: u64) -> Result<Vec<Observables>>;
     /// Observables of the current state.
     fn observables(&mut self) -> Result<Observables>;
+    /// Bounce-back counters since the engine was built (zero without walls).
+    fn wall_counts(&mut self) -> Result<WallCounts>;
     /// Copies the particle state back to the host (in the engine's memory order).
     fn state(&mut self) -> Result<ParticleState>;
     /// Runs one pass `repeats` times and waits for it to finish (benchmarks only; running passes

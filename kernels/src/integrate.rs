@@ -8,6 +8,12 @@
 //! 4. `v <- v + dt/2 F/m`.
 //!
 //! `lambda = 1/2` is plain velocity-Verlet (LAMMPS `fix nve` with `pair_style dpd`).
+//!
+//! With walls, the drift of step 1 is followed by bounce-back ([`crate::walls::Walls::bounce`])
+//! before wrapping. Frozen particles skip the whole step (their predicted velocity is their
+//! velocity, the wall's).
+
+use crate::walls::{Bounce, Walls};
 
 /// Coefficients of one step, derived once from the system.
 #[derive(Clone, Copy, Debug)]
@@ -35,7 +41,8 @@ pub fn wrap(x: f32, l: f32, inv_l: f32) -> f32 {
     }
 }
 
-/// First half of a step for one particle: half-kick, drift, wrap, predicted velocity.
+/// First half of a step for one mobile particle: half-kick, drift, bounce-back at `walls`, wrap,
+/// predicted velocity.
 #[inline(always)]
 pub fn first_half(
     pos: &mut [f32; 4],
@@ -44,13 +51,22 @@ pub fn first_half(
     force: &[f32; 4],
     inv_mass: f32,
     c: &StepCoeffs,
-) {
-    for k in 0..3 {
-        let a = force[k] * inv_mass;
-        vel[k] += c.half_dt * a;
-        pos[k] = wrap(pos[k] + c.dt * vel[k], c.len[k], c.inv_len[k]);
-        vpred[k] = vel[k] + c.lambda_shift * a;
+    walls: Option<&Walls>,
+) -> Bounce {
+    let a: [f32; 3] = std::array::from_fn(|k| force[k] * inv_mass);
+    let mut v: [f32; 3] = std::array::from_fn(|k| vel[k] + c.half_dt * a[k]);
+    let x0 = [pos[0], pos[1], pos[2]];
+    let mut x: [f32; 3] = std::array::from_fn(|k| x0[k] + c.dt * v[k]);
+    let mut outcome = Bounce::None;
+    if let Some(w) = walls {
+        (x, outcome) = w.bounce(x0, x, &mut v);
     }
+    for k in 0..3 {
+        vel[k] = v[k];
+        pos[k] = wrap(x[k], c.len[k], c.inv_len[k]);
+        vpred[k] = v[k] + c.lambda_shift * a[k];
+    }
+    outcome
 }
 
 /// Second half-kick for one particle.

@@ -3,6 +3,7 @@
 //! are built from a [`DpdSystem`] and a [`crate::ParticleState`].
 
 use crate::error::{KernelError, Result};
+use crate::walls::Walls;
 
 /// An orthorhombic periodic box `[0, L_x) x [0, L_y) x [0, L_z)` (lengths in DPD units of rc).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,6 +30,40 @@ pub struct ParticleType {
     pub name: String,
     /// Mass (DPD units; 1 for plasma).
     pub mass: f32,
+    /// Frozen particles (walls) never move: they keep their position and velocity (the wall's),
+    /// exert forces on the others, take no part in temperature or momentum, and pairs of two
+    /// frozen particles are skipped.
+    pub frozen: bool,
+}
+
+impl ParticleType {
+    /// A mobile type.
+    pub fn fluid(name: &str, mass: f32) -> Self {
+        Self { name: name.into(), mass, frozen: false }
+    }
+    /// A frozen (wall) type of mass 1.
+    pub fn frozen(name: &str) -> Self {
+        Self { name: name.into(), mass: 1.0, frozen: true }
+    }
+}
+
+/// Morse term added to the conservative DPD force (DPD-Morse, Gao et al. 2017): along the pair
+/// axis, `F_M(r) = 2 alpha D0 [exp(2 alpha (r0 - r)) - exp(alpha (r0 - r))]` for `r < rc`
+/// (the force of `U = D0 [exp(2 alpha (r0 - r)) - 2 exp(alpha (r0 - r))]`, as LAMMPS `pair morse`),
+/// repulsive below `r0` and attractive above. `d0 = 0` switches it off.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Morse {
+    /// Well depth D0.
+    pub d0: f32,
+    /// Stiffness alpha.
+    pub alpha: f32,
+    /// Equilibrium distance r0.
+    pub r0: f32,
+}
+
+impl Morse {
+    /// No Morse term.
+    pub const NONE: Self = Self { d0: 0.0, alpha: 0.0, r0: 0.0 };
 }
 
 /// Groot–Warren DPD parameters of one type pair, with the generalised weight exponent.
@@ -46,11 +81,21 @@ pub struct DpdPair {
     pub rc: f32,
     /// Exponent s of the dissipative weight.
     pub s: f32,
+    /// Optional Morse term (DPD-Morse).
+    pub morse: Morse,
 }
 
 impl DpdPair {
     /// The standard fluid of Groot & Warren 1997: a 25, gamma 4.5, rc 1, s 2.
-    pub const STANDARD: Self = Self { a: 25.0, gamma: 4.5, rc: 1.0, s: 2.0 };
+    pub const STANDARD: Self = Self { a: 25.0, gamma: 4.5, rc: 1.0, s: 2.0, morse: Morse::NONE };
+    /// Plain DPD with these parameters.
+    pub const fn new(a: f32, gamma: f32, rc: f32, s: f32) -> Self {
+        Self { a, gamma, rc, s, morse: Morse::NONE }
+    }
+    /// The same with a Morse term.
+    pub const fn with_morse(self, morse: Morse) -> Self {
+        Self { morse, ..self }
+    }
 }
 
 /// Symmetric table of per-type-pair parameters.
@@ -99,12 +144,17 @@ pub struct DpdSystem {
     pub dt: f32,
     /// Modified velocity-Verlet lambda (Groot & Warren 1997): 0.5 is plain velocity-Verlet.
     pub lambda: f32,
-    /// Uniform body force per particle (a pressure gradient in a periodic box); zero for none.
+    /// Body force per particle (a pressure gradient in a periodic box); zero for none.
     pub body_force: [f32; 3],
+    /// Reverse the body force in the upper half of the box (`z >= L_z / 2`): the periodic
+    /// (reverse) Poiseuille flow of Backer et al. 2005, two opposite parabolas with no walls.
+    pub body_force_reversed: bool,
     /// Seed of the pair noise (and of initial conditions built by [`crate::init`]).
     pub seed: u64,
     /// Particles are reordered in memory by cell every this many steps (0: never).
     pub reorder_every: u32,
+    /// Walls (None: fully periodic box).
+    pub walls: Option<Walls>,
 }
 
 impl DpdSystem {
@@ -112,14 +162,16 @@ impl DpdSystem {
     pub fn standard(sim_box: SimBox, seed: u64) -> Self {
         Self {
             sim_box,
-            types: vec![ParticleType { name: "plasma".into(), mass: 1.0 }],
+            types: vec![ParticleType::fluid("plasma", 1.0)],
             pairs: PairTable::uniform(1, DpdPair::STANDARD),
             kt: 1.0,
             dt: 0.01,
             lambda: 0.5,
             body_force: [0.0; 3],
+            body_force_reversed: false,
             seed,
             reorder_every: 50,
+            walls: None,
         }
     }
 
@@ -161,6 +213,13 @@ impl DpdSystem {
                 if !(p.gamma.is_finite() && p.gamma >= 0.0) {
                     return Err(KernelError::invalid(f("gamma"), p.gamma, "must be finite and >= 0"));
                 }
+                let m = p.morse;
+                if !(m.d0.is_finite() && m.d0 >= 0.0) {
+                    return Err(KernelError::invalid(f("morse.d0"), m.d0, "must be finite and >= 0"));
+                }
+                if m.d0 > 0.0 && !(m.alpha.is_finite() && m.alpha > 0.0 && m.r0.is_finite() && m.r0 >= 0.0) {
+                    return Err(KernelError::invalid(f("morse.alpha"), m.alpha, "must be > 0 with r0 >= 0"));
+                }
             }
         }
         let rc = self.pairs.max_rc();
@@ -179,7 +238,31 @@ impl DpdSystem {
                 return Err(KernelError::invalid(format!("body_force[{k}]"), f, "must be finite"));
             }
         }
+        if let Some(w) = &self.walls {
+            let g = &w.sdf;
+            let n = g.dims.iter().map(|&d| d as usize).product::<usize>();
+            if g.dims.iter().any(|&d| d < 2)
+                || g.values.len() != n
+                || g.inv_h.iter().any(|h| !(h.is_finite() && *h > 0.0))
+            {
+                return Err(KernelError::InconsistentState("wall distance field is malformed".into()));
+            }
+            if !g.values.iter().any(|&v| v < 0.0) {
+                return Err(KernelError::invalid("walls", 0.0, "the geometry leaves no fluid"));
+            }
+            if !(w.motion.speed.is_finite() && w.motion.center.is_finite()) {
+                return Err(KernelError::invalid("walls.speed", w.motion.speed, "must be finite"));
+            }
+            if !(w.force.amplitude.is_finite() && (w.force.amplitude == 0.0 || w.force.range > 0.0)) {
+                return Err(KernelError::invalid("walls.force", w.force.amplitude, "must be finite, range > 0"));
+            }
+        }
         Ok(())
+    }
+
+    /// True when some type is frozen (walls).
+    pub fn has_frozen(&self) -> bool {
+        self.types.iter().any(|t| t.frozen)
     }
 
     /// Cells per axis: the box is cut into cells of edge >= the largest cut-off.

@@ -1,15 +1,26 @@
 //! Built-in scenarios, one per file, each written with the [`crate::dsl`] builder and declaring
 //! its keys ([`ParamSpec`]) so `hemoscale scenarios NAME` can list them.
 
+mod couette;
 mod dpd_box;
+pub mod fluid;
+mod poiseuille;
+mod stenosis;
+mod tube;
+pub mod vessel;
 
 use serde_json::{Map, Value};
 
 use crate::dsl::{Backend, Scenario};
+use crate::flow::FlowProbe;
 use crate::params::{ParamSpec, ParamValues, ValidationErrors};
 use crate::run::RunOutcome;
 
+pub use couette::Couette;
 pub use dpd_box::DpdBox;
+pub use poiseuille::{fit_reverse_poiseuille, Poiseuille};
+pub use stenosis::{analyse_stenosis, Stenosis};
+pub use tube::{analyse_tube, Tube, TubeFlow};
 
 /// A scenario that ships with hemoscale.
 pub trait Builtin {
@@ -30,13 +41,19 @@ pub trait Builtin {
         steps: u64,
         backend: Backend,
     ) -> Result<Scenario, ValidationErrors>;
-    /// The scenario's observables for the summary JSON, from a finished run.
-    fn observables(&self, outcome: &RunOutcome) -> Map<String, Value>;
+    /// What to sample during a run of `scenario` lasting `steps` steps (flow profiles); None for
+    /// scenarios that need only the global observables.
+    fn probe(&self, scenario: &Scenario, steps: u64) -> Option<FlowProbe> {
+        let _ = (scenario, steps);
+        None
+    }
+    /// The scenario's observables for the summary JSON, from a finished run of `scenario`.
+    fn observables(&self, scenario: &Scenario, outcome: &RunOutcome) -> Map<String, Value>;
 }
 
 /// Every built-in scenario, in listing order.
 pub fn all() -> Vec<Box<dyn Builtin>> {
-    vec![Box::new(DpdBox)]
+    vec![Box::new(DpdBox), Box::new(Poiseuille), Box::new(Tube), Box::new(Couette), Box::new(Stenosis)]
 }
 
 /// The built-in scenario called `name`.

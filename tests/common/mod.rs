@@ -53,3 +53,27 @@ pub fn mean_t_p(engine: &mut dyn Engine, eq: u64, prod: u64) -> (f64, f64) {
     let p = samples.iter().map(|o| o.pressure()).sum::<f64>() / n;
     (t, p)
 }
+
+/// Runs the built-in scenario `name` with `KEY=VALUE` settings for `steps` steps on `backend`
+/// (no files) and returns its summary observables with the outcome.
+pub fn run_builtin(
+    name: &str,
+    sets: &[&str],
+    steps: u64,
+    seed: u64,
+    backend: hemoscale::dsl::Backend,
+) -> (serde_json::Map<String, serde_json::Value>, hemoscale::run::RunOutcome) {
+    let b = hemoscale::scenarios::find(name).expect("built-in scenario");
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let values = hemoscale::params::ParamValues::parse(&b.params(), &sets).expect("valid keys");
+    let scenario = b.build(&values, seed, steps, backend).expect("valid scenario");
+    let opts = hemoscale::run::RunOptions::for_steps(steps);
+    let probe = b.probe(&scenario, steps);
+    let outcome = hemoscale::run::run(&scenario, &opts, probe, &mut std::io::sink()).expect("run");
+    (b.observables(&scenario, &outcome), outcome)
+}
+
+/// A number from a summary map.
+pub fn num(m: &serde_json::Map<String, serde_json::Value>, key: &str) -> f64 {
+    m.get(key).and_then(serde_json::Value::as_f64).unwrap_or_else(|| panic!("observable {key} missing in {m:?}"))
+}

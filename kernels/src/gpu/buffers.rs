@@ -34,6 +34,41 @@ pub struct Params {
     pub inv_edge: [f32; 4],
     /// Body force.
     pub body_force: [f32; 4],
+    /// Wall distance field points per axis; 1 in `w` when there are walls.
+    pub sdf_dims: [u32; 4],
+    /// Reciprocal spacing of the distance field; near-wall force amplitude in `w`.
+    pub sdf_inv_h: [f32; 4],
+    /// Wall speed, z of the plane between moving walls, near-wall force range, 1 when the body
+    /// force is reversed in the upper half of the box.
+    pub wall: [f32; 4],
+}
+
+impl Params {
+    /// The uniform for `n` particles of `system` on the cell grid `grid`.
+    pub fn new(system: &DpdSystem, grid: &CellGrid, n: u32) -> Self {
+        let l = system.sim_box.len;
+        let walls = system.walls.as_ref();
+        Self {
+            n,
+            n_types: system.types.len() as u32,
+            n_cells: grid.n_cells() as u32,
+            seed_lo: system.seed as u32,
+            dims: [grid.dims[0], grid.dims[1], grid.dims[2], (system.seed >> 32) as u32],
+            box_len: [l[0], l[1], l[2], system.dt],
+            inv_len: [1.0 / l[0], 1.0 / l[1], 1.0 / l[2], 0.5 * system.dt],
+            inv_edge: [grid.inv_edge[0], grid.inv_edge[1], grid.inv_edge[2], (system.lambda - 0.5) * system.dt],
+            body_force: [system.body_force[0], system.body_force[1], system.body_force[2], 0.0],
+            sdf_dims: walls.map_or([1, 1, 1, 0], |w| [w.sdf.dims[0], w.sdf.dims[1], w.sdf.dims[2], 1]),
+            sdf_inv_h: walls
+                .map_or([1.0, 1.0, 1.0, 0.0], |w| [w.sdf.inv_h[0], w.sdf.inv_h[1], w.sdf.inv_h[2], w.force.amplitude]),
+            wall: [
+                walls.map_or(0.0, |w| w.motion.speed),
+                walls.map_or(0.0, |w| w.motion.center),
+                walls.map_or(0.0, |w| w.force.range),
+                if system.body_force_reversed { 1.0 } else { 0.0 },
+            ],
+        }
+    }
 }
 
 /// Workgroups of the observable reduction (each a 16-word record per sample).
@@ -45,11 +80,13 @@ pub const MAX_SAMPLES: u32 = 64;
 pub struct Buffers {
     /// Particles.
     pub n: u32,
+    /// Mobile (not frozen) particles: the count temperature and momentum refer to.
+    pub n_mobile: usize,
     /// Cells.
     pub n_cells: u32,
     /// `Params` uniform.
     pub params: wgpu::Buffer,
-    /// Per type `(1/m, m, 0, 0)`.
+    /// Per type `(1/m, m, frozen, 0)`, with `1/m = m = 0` for frozen types.
     pub types: wgpu::Buffer,
     /// Pair coefficient table.
     pub pairs: wgpu::Buffer,
@@ -85,6 +122,10 @@ pub struct Buffers {
     pub sim: wgpu::Buffer,
     /// Reduction records, `MAX_SAMPLES x REDUCE_GROUPS x 16` f32.
     pub partials: wgpu::Buffer,
+    /// Wall distance field (one element when there are no walls).
+    pub sdf: wgpu::Buffer,
+    /// Bounce-back counters `[bounced, leaked]` since the last read.
+    pub wall_counts: wgpu::Buffer,
 }
 
 impl Buffers {
@@ -95,7 +136,8 @@ impl Buffers {
         let grid = CellGrid::new(system);
         let n_cells = grid.n_cells() as u64;
         let max_binding = ctx.limits.max_storage_buffer_binding_size.min(ctx.limits.max_buffer_size);
-        let largest = (32 * n).max(4 * (n_cells + 1));
+        let sdf_values: &[f32] = system.walls.as_ref().map_or(&[0.0], |w| &w.sdf.values);
+        let largest = (32 * n).max(4 * (n_cells + 1)).max(4 * sdf_values.len() as u64);
         if largest > max_binding {
             return Err(KernelError::DeviceLimit(format!(
                 "{n} particles need a {largest}-byte storage binding; {} allows {max_binding} bytes",
@@ -105,25 +147,18 @@ impl Buffers {
         if n > u64::from(u32::MAX / 2) {
             return Err(KernelError::DeviceLimit(format!("{n} particles exceed 32-bit indexing")));
         }
-        let l = system.sim_box.len;
-        let params = Params {
-            n: n as u32,
-            n_types: system.types.len() as u32,
-            n_cells: n_cells as u32,
-            seed_lo: system.seed as u32,
-            dims: [grid.dims[0], grid.dims[1], grid.dims[2], (system.seed >> 32) as u32],
-            box_len: [l[0], l[1], l[2], system.dt],
-            inv_len: [1.0 / l[0], 1.0 / l[1], 1.0 / l[2], 0.5 * system.dt],
-            inv_edge: [grid.inv_edge[0], grid.inv_edge[1], grid.inv_edge[2], (system.lambda - 0.5) * system.dt],
-            body_force: [system.body_force[0], system.body_force[1], system.body_force[2], 0.0],
-        };
+        let params = Params::new(system, &grid, n as u32);
         let q = &ctx.queue;
         let filled = |label: &str, data: &[u8]| {
             let b = storage(d, label, data.len() as u64);
             q.write_buffer(&b, 0, data);
             b
         };
-        let types: Vec<[f32; 4]> = system.types.iter().map(|t| [1.0 / t.mass, t.mass, 0.0, 0.0]).collect();
+        let types: Vec<[f32; 4]> = system
+            .types
+            .iter()
+            .map(|t| if t.frozen { [0.0, 0.0, 1.0, 0.0] } else { [1.0 / t.mass, t.mass, 0.0, 0.0] })
+            .collect();
         let pos: Vec<[f32; 4]> =
             state.pos.iter().zip(&state.type_id).map(|(p, &t)| [p[0], p[1], p[2], f32::from_bits(t)]).collect();
         let vel: Vec<[f32; 4]> =
@@ -133,6 +168,7 @@ impl Buffers {
         let words = |k: u64| 4 * k;
         Ok(Self {
             n: n as u32,
+            n_mobile: crate::walls::mobile_count(system, state),
             n_cells: n_cells as u32,
             params: uniform(d, q, "params", bytemuck::bytes_of(&params)),
             types: filled("types", bytemuck::cast_slice(&types)),
@@ -153,6 +189,8 @@ impl Buffers {
             cell2: storage(d, "cell2", words(n)),
             sim: filled("sim", bytemuck::cast_slice(&sim)),
             partials: storage(d, "partials", words(u64::from(MAX_SAMPLES * REDUCE_GROUPS) * SUM_WORDS as u64)),
+            sdf: filled("sdf", bytemuck::cast_slice(sdf_values)),
+            wall_counts: filled("wall_counts", bytemuck::cast_slice(&[0u32; 2])),
         })
     }
 }

@@ -2,9 +2,9 @@
 //! half-kick. Physics and the CPU version in [`crate::dpd`].
 
 use super::buffers::Buffers;
-use super::kernel::{bind, layout, module, pipeline, Bind, COMMON_WGSL, RNG_WGSL};
+use super::kernel::{bind, layout, module, pipeline, Bind, COMMON_WGSL, RNG_WGSL, WALLS_WGSL};
 
-const SLOTS: [(u32, Bind); 12] = [
+const SLOTS: [(u32, Bind); 13] = [
     (0, Bind::Uniform),
     (1, Bind::Read),
     (2, Bind::Read),
@@ -17,6 +17,7 @@ const SLOTS: [(u32, Bind); 12] = [
     (9, Bind::ReadWrite),
     (10, Bind::ReadWrite),
     (11, Bind::ReadWrite),
+    (12, Bind::Read),
 ];
 
 /// Compiled force kernels.
@@ -31,7 +32,8 @@ pub struct Dpd {
 impl Dpd {
     /// Compiles the kernels (one module, the `KICK` override chooses the variant).
     pub fn new(device: &wgpu::Device) -> Self {
-        let m = module(device, "dpd.wgsl", &[COMMON_WGSL, RNG_WGSL, include_str!("../../../shaders/dpd.wgsl")]);
+        let m =
+            module(device, "dpd.wgsl", &[COMMON_WGSL, RNG_WGSL, WALLS_WGSL, include_str!("../../../shaders/dpd.wgsl")]);
         let layout = layout(device, "dpd", &SLOTS);
         Self {
             forces_kick: pipeline(device, &m, "forces", &layout, &[("KICK", 1.0)]),
@@ -48,7 +50,7 @@ impl Dpd {
             &SLOTS,
             &[
                 &b.params, &b.pairs, &b.types, &b.pos, &b.vpred, &b.cell_of, &b.start, &b.entries, &b.sim, &b.force,
-                &b.vel, &b.virial,
+                &b.vel, &b.virial, &b.sdf,
             ],
         )
     }

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::observables::{from_sums, Observables, SUM_WORDS};
 use crate::state::ParticleState;
 use crate::system::DpdSystem;
+use crate::walls::WallCounts;
 
 /// Steps recorded into one command buffer before it is submitted (the host does not wait).
 const STEPS_PER_SUBMIT: u32 = 200;
@@ -58,6 +59,8 @@ pub struct GpuEngine {
     g: Groups,
     step: u64,
     max_dim: u32,
+    /// Counters already read off the device.
+    wall_counts: WallCounts,
 }
 
 impl GpuEngine {
@@ -85,7 +88,7 @@ impl GpuEngine {
         };
         ctx.sync()?;
         let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
-        Ok(Self { ctx, system: system.clone(), k, b, g, step, max_dim })
+        Ok(Self { ctx, system: system.clone(), k, b, g, step, max_dim, wall_counts: WallCounts::default() })
     }
 
     fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
@@ -172,7 +175,7 @@ impl GpuEngine {
                         *acc += f64::from(x);
                     }
                 }
-                from_sums(step, self.b.n as usize, volume, &sums)
+                from_sums(step, self.b.n_mobile, volume, &sums)
             })
             .collect())
     }
@@ -255,6 +258,15 @@ impl Engine for GpuEngine {
         let mut v = self.read_samples(&[self.step])?;
         self.ctx.take_errors()?;
         Ok(v.remove(0))
+    }
+    fn wall_counts(&mut self) -> Result<WallCounts> {
+        let (d, q) = (&self.ctx.device, &self.ctx.queue);
+        let c: Vec<u32> = bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.wall_counts, 8)?);
+        q.write_buffer(&self.b.wall_counts, 0, bytemuck::cast_slice(&[0u32; 2]));
+        self.ctx.take_errors()?;
+        self.wall_counts.bounced += u64::from(c[0]);
+        self.wall_counts.leaked += u64::from(c[1]);
+        Ok(self.wall_counts)
     }
     fn state(&mut self) -> Result<ParticleState> {
         let n = u64::from(self.b.n);

@@ -2,9 +2,9 @@
 //! counter. Physics in [`crate::integrate`].
 
 use super::buffers::Buffers;
-use super::kernel::{bind, layout, module, pipeline, Bind, COMMON_WGSL};
+use super::kernel::{bind, layout, module, pipeline, Bind, COMMON_WGSL, WALLS_WGSL};
 
-const SLOTS: [(u32, Bind); 10] = [
+const SLOTS: [(u32, Bind); 12] = [
     (0, Bind::Uniform),
     (1, Bind::Read),
     (2, Bind::ReadWrite),
@@ -15,6 +15,8 @@ const SLOTS: [(u32, Bind); 10] = [
     (7, Bind::ReadWrite),
     (8, Bind::ReadWrite),
     (9, Bind::ReadWrite),
+    (10, Bind::Read),
+    (11, Bind::ReadWrite),
 ];
 
 /// Compiled integrate kernels.
@@ -29,7 +31,11 @@ pub struct Integrate {
 impl Integrate {
     /// Compiles the kernels.
     pub fn new(device: &wgpu::Device) -> Self {
-        let m = module(device, "integrate.wgsl", &[COMMON_WGSL, include_str!("../../../shaders/integrate.wgsl")]);
+        let m = module(
+            device,
+            "integrate.wgsl",
+            &[COMMON_WGSL, WALLS_WGSL, include_str!("../../../shaders/integrate.wgsl")],
+        );
         let layout = layout(device, "integrate", &SLOTS);
         Self {
             first: pipeline(device, &m, "integrate_first", &layout, &[]),
@@ -44,7 +50,20 @@ impl Integrate {
             "integrate",
             &self.layout,
             &SLOTS,
-            &[&b.params, &b.types, &b.pos, &b.vel, &b.vpred, &b.force, &b.cell_of, &b.rank, &b.counts, &b.sim],
+            &[
+                &b.params,
+                &b.types,
+                &b.pos,
+                &b.vel,
+                &b.vpred,
+                &b.force,
+                &b.cell_of,
+                &b.rank,
+                &b.counts,
+                &b.sim,
+                &b.sdf,
+                &b.wall_counts,
+            ],
         )
     }
 }

@@ -7,6 +7,8 @@ use crate::error::{KernelError, Result};
 pub const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
 /// `rng.wgsl`: Philox4x32-10.
 pub const RNG_WGSL: &str = include_str!("../../../shaders/rng.wgsl");
+/// The wall distance field, bounce-back and near-wall force (`shaders/walls.wgsl`).
+pub const WALLS_WGSL: &str = include_str!("../../../shaders/walls.wgsl");
 
 /// How a binding is used by a kernel.
 #[derive(Clone, Copy, Debug)]

@@ -13,6 +13,7 @@ pub mod kernel;
 pub mod observables;
 pub mod rng_batch;
 pub mod scan;
+pub mod walls_batch;
 
 pub use context::{AdapterChoice, GpuContext};
 pub use engine::GpuEngine;

@@ -1,0 +1,76 @@
+//! `shaders/walls_batch.wgsl`: evaluates the WGSL wall functions (distance field, bounce-back,
+//! near-wall force) on a batch of inputs so tests can compare them with [`crate::walls`].
+
+use super::buffers::Params;
+use super::context::GpuContext;
+use super::kernel::{
+    bind, dispatch, layout, module, pipeline, read_back, storage, uniform, Bind, COMMON_WGSL, WALLS_WGSL,
+};
+use crate::cell_list::CellGrid;
+use crate::error::{KernelError, Result};
+use crate::system::DpdSystem;
+use crate::walls::Bounce;
+
+const SLOTS: [(u32, Bind); 4] = [(0, Bind::Uniform), (1, Bind::Read), (2, Bind::Read), (3, Bind::ReadWrite)];
+
+/// What the GPU computed for one `(x0, x1, v)` input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WallProbe {
+    /// Field value at x1.
+    pub value: f32,
+    /// Field gradient at x1.
+    pub gradient: [f32; 3],
+    /// Bounced (unwrapped) position.
+    pub x: [f32; 3],
+    /// Bounced velocity.
+    pub v: [f32; 3],
+    /// Outcome of the bounce.
+    pub outcome: Bounce,
+    /// Near-wall force at x1.
+    pub force: [f32; 3],
+}
+
+/// Runs the wall functions of `system` (which must have walls) on the GPU for each input
+/// `(x0, x1, v)`: the drift from x0 to x1 at velocity v.
+pub fn walls_batch(ctx: &GpuContext, system: &DpdSystem, inputs: &[[[f32; 3]; 3]]) -> Result<Vec<WallProbe>> {
+    let walls = system.walls.as_ref().ok_or_else(|| KernelError::InconsistentState("no walls".into()))?;
+    let d = &ctx.device;
+    let m =
+        module(d, "walls_batch.wgsl", &[COMMON_WGSL, WALLS_WGSL, include_str!("../../../shaders/walls_batch.wgsl")]);
+    let lay = layout(d, "walls batch", &SLOTS);
+    let pl = pipeline(d, &m, "walls_batch", &lay, &[]);
+    let n = inputs.len() as u64;
+    let params = Params::new(system, &CellGrid::new(system), n as u32);
+    let params = uniform(d, &ctx.queue, "walls batch params", bytemuck::bytes_of(&params));
+    let sdf = storage(d, "walls batch sdf", 4 * walls.sdf.values.len() as u64);
+    ctx.queue.write_buffer(&sdf, 0, bytemuck::cast_slice(&walls.sdf.values));
+    let flat: Vec<f32> = inputs.iter().flat_map(|i| i.iter().flat_map(|p| [p[0], p[1], p[2], 0.0])).collect();
+    let inp = storage(d, "walls batch inputs", 48 * n);
+    ctx.queue.write_buffer(&inp, 0, bytemuck::cast_slice(&flat));
+    let out = storage(d, "walls batch outputs", 64 * n);
+    let group = bind(d, "walls batch", &lay, &SLOTS, &[&params, &sdf, &inp, &out]);
+    let mut enc = d.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("walls batch") });
+    {
+        let mut pass =
+            enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("walls batch"), timestamp_writes: None });
+        dispatch(&mut pass, &pl, &group, n as u32, 64, ctx.limits.max_compute_workgroups_per_dimension);
+    }
+    let _index = ctx.queue.submit([enc.finish()]);
+    let raw: Vec<f32> = bytemuck::pod_collect_to_vec(&read_back(d, &ctx.queue, &out, 64 * n)?);
+    ctx.take_errors()?;
+    Ok(raw
+        .chunks_exact(16)
+        .map(|c| WallProbe {
+            value: c[3],
+            gradient: [c[0], c[1], c[2]],
+            x: [c[4], c[5], c[6]],
+            outcome: match c[7] as u32 {
+                0 => Bounce::None,
+                1 => Bounce::Reflected,
+                _ => Bounce::Leaked,
+            },
+            v: [c[8], c[9], c[10]],
+            force: [c[12], c[13], c[14]],
+        })
+        .collect())
+}

@@ -1,0 +1,137 @@
+//! CPU and GPU agree on the wall kernels: the sampled distance field and its gradient, bounce-back
+//! (outcome, position, velocity) and the near-wall force on a batch of random drifts, to f32
+//! rounding; and a 100-step trajectory of fluid in a stenosed tube with moving walls and the
+//! near-wall force agrees to 1e-3 in position (the tolerance of the periodic-box trajectory test).
+
+mod common;
+
+use hemoscale::dsl::{Backend, Scenario};
+use hemoscale::kernels::geometry::Shape;
+use hemoscale::kernels::gpu::walls_batch::walls_batch;
+use hemoscale::kernels::walls::Bounce;
+use hemoscale::kernels::{CpuEngine, DpdSystem, Engine, GpuEngine, ParticleState};
+use hemoscale::run::initial_conditions;
+
+/// A stenosed tube whose walls move and push: every wall code path is active.
+fn scenario() -> Scenario {
+    Scenario::builder("parity")
+        .box_lengths([12.0, 10.0, 10.0])
+        .body_force([0.2, 0.0, 0.0])
+        .vessel(Shape::Stenosis { center: [5.0, 5.0], radius: 4.0, x0: 6.0, length: 6.0, area_reduction: 0.6 }, 1.0)
+        .wall_speed(0.8, 5.0)
+        .near_wall_force(-1.5, 1.0)
+        .backend(Backend::Cpu)
+        .seed(21)
+        .build()
+        .expect("valid scenario")
+}
+
+/// Deterministic pseudo-random numbers in [0, 1) (a 64-bit LCG; the test needs no statistics).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+#[test]
+fn wall_functions_agree() {
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let system: DpdSystem = scenario().walled_system().expect("walls");
+    let walls = system.walls.clone().expect("walls");
+    let l = system.sim_box.len;
+    let mut rng = Lcg(7);
+    let mut inputs = Vec::new();
+    while inputs.len() < 4000 {
+        let x0 = [rng.next() * l[0], rng.next() * l[1], rng.next() * l[2]];
+        if walls.sdf.value(x0) >= 0.0 {
+            continue;
+        }
+        // Drifts up to 0.6 rc: many cross the surface, some twice.
+        let v: [f32; 3] = std::array::from_fn(|_| 60.0 * (rng.next() - 0.5));
+        let x1 = std::array::from_fn(|k| x0[k] + 0.01 * v[k]);
+        inputs.push([x0, x1, v]);
+    }
+    let gpu = walls_batch(&ctx, &system, &inputs).expect("gpu batch");
+    let (mut reflected, mut mismatched) = (0, 0);
+    for (inp, g) in inputs.iter().zip(&gpu) {
+        let (value, grad) = walls.sdf.eval(inp[1]);
+        assert!((value - g.value).abs() <= 1e-5 * (1.0 + value.abs()), "field {value} vs {}", g.value);
+        for k in 0..3 {
+            assert!(
+                (grad[k] - g.gradient[k]).abs() <= 1e-4 * (1.0 + grad[k].abs()),
+                "gradient {grad:?} vs {:?}",
+                g.gradient
+            );
+        }
+        let f = walls.near_wall_force(inp[1]);
+        for k in 0..3 {
+            assert!((f[k] - g.force[k]).abs() <= 1e-4 * (1.0 + f[k].abs()), "force {f:?} vs {:?}", g.force);
+        }
+        let mut v = inp[2];
+        let (x, outcome) = walls.bounce(inp[0], inp[1], &mut v);
+        if outcome != g.outcome {
+            // Only a point within rounding of the surface may be judged differently.
+            assert!(value.abs() < 1e-4, "outcome {outcome:?} vs {:?} at distance {value}", g.outcome);
+            mismatched += 1;
+            continue;
+        }
+        reflected += usize::from(outcome == Bounce::Reflected);
+        for k in 0..3 {
+            assert!((x[k] - g.x[k]).abs() <= 1e-4, "position {x:?} vs {:?}", g.x);
+            assert!((v[k] - g.v[k]).abs() <= 1e-5 * (1.0 + v[k].abs()), "velocity {v:?} vs {:?}", g.v);
+        }
+        assert_ne!(outcome, Bounce::Leaked, "a drift from the fluid must never leak");
+    }
+    assert!(reflected > 200, "only {reflected} reflections: the test does not exercise bounce-back");
+    assert!(mismatched < 5, "{mismatched} outcomes differ");
+}
+
+fn by_tag(s: &ParticleState) -> ParticleState {
+    s.sorted_by_tag()
+}
+
+#[test]
+fn walled_trajectories_agree() {
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let sc = scenario();
+    let initial = initial_conditions(&sc, Backend::Cpu).expect("initial conditions");
+    assert!(initial.wall > 500 && initial.fluid > 1000, "{} fluid, {} wall", initial.fluid, initial.wall);
+    let mut cpu = CpuEngine::new(&initial.system, &initial.state, 0).expect("cpu");
+    let mut gpu = GpuEngine::with_context(ctx, &initial.system, &initial.state, 0).expect("gpu");
+    cpu.compute_forces().expect("cpu forces");
+    gpu.compute_forces().expect("gpu forces");
+    let _ = cpu.run(100, 0).expect("cpu run");
+    let _ = gpu.run(100, 0).expect("gpu run");
+    let (a, b) = (by_tag(&cpu.state().expect("state")), by_tag(&gpu.state().expect("state")));
+    let l = initial.system.sim_box.len;
+    let mut worst = 0.0f64;
+    for (p, q) in a.pos.iter().zip(&b.pos) {
+        for k in 0..3 {
+            let mut d = f64::from(p[k]) - f64::from(q[k]);
+            d -= f64::from(l[k]) * (d / f64::from(l[k])).round();
+            worst = worst.max(d.abs());
+        }
+    }
+    // Frozen particles never move, on either backend.
+    for (i, t) in a.type_id.iter().enumerate() {
+        if *t == 1 {
+            assert_eq!(a.pos[i], initial.state.sorted_by_tag().pos[i], "a wall particle moved on the CPU");
+            assert_eq!(b.pos[i], initial.state.sorted_by_tag().pos[i], "a wall particle moved on the GPU");
+        }
+    }
+    let (cc, gc) = (cpu.wall_counts().expect("counts"), gpu.wall_counts().expect("counts"));
+    eprintln!("max position difference {worst:.3e}; bounced cpu {} gpu {}", cc.bounced, gc.bounced);
+    assert!(worst < 1e-3, "positions differ by {worst}");
+    assert_eq!((cc.leaked, gc.leaked), (0, 0));
+    assert!(cc.bounced > 0 && cc.bounced.abs_diff(gc.bounced) <= cc.bounced / 20, "{cc:?} vs {gc:?}");
+    let (oc, og) = (cpu.observables().expect("obs"), gpu.observables().expect("obs"));
+    assert_eq!(oc.n, initial.fluid);
+    assert_eq!(og.n, initial.fluid);
+    assert!((oc.temperature() - og.temperature()).abs() < 1e-3 * oc.temperature());
+}
