@@ -18,7 +18,8 @@ pub fn sizes() -> Vec<usize> {
         .unwrap_or_else(|| vec![24_000, 96_000, 375_000])
 }
 
-fn backends() -> Vec<String> {
+/// Backends to benchmark: `HEMOSCALE_BENCH_BACKENDS` (comma-separated), default cpu and gpu.
+pub fn backend_names() -> Vec<String> {
     std::env::var("HEMOSCALE_BENCH_BACKENDS")
         .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
         .unwrap_or_else(|_| vec!["cpu".into(), "gpu".into()])
@@ -29,7 +30,7 @@ pub fn engines(n: usize) -> Vec<(String, Box<dyn Engine>)> {
     let system = DpdSystem::standard(SimBox::cubic((n as f32 / 3.0).cbrt()), 1);
     let state = init::random_fluid(&system, n);
     let mut out: Vec<(String, Box<dyn Engine>)> = Vec::new();
-    for b in backends() {
+    for b in backend_names() {
         let engine: Box<dyn Engine> = match b.as_str() {
             "cpu" => Box::new(CpuEngine::new(&system, &state, 0).expect("CPU engine")),
             "gpu" => match GpuContext::new(AdapterChoice::Any) {

@@ -11,5 +11,6 @@ mod common;
 mod dpd_forces;
 mod integrate;
 mod step;
+mod walls;
 
-criterion::criterion_main!(cell_list::benches, dpd_forces::benches, integrate::benches, step::benches);
+criterion::criterion_main!(cell_list::benches, dpd_forces::benches, integrate::benches, step::benches, walls::benches);

@@ -31,7 +31,10 @@ fn scenarios_are_listed_with_their_keys() {
     assert!(o.status.success(), "{}", text(&o).1);
     let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
     let keys: Vec<&str> = v["keys"].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap()).collect();
-    assert_eq!(keys, ["density", "a", "gamma", "kT", "rc", "s", "dt", "lambda", "particles"]);
+    assert_eq!(
+        keys,
+        ["density", "a", "gamma", "kT", "rc", "s", "dt", "lambda", "morse_d0", "morse_alpha", "morse_r0", "particles"]
+    );
     for k in v["keys"].as_array().unwrap() {
         assert!(k["default"].is_number() && k["unit"].is_string() && k["range"].is_string(), "{k}");
     }
@@ -62,6 +65,8 @@ fn run_writes_a_summary_json() {
         "5",
         "--summary-json",
         path.to_str().unwrap(),
+        "--out",
+        tmp("run-out").to_str().unwrap(),
     ]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
@@ -96,7 +101,19 @@ fn run_writes_a_summary_json() {
 /// Runs shorter than the sampling interval still print real numbers on every thermo row.
 #[test]
 fn short_runs_print_finite_thermo_rows() {
-    let o = hemoscale(&["run", "dpd-box", "--set", "particles=500", "--steps", "3", "--backend", "cpu"]);
+    let out_dir = tmp("short-out");
+    let o = hemoscale(&[
+        "run",
+        "dpd-box",
+        "--set",
+        "particles=500",
+        "--steps",
+        "3",
+        "--backend",
+        "cpu",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let rows: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).collect();
@@ -121,6 +138,8 @@ fn gpu_backend_runs_from_the_command_line() {
         "gpu",
         "--summary-json",
         path.to_str().unwrap(),
+        "--out",
+        tmp("gpu-out").to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o).1);
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -199,4 +218,79 @@ fn bad_input_is_refused_with_status_2() {
     let o = hemoscale(&["run", "dpd-box", "--backend", "tpu"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("auto, cpu, gpu"));
+}
+
+/// Vessel scenarios refuse impossible geometry before running: the message names the key.
+#[test]
+fn bad_vessels_are_refused_with_status_2() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        ("tube", &["--set", "wall_thickness=0.5"], &["wall_thickness", ">= rc = 1"]),
+        ("tube", &["--set", "radius=0.5"], &["radius", ">= rc = 1"]),
+        ("stenosis", &["--set", "stenosis=1"], &["stenosis", "[0, 1)"]),
+        ("stenosis", &["--set", "stenosis=1.2"], &["stenosis", "[0, 1)"]),
+        ("stenosis", &["--set", "stenosis=0.95"], &["stenosis", "outlet of radius 0.894", "< rc = 1"]),
+        ("stenosis", &["--set", "stenosis_length=40"], &["stenosis_length", "<= length = 16"]),
+        ("couette", &["--set", "height=0.5"], &["height", ">= rc = 1"]),
+        ("couette", &["--set", "wall_thickness=0.2", "--set", "height=0.4"], &["wall_thickness", "height"]),
+    ];
+    for (scenario, args, needles) in cases {
+        let mut all = vec!["run", scenario, "--backend", "cpu", "--out", "/nonexistent/never-written"];
+        all.extend_from_slice(args);
+        let o = hemoscale(&all);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{scenario} {args:?} should exit 2; stderr: {err}");
+        assert!(!err.contains("panicked") && !out.contains("temperature"), "{scenario} {args:?}: {out}{err}");
+        for n in *needles {
+            assert!(err.contains(n), "{scenario} {args:?}: message lacks {n:?}: {err}");
+        }
+    }
+}
+
+/// A short tube run writes every kind of output where `--out` says.
+#[test]
+fn a_tube_run_writes_its_files() {
+    let dir = tmp("tube-out");
+    let summary = tmp("tube.json");
+    let o = hemoscale(&[
+        "run",
+        "tube",
+        "--set",
+        "radius=2.5",
+        "--set",
+        "length=6",
+        "--steps",
+        "400",
+        "--backend",
+        "cpu",
+        "--out",
+        dir.to_str().unwrap(),
+        "--trajectory",
+        "every:200",
+        "--fields",
+        "every:200",
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    for f in [
+        "thermo.csv",
+        "trajectory.xyz",
+        "particles/particles.pvd",
+        "fields/fields.pvd",
+        "profile_vx_r.csv",
+        "profile_vx_r_velocity.png",
+        "profile_vx_r_density.png",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
+    }
+    let thermo = std::fs::read_to_string(dir.join("thermo.csv")).unwrap();
+    assert!(thermo.starts_with("step,time,temperature,pressure"), "{thermo}");
+    assert_eq!(thermo.lines().count(), 21, "a header and 20 rows:\n{thermo}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert!(v["wall_particles"].as_u64().unwrap() > 0);
+    assert_eq!(v["observables"]["leaked_particles"], 0);
+    for key in ["centerline_velocity", "flow_rate", "slip_velocity", "profile_r2", "near_wall_density_ratio"] {
+        assert!(v["observables"][key].is_number(), "{key} missing: {}", v["observables"]);
+    }
 }
