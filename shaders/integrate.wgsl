@@ -13,7 +13,8 @@
 @group(0) @binding(8) var<storage, read_write> counts: array<atomic<u32>>;
 @group(0) @binding(9) var<storage, read_write> sim: array<u32>;             // step lo, step hi, sample slot
 @group(0) @binding(10) var<storage, read> sdf: array<f32>;
-@group(0) @binding(11) var<storage, read_write> wall_counts: array<atomic<u32>>;  // bounced, leaked
+// bounced, leaked, x-impulse on the wall below / above the motion plane (fixed point, 1/256)
+@group(0) @binding(11) var<storage, read_write> wall_counts: array<atomic<i32>>;
 
 fn wrap(x: vec3<f32>) -> vec3<f32> {
     let l = params.box_len.xyz;
@@ -43,10 +44,16 @@ fn integrate_first(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
         var x1 = p.xyz + dt * vh;
         if (params.sdf_dims.w != 0u) {
             let b = bounce(p.xyz, x1, vh);
+            let v_before = vh.x;
             x1 = b.x;
             vh = b.v;
             if (b.outcome != 0u) {
-                atomicAdd(&wall_counts[b.outcome - 1u], 1u);
+                atomicAdd(&wall_counts[b.outcome - 1u], 1);
+            }
+            if (b.outcome == 1u) {
+                // Same truncation as walls::impulse_fixed.
+                let imp = i32(ty.y * (v_before - b.v.x) * 256.0);
+                atomicAdd(&wall_counts[select(2u, 3u, p.z >= params.wall.y)], imp);
             }
         }
         x = wrap(x1);

@@ -7,7 +7,7 @@
 //! Reading the state back costs a device synchronisation on the GPU; at every 20 steps it is a
 //! small fraction of a step's cost for the sizes flow scenarios use.
 
-use hemoscale_kernels::{DpdSystem, ParticleState};
+use hemoscale_kernels::{DpdSystem, ParticleState, WallCounts};
 
 use crate::output::{OutputError, Profile1d, ProfileData};
 
@@ -47,8 +47,9 @@ pub struct NamedProfile {
     pub profile: Profile1d,
 }
 
-/// Time-averaged x-force of the fluid on the frozen particles above and below the plane `z =
-/// center` (pair forces of fluid-wall pairs; wall-wall pairs are not computed), per unit wall area.
+/// Time-averaged x-force of the fluid on the walls above and below the plane `z = center`, per
+/// unit wall area: the pair forces on the frozen particles (sampled) plus the momentum that
+/// bounce-back reflections hand the walls (counted exactly by the engines, [`WallCounts`]).
 #[derive(Clone, Debug, Default)]
 pub struct WallShear {
     /// z of the plane between the walls.
@@ -58,6 +59,9 @@ pub struct WallShear {
     sum_top: f64,
     sum_bottom: f64,
     samples: u64,
+    first: Option<(u64, WallCounts)>,
+    last: Option<(u64, WallCounts)>,
+    dt: f64,
 }
 
 impl WallShear {
@@ -65,13 +69,23 @@ impl WallShear {
     pub fn new(center: f64, area: f64) -> Self {
         Self { center, area, ..Self::default() }
     }
+    /// Mean force of the reflections on wall `side` (0 below, 1 above) between the first and the
+    /// last sample.
+    fn reflection_force(&self, side: usize) -> f64 {
+        match (self.first, self.last) {
+            (Some((s0, c0)), Some((s1, c1))) if s1 > s0 => {
+                (c1.impulse(side) - c0.impulse(side)) / ((s1 - s0) as f64 * self.dt)
+            }
+            _ => 0.0,
+        }
+    }
     /// Mean x-force per unit area on the top wall (negative when the fluid holds the top wall back).
     pub fn top_stress(&self) -> f64 {
-        self.sum_top / (self.samples.max(1) as f64 * self.area)
+        (self.sum_top / self.samples.max(1) as f64 + self.reflection_force(1)) / self.area
     }
     /// Mean x-force per unit area on the bottom wall.
     pub fn bottom_stress(&self) -> f64 {
-        self.sum_bottom / (self.samples.max(1) as f64 * self.area)
+        (self.sum_bottom / self.samples.max(1) as f64 + self.reflection_force(0)) / self.area
     }
     /// Shear stress transmitted across the channel: the mean of the drag on both walls,
     /// `(F_bottom - F_top) / (2 A)`.
@@ -114,8 +128,14 @@ impl FlowProbe {
     pub fn due(&self, step: u64) -> bool {
         step >= self.start && step % self.every == 0
     }
-    /// Takes one sample of `state`.
-    pub fn sample(&mut self, system: &DpdSystem, state: &ParticleState) -> Result<(), OutputError> {
+    /// Takes one sample of `state` at `step`, with the engine's wall counters then.
+    pub fn sample(
+        &mut self,
+        system: &DpdSystem,
+        state: &ParticleState,
+        step: u64,
+        counts: WallCounts,
+    ) -> Result<(), OutputError> {
         let fluid = |i: usize| !system.types[state.type_id[i] as usize].frozen;
         for p in &mut self.profiles {
             let (mut pos, mut vel) = (Vec::with_capacity(state.len()), Vec::with_capacity(state.len()));
@@ -137,6 +157,9 @@ impl FlowProbe {
                 }
             }
             w.samples += 1;
+            w.dt = f64::from(system.dt);
+            w.first.get_or_insert((step, counts));
+            w.last = Some((step, counts));
         }
         self.samples += 1;
         Ok(())

@@ -288,7 +288,8 @@ pub fn run(
         if state_due(step) {
             let state = engine.state()?;
             if let Some(p) = probe.as_mut().filter(|p| p.due(step)) {
-                p.sample(&system, &state)?;
+                let counts = if p.wall_shear.is_some() { engine.wall_counts()? } else { WallCounts::default() };
+                p.sample(&system, &state, step, counts)?;
             }
             if let Some(f) = files.as_mut() {
                 if let Some(g) = f.grid.as_mut() {

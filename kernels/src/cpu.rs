@@ -137,8 +137,9 @@ impl CpuEngine {
 
     fn integrate_first(&mut self) {
         let c = self.coeff;
-        let (inv_mass, mobile, walls) = (&self.inv_mass, &self.mobile, self.system.walls.as_ref());
-        let (bounced, leaked) = self
+        let (inv_mass, mass, mobile, walls) = (&self.inv_mass, &self.mass, &self.mobile, self.system.walls.as_ref());
+        let center = walls.map_or(0.0, |w| w.motion.center);
+        let (bounced, leaked, below, above) = self
             .pos
             .par_iter_mut()
             .zip(self.vel.par_iter_mut())
@@ -149,17 +150,29 @@ impl CpuEngine {
             .map(|((((p, v), vp), f), &t)| {
                 if !mobile[t as usize] {
                     *vp = *v;
-                    return (0u64, 0u64);
+                    return (0u64, 0u64, 0i64, 0i64);
                 }
+                let (x0, vx0) = (p[2], v[0]);
+                // The impulse is booked from the half-kicked velocity the reflection reversed.
+                let vh = vx0 + c.half_dt * (f[0] * inv_mass[t as usize]);
                 match first_half(p, v, vp, f, inv_mass[t as usize], &c, walls) {
-                    Bounce::None => (0, 0),
-                    Bounce::Reflected => (1, 0),
-                    Bounce::Leaked => (0, 1),
+                    Bounce::None => (0, 0, 0, 0),
+                    Bounce::Reflected => {
+                        let imp = i64::from(crate::walls::impulse_fixed(mass[t as usize], vh, v[0]));
+                        if x0 >= center {
+                            (1, 0, 0, imp)
+                        } else {
+                            (1, 0, imp, 0)
+                        }
+                    }
+                    Bounce::Leaked => (0, 1, 0, 0),
                 }
             })
-            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            .reduce(|| (0, 0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3));
         self.wall_counts.bounced += bounced;
         self.wall_counts.leaked += leaked;
+        self.wall_counts.impulse[0] += below;
+        self.wall_counts.impulse[1] += above;
     }
 
     fn build_cells(&mut self) {

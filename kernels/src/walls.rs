@@ -75,6 +75,28 @@ pub struct WallCounts {
     pub bounced: u64,
     /// Particles found inside the wall after reflection (must stay 0).
     pub leaked: u64,
+    /// x-momentum reflections gave the walls below and above the motion plane (`z < center`,
+    /// `z >= center`), in units of 1/[`IMPULSE_SCALE`]: with the pair forces on the frozen
+    /// particles, the whole force the fluid exerts on each wall (plane Couette shear stress).
+    pub impulse: [i64; 2],
+}
+
+/// Fixed-point scale of [`WallCounts::impulse`]: each reflection's impulse is truncated to a
+/// multiple of 1/256 (so both backends sum the same integers, exactly and in any order; the GPU
+/// has 32-bit integer atomics only).
+pub const IMPULSE_SCALE: f32 = 256.0;
+
+impl WallCounts {
+    /// Impulse given to the wall below (0) or above (1) the motion plane, in momentum units.
+    pub fn impulse(&self, side: usize) -> f64 {
+        self.impulse[side] as f64 / f64::from(IMPULSE_SCALE)
+    }
+}
+
+/// Fixed-point x-impulse a reflection gives the wall: `m (v_before - v_after)_x`, truncated.
+#[inline(always)]
+pub fn impulse_fixed(mass: f32, v_before: f32, v_after: f32) -> i32 {
+    (mass * (v_before - v_after) * IMPULSE_SCALE) as i32
 }
 
 /// Result of bouncing one particle.

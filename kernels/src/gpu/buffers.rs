@@ -124,7 +124,7 @@ pub struct Buffers {
     pub partials: wgpu::Buffer,
     /// Wall distance field (one element when there are no walls).
     pub sdf: wgpu::Buffer,
-    /// Bounce-back counters `[bounced, leaked]` since the last read.
+    /// Bounce-back counters `[bounced, leaked, impulse below, impulse above]` since the last read.
     pub wall_counts: wgpu::Buffer,
 }
 
@@ -190,7 +190,7 @@ impl Buffers {
             sim: filled("sim", bytemuck::cast_slice(&sim)),
             partials: storage(d, "partials", words(u64::from(MAX_SAMPLES * REDUCE_GROUPS) * SUM_WORDS as u64)),
             sdf: filled("sdf", bytemuck::cast_slice(sdf_values)),
-            wall_counts: filled("wall_counts", bytemuck::cast_slice(&[0u32; 2])),
+            wall_counts: filled("wall_counts", bytemuck::cast_slice(&[0i32; 4])),
         })
     }
 }

@@ -261,11 +261,14 @@ impl Engine for GpuEngine {
     }
     fn wall_counts(&mut self) -> Result<WallCounts> {
         let (d, q) = (&self.ctx.device, &self.ctx.queue);
-        let c: Vec<u32> = bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.wall_counts, 8)?);
-        q.write_buffer(&self.b.wall_counts, 0, bytemuck::cast_slice(&[0u32; 2]));
+        // 32-bit device counters, read and cleared at every output step.
+        let c: Vec<i32> = bytemuck::pod_collect_to_vec(&read_back(d, q, &self.b.wall_counts, 16)?);
+        q.write_buffer(&self.b.wall_counts, 0, bytemuck::cast_slice(&[0i32; 4]));
         self.ctx.take_errors()?;
-        self.wall_counts.bounced += u64::from(c[0]);
-        self.wall_counts.leaked += u64::from(c[1]);
+        self.wall_counts.bounced += u64::from(c[0] as u32);
+        self.wall_counts.leaked += u64::from(c[1] as u32);
+        self.wall_counts.impulse[0] += i64::from(c[2]);
+        self.wall_counts.impulse[1] += i64::from(c[3]);
         Ok(self.wall_counts)
     }
     fn state(&mut self) -> Result<ParticleState> {
