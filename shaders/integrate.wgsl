@@ -36,7 +36,10 @@ fn integrate_first(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     let ty = types[bitcast<u32>(p.w)];
     var x = p.xyz;
     if (ty.z != 0.0) {
-        // Frozen (wall) particle: no motion; its predicted velocity is the wall's.
+        // Frozen (wall) particle: moves rigidly with its wall velocity (still walls stay put bit
+        // for bit); its predicted velocity is the wall's.
+        x = wrap(p.xyz + dt * v.xyz);
+        pos[i] = vec4<f32>(x, p.w);
         vpred[i] = v;
     } else {
         let a = force[i].xyz * ty.x;

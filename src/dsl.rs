@@ -347,6 +347,9 @@ fn check_vessel(s: &Scenario, v: &Vessel, e: &mut ValidationErrors) {
         e.push("near_wall_force", v.force.amplitude, "must be finite with a range > 0");
     }
     check_shape(&v.shape, rc, e);
+    if v.motion.speed != 0.0 && !matches!(v.shape, Shape::Channel { .. }) {
+        e.push("wall_speed", v.motion.speed, "moving walls need a geometry invariant along x (a channel)");
+    }
     if !e.0.is_empty() {
         return;
     }

@@ -10,7 +10,7 @@ use crate::cell_list::{CellGrid, CellList};
 use crate::dpd::{pair_coeffs, sweep, PairCoeffs, SweepInput};
 use crate::engine::{BackendKind, Engine, Pass};
 use crate::error::Result;
-use crate::integrate::{first_half, second_half, StepCoeffs};
+use crate::integrate::{first_half, second_half, wrap, StepCoeffs};
 use crate::observables::Observables;
 use crate::rng::seed_key;
 use crate::state::ParticleState;
@@ -149,6 +149,11 @@ impl CpuEngine {
             .with_min_len(4096)
             .map(|((((p, v), vp), f), &t)| {
                 if !mobile[t as usize] {
+                    // Frozen particles move rigidly with their (wall) velocity; still walls stay put
+                    // bit for bit.
+                    for k in 0..3 {
+                        p[k] = wrap(p[k] + c.dt * v[k], c.len[k], c.inv_len[k]);
+                    }
                     *vp = *v;
                     return (0u64, 0u64, 0i64, 0i64);
                 }

@@ -10,8 +10,8 @@
 //! `lambda = 1/2` is plain velocity-Verlet (LAMMPS `fix nve` with `pair_style dpd`).
 //!
 //! With walls, the drift of step 1 is followed by bounce-back ([`crate::walls::Walls::bounce`])
-//! before wrapping. Frozen particles skip the whole step (their predicted velocity is their
-//! velocity, the wall's).
+//! before wrapping. Frozen particles only drift with their velocity (a moving wall's; zero for
+//! still walls), and their predicted velocity is that velocity.
 
 use crate::walls::{Bounce, Walls};
 

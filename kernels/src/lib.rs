@@ -2,7 +2,9 @@
 //!
 //! The physics lives in small modules, one concern each, whose GPU twins in `shaders/` share their
 //! names: [`rng`] (Philox4x32-10), [`cell_list`] (counting sort), [`dpd`] (pair forces),
-//! [`integrate`] (modified velocity-Verlet), [`observables`] (temperature, pressure tensor).
+//! [`integrate`] (modified velocity-Verlet), [`observables`] (temperature, pressure tensor),
+//! [`walls`] (bounce-back, near-wall force, frozen wall particles) with the distance fields of
+//! [`geometry`].
 //! [`CpuEngine`] and [`GpuEngine`] implement one [`Engine`] interface.
 #![warn(missing_docs)]
 

@@ -30,9 +30,9 @@ pub struct ParticleType {
     pub name: String,
     /// Mass (DPD units; 1 for plasma).
     pub mass: f32,
-    /// Frozen particles (walls) never move: they keep their position and velocity (the wall's),
-    /// exert forces on the others, take no part in temperature or momentum, and pairs of two
-    /// frozen particles are skipped.
+    /// Frozen particles (walls) feel no force: they keep their velocity (the wall's, zero for still
+    /// walls) and move rigidly with it, exert forces on the others, take no part in temperature or
+    /// momentum, and pairs of two frozen particles are skipped.
     pub frozen: bool,
 }
 

@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use super::fluid::{float, fluid_builder, fluid_params};
-use super::vessel::{round_box, wall_params, with_walls};
+use super::vessel::{round_box, wall_params, with_walls, DEFAULT_WALL_FRICTION};
 use super::Builtin;
 use crate::dsl::{Backend, Scenario};
 use crate::flow::{FlowProbe, Selection};
@@ -65,7 +65,7 @@ impl Builtin for Stenosis {
             ),
             float("stenosis_length", 6.0, "rc", Ex(0.0), In(5000.0), "axial length of the constriction (<= length)"),
         ]);
-        p.extend(wall_params());
+        p.extend(wall_params(DEFAULT_WALL_FRICTION));
         p
     }
     fn default_steps(&self) -> u64 {

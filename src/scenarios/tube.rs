@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::fluid::{float, fluid_builder, fluid_params};
-use super::vessel::{round_box, wall_params, with_walls};
+use super::vessel::{round_box, wall_params, with_walls, DEFAULT_WALL_FRICTION};
 use super::Builtin;
 use crate::dsl::{Backend, Scenario};
 use crate::fit::fit_powers;
@@ -88,7 +88,7 @@ impl Builtin for Tube {
             float("radius", 4.0, "rc", Ex(0.0), In(500.0), "tube radius"),
             float("length", 10.0, "rc", In(2.0), In(5000.0), "periodic length along x"),
         ]);
-        p.extend(wall_params());
+        p.extend(wall_params(DEFAULT_WALL_FRICTION));
         p
     }
     fn default_steps(&self) -> u64 {

@@ -19,8 +19,8 @@ pub const DEFAULT_NEAR_WALL_FORCE: f64 = -1.0;
 /// 19.1 and 17.5 for F = 1, 4, 8 and 16 against the analytic 17.6 for eta = 0.855.
 pub const DEFAULT_WALL_FRICTION: f64 = 16.0;
 
-/// The wall keys.
-pub fn wall_params() -> Vec<ParamSpec> {
+/// The wall keys, with `friction` as the default of `wall_friction`.
+pub fn wall_params(friction: f64) -> Vec<ParamSpec> {
     use Bound::{Exclusive as Ex, Inclusive as In};
     vec![
         float("wall_thickness", 1.0, "rc", In(0.0), In(10.0), "thickness of the frozen wall-particle layer (>= rc)"),
@@ -42,7 +42,7 @@ pub fn wall_params() -> Vec<ParamSpec> {
         ),
         float(
             "wall_friction",
-            DEFAULT_WALL_FRICTION,
+            friction,
             "1",
             In(0.0),
             In(100.0),
