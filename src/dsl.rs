@@ -18,6 +18,29 @@
 //!     .expect("a valid scenario");
 //! assert_eq!(scenario.particles(), 3000);
 //! ```
+//!
+//! Vessels are signed distance functions (flow along x, periodic); here a tube of radius 5 with a
+//! wall layer one rc thick, driven by a body force, and a shape the builder refuses:
+//!
+//! ```
+//! use hemoscale::dsl::Scenario;
+//! use hemoscale::kernels::geometry::Shape;
+//!
+//! let tube = Scenario::builder("my-tube")
+//!     .box_lengths([20.0, 12.0, 12.0])
+//!     .body_force([0.03, 0.0, 0.0])
+//!     .vessel(Shape::Tube { center: [6.0, 6.0], radius: 5.0 }, 1.0)
+//!     .near_wall_force(-1.0, 1.0)
+//!     .build()
+//!     .expect("a valid vessel");
+//! assert!(tube.walled_system().is_some());
+//!
+//! // A wall thinner than the cut-off lets fluid feel through it: refused, naming the field.
+//! let thin = Scenario::builder("thin").box_lengths([20.0, 12.0, 12.0])
+//!     .vessel(Shape::Tube { center: [6.0, 6.0], radius: 5.0 }, 0.5)
+//!     .build();
+//! assert!(thin.unwrap_err().to_string().contains("wall_thickness"));
+//! ```
 
 use hemoscale_kernels::geometry::{SdfGrid, Shape};
 use hemoscale_kernels::{DpdPair, DpdSystem, NearWallForce, PairTable, ParticleType, SimBox, WallMotion, Walls};
@@ -408,5 +431,36 @@ fn check_shape(shape: &Shape, rc: f32, e: &mut ValidationErrors) {
             check_shape(a, rc as f32, e);
             check_shape(b, rc as f32, e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tube(radius: f64) -> Shape {
+        Shape::Tube { center: [6.0, 6.0], radius }
+    }
+
+    #[test]
+    fn a_geometry_without_fluid_is_refused() {
+        // A tube minus a wider tube: nothing is left.
+        let empty = Shape::Difference(Box::new(tube(4.0)), Box::new(tube(5.5)));
+        let e = Scenario::builder("empty").box_lengths([10.0, 12.0, 12.0]).vessel(empty, 1.0).build().unwrap_err();
+        assert!(e.to_string().contains("geometry") && e.to_string().contains("no fluid"), "{e}");
+    }
+
+    #[test]
+    fn moving_walls_need_a_channel_and_stenoses_an_outlet() {
+        let e = Scenario::builder("moving tube")
+            .box_lengths([10.0, 12.0, 12.0])
+            .vessel(tube(5.0), 1.0)
+            .wall_speed(1.0, 6.0)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("wall_speed"), "{e}");
+        let s = Shape::Stenosis { center: [6.0, 6.0], radius: 5.0, x0: 5.0, length: 4.0, area_reduction: 1.0 };
+        let e = Scenario::builder("closed").box_lengths([10.0, 12.0, 12.0]).vessel(s, 1.0).build().unwrap_err();
+        assert!(e.to_string().contains("stenosis") && e.to_string().contains("[0, 1)"), "{e}");
     }
 }
