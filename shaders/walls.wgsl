@@ -1,7 +1,8 @@
 // walls.wgsl -- the wall distance field and bounce-back, twin of kernels/src/geometry.rs
 // (SdfGrid::eval) and kernels/src/walls.rs; the same f32 operations in the same order. Needs
-// common.wgsl; the including shader declares `sdf: array<f32>` (the sampled distance field, one
-// element when there are no walls). Walls exist when params.sdf_dims.w != 0.
+// common.wgsl; the including shader declares `sdf: array<f32>` (the sampled distance field followed
+// by its block maxima, SdfGrid::gpu_words; one element when there are no walls). Walls exist when
+// params.sdf_dims.w != 0.
 
 struct SdfAxis {
     i0: u32,
@@ -54,6 +55,20 @@ fn sdf_eval(p: vec3<f32>) -> vec4<f32> {
     return vec4<f32>(gx, gy, gz, value);
 }
 
+const SDF_BLOCK: u32 = 4u;
+
+// Twin of SdfGrid::deeper_than: true when the interpolated distance at p is certainly below
+// -margin, from the block maxima stored after the values.
+fn sdf_deeper_than(p: vec3<f32>, margin: f32) -> bool {
+    let ax = sdf_axis(p.x, params.sdf_inv_h.x, params.sdf_dims.x);
+    let ay = sdf_axis(p.y, params.sdf_inv_h.y, params.sdf_dims.y);
+    let az = sdf_axis(p.z, params.sdf_inv_h.z, params.sdf_dims.z);
+    let dims = params.sdf_dims.xyz;
+    let nb = (dims + vec3<u32>(SDF_BLOCK - 1u)) / SDF_BLOCK;
+    let at = ax.i0 / SDF_BLOCK + nb.x * (ay.i0 / SDF_BLOCK + nb.y * (az.i0 / SDF_BLOCK));
+    return sdf[dims.x * dims.y * dims.z + at] < -margin;
+}
+
 fn sdf_value(p: vec3<f32>) -> f32 {
     return sdf_eval(p).w;
 }
@@ -73,7 +88,7 @@ struct BounceResult {
 const BISECTIONS: u32 = 8u;
 
 fn bounce(x0: vec3<f32>, x1: vec3<f32>, v_in: vec3<f32>) -> BounceResult {
-    if (sdf_value(x1) < 0.0) {
+    if (sdf_deeper_than(x1, 0.0) || sdf_value(x1) < 0.0) {
         return BounceResult(x1, v_in, 0u);
     }
     let d = x1 - x0;
@@ -104,7 +119,7 @@ fn bounce(x0: vec3<f32>, x1: vec3<f32>, v_in: vec3<f32>) -> BounceResult {
 fn near_wall_force(p: vec3<f32>) -> vec3<f32> {
     let amplitude = params.sdf_inv_h.w;
     let range = params.wall.z;
-    if (amplitude == 0.0) {
+    if (amplitude == 0.0 || sdf_deeper_than(p, range)) {
         return vec3<f32>(0.0);
     }
     let e = sdf_eval(p);

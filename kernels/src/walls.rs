@@ -118,7 +118,7 @@ impl Walls {
     /// with velocity `v`. Returns the corrected unwrapped position; `v` is reversed on reflection.
     #[inline]
     pub fn bounce(&self, x0: [f32; 3], x1: [f32; 3], v: &mut [f32; 3]) -> ([f32; 3], Bounce) {
-        if self.sdf.value(x1) < 0.0 {
+        if self.sdf.deeper_than(x1, 0.0) || self.sdf.value(x1) < 0.0 {
             return (x1, Bounce::None);
         }
         let d = [x1[0] - x0[0], x1[1] - x0[1], x1[2] - x0[2]];
@@ -153,7 +153,7 @@ impl Walls {
     #[inline]
     pub fn near_wall_force(&self, p: [f32; 3]) -> [f32; 3] {
         let f = self.force;
-        if f.amplitude == 0.0 {
+        if f.amplitude == 0.0 || self.sdf.deeper_than(p, f.range) {
             return [0.0; 3];
         }
         let (s, g) = self.sdf.eval(p);

@@ -136,7 +136,7 @@ impl Buffers {
         let grid = CellGrid::new(system);
         let n_cells = grid.n_cells() as u64;
         let max_binding = ctx.limits.max_storage_buffer_binding_size.min(ctx.limits.max_buffer_size);
-        let sdf_values: &[f32] = system.walls.as_ref().map_or(&[0.0], |w| &w.sdf.values);
+        let sdf_values: Vec<f32> = system.walls.as_ref().map_or(vec![0.0], |w| w.sdf.gpu_words());
         let largest = (32 * n).max(4 * (n_cells + 1)).max(4 * sdf_values.len() as u64);
         if largest > max_binding {
             return Err(KernelError::DeviceLimit(format!(
@@ -189,7 +189,7 @@ impl Buffers {
             cell2: storage(d, "cell2", words(n)),
             sim: filled("sim", bytemuck::cast_slice(&sim)),
             partials: storage(d, "partials", words(u64::from(MAX_SAMPLES * REDUCE_GROUPS) * SUM_WORDS as u64)),
-            sdf: filled("sdf", bytemuck::cast_slice(sdf_values)),
+            sdf: filled("sdf", bytemuck::cast_slice(&sdf_values)),
             wall_counts: filled("wall_counts", bytemuck::cast_slice(&[0i32; 4])),
         })
     }

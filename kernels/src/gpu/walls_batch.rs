@@ -42,8 +42,9 @@ pub fn walls_batch(ctx: &GpuContext, system: &DpdSystem, inputs: &[[[f32; 3]; 3]
     let n = inputs.len() as u64;
     let params = Params::new(system, &CellGrid::new(system), n as u32);
     let params = uniform(d, &ctx.queue, "walls batch params", bytemuck::bytes_of(&params));
-    let sdf = storage(d, "walls batch sdf", 4 * walls.sdf.values.len() as u64);
-    ctx.queue.write_buffer(&sdf, 0, bytemuck::cast_slice(&walls.sdf.values));
+    let words = walls.sdf.gpu_words();
+    let sdf = storage(d, "walls batch sdf", 4 * words.len() as u64);
+    ctx.queue.write_buffer(&sdf, 0, bytemuck::cast_slice(&words));
     let flat: Vec<f32> = inputs.iter().flat_map(|i| i.iter().flat_map(|p| [p[0], p[1], p[2], 0.0])).collect();
     let inp = storage(d, "walls batch inputs", 48 * n);
     ctx.queue.write_buffer(&inp, 0, bytemuck::cast_slice(&flat));
