@@ -10,6 +10,10 @@ pub mod output;
 pub mod params;
 pub mod run;
 pub mod scenarios;
+pub mod training;
+
+/// The neural surrogates (re-exported so users need one dependency).
+pub use hemoscale_surrogates as surrogates;
 
 /// The particle kernels (re-exported so users need one dependency).
 pub use hemoscale_kernels as kernels;

@@ -1,4 +1,4 @@
-//! The `hemoscale` command line: `run`, `scenarios`, `bench`. Without a subcommand it runs the
+//! The `hemoscale` command line: `run`, `scenarios`, `bench`, `train`, `dataset`, `model`. Without a subcommand it runs the
 //! default scenario on the best backend found (what `cargo run --release` does).
 
 use std::io::Write;
@@ -14,6 +14,7 @@ use hemoscale::output::Trigger;
 use hemoscale::params::ParamValues;
 use hemoscale::run::{run, RunError, RunOptions};
 use hemoscale::scenarios;
+use hemoscale::training::{self, TrainArgs};
 
 #[derive(Parser)]
 #[command(name = "hemoscale", version, about = "Multiscale platelet dynamics: DPD plasma on CPU and GPU")]
@@ -88,6 +89,46 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         summary_json: Option<PathBuf>,
     },
+    /// Train a surrogate network: hard-sync SGD, ASGD, KAVG or MAVG over `--threads P` or the
+    /// MPI world (`mpirun -n P hemoscale train ...`, built with `--features mpi`).
+    Train(Box<TrainArgs>),
+    /// Write or inspect dataset files.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+    /// Inspect model files.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Subcommand)]
+enum DatasetCommand {
+    /// Write Friedman's non-convex regression problem #1 (10 inputs, 1 output; see the docs of
+    /// `hemoscale_surrogates::dataset`).
+    Synth {
+        /// Samples.
+        #[arg(long, default_value_t = 10_000)]
+        samples: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// File to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print what a dataset file holds (refusing a corrupt one).
+    Inspect {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Print a model file's architecture, size and standardisation (refusing a corrupt one).
+    Inspect {
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 /// Exit status for input the program refuses (as clap uses for usage errors).
@@ -116,6 +157,25 @@ fn main() -> ExitCode {
         Command::Bench { what, particles, steps, warmup, backend, summary_json } => {
             bench_command(what, particles, steps, warmup, backend, summary_json)
         }
+        Command::Train(args) => report(training::train_command(&args)),
+        Command::Dataset(DatasetCommand::Synth { samples, seed, out }) => {
+            report(training::synth_command(samples, seed, &out).map(Some))
+        }
+        Command::Dataset(DatasetCommand::Inspect { file }) => report(training::inspect_dataset(&file).map(Some)),
+        Command::Model(ModelCommand::Inspect { file }) => report(training::inspect_model(&file).map(Some)),
+    }
+}
+
+/// Prints a command's JSON result (the last line of standard output) or its error.
+fn report(r: Result<Option<Value>, training::CommandError>) -> ExitCode {
+    match r {
+        Ok(Some(v)) => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Ok(None) => ExitCode::SUCCESS,
+        Err(training::CommandError::Invalid(e)) => invalid(e),
+        Err(training::CommandError::Failed(e)) => failed(e),
     }
 }
 

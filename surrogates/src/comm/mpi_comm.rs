@@ -1,0 +1,83 @@
+//! MPI communicator through the `mpi` crate (cargo feature `mpi`; build against MPICH with
+//! `MPICC=mpicc.mpich`, run with `mpirun.mpich -n P`). Collectives gather every rank's buffer
+//! (`MPI_Allgather`) and sum in rank order on each rank, exactly as the in-process communicator
+//! does, so both give the same bits.
+
+use mpi::topology::{Color, Communicator as _, SimpleCommunicator};
+use mpi::traits::{CommunicatorCollectives, Destination, Source};
+
+use super::{CommStats, Communicator};
+use crate::error::{Result, SurrogateError};
+
+/// One MPI rank.
+pub struct MpiComm {
+    comm: SimpleCommunicator,
+    stats: CommStats,
+}
+
+impl MpiComm {
+    /// Wraps a communicator (usually `universe.world()`).
+    pub fn new(comm: SimpleCommunicator) -> Self {
+        Self { comm, stats: CommStats::default() }
+    }
+}
+
+impl Communicator for MpiComm {
+    fn rank(&self) -> usize {
+        self.comm.rank() as usize
+    }
+    fn size(&self) -> usize {
+        self.comm.size() as usize
+    }
+
+    fn all_gather(&mut self, data: &[f64]) -> Result<Vec<Vec<f64>>> {
+        let p = self.size();
+        // Lengths first, so a mismatch is an error rather than undefined behaviour.
+        let mut lens = vec![0u64; p];
+        self.comm.all_gather_into(&(data.len() as u64), &mut lens[..]);
+        if lens.iter().any(|&l| l != data.len() as u64) {
+            return Err(SurrogateError::Comm(format!("all-gather of buffers of lengths {lens:?}")));
+        }
+        let mut all = vec![0.0f64; p * data.len()];
+        if !data.is_empty() {
+            self.comm.all_gather_into(data, &mut all[..]);
+        }
+        self.stats.bytes_sent += 8 * data.len() as u64 * (p as u64 - 1);
+        Ok(if data.is_empty() {
+            vec![Vec::new(); p]
+        } else {
+            all.chunks_exact(data.len()).map(<[f64]>::to_vec).collect()
+        })
+    }
+
+    fn send(&mut self, dest: usize, tag: u32, data: &[f64]) -> Result<()> {
+        if dest >= self.size() {
+            return Err(SurrogateError::Comm(format!("send to rank {dest} of {}", self.size())));
+        }
+        self.comm.process_at_rank(dest as i32).send_with_tag(data, tag as i32 & 0x7fff);
+        self.stats.bytes_sent += 8 * data.len() as u64;
+        Ok(())
+    }
+
+    fn recv(&mut self, source: Option<usize>, tag: u32) -> Result<(usize, Vec<f64>)> {
+        let tag = tag as i32 & 0x7fff;
+        let (data, status) = match source {
+            Some(s) => self.comm.process_at_rank(s as i32).receive_vec_with_tag::<f64>(tag),
+            None => self.comm.any_process().receive_vec_with_tag::<f64>(tag),
+        };
+        Ok((status.source_rank() as usize, data))
+    }
+
+    fn split(&mut self, color: Option<u32>) -> Result<Option<Box<dyn Communicator>>> {
+        let c = color.map_or(Color::undefined(), |c| Color::with_value(c as i32));
+        Ok(self.comm.split_by_color(c).map(|comm| Box::new(Self::new(comm)) as Box<dyn Communicator>))
+    }
+
+    fn stats(&self) -> CommStats {
+        self.stats
+    }
+    fn book(&mut self, all_reduces: u64, bytes: u64) {
+        self.stats.all_reduces += all_reduces;
+        self.stats.bytes_sent += bytes;
+    }
+}

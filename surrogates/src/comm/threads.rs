@@ -1,0 +1,191 @@
+//! In-process communicator: P threads, shared slots for collectives and mailboxes for messages.
+//! Semantics match MPI's for what the trainers use (collectives in the same order on every rank,
+//! messages between a pair delivered in order).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
+
+use super::{CommStats, Communicator};
+use crate::error::{Result, SurrogateError};
+
+type Message = (usize, u32, Vec<f64>);
+
+/// State shared by the ranks of one communicator.
+struct Group {
+    size: usize,
+    barrier: Barrier,
+    slots: Mutex<Vec<Vec<f64>>>,
+    mailboxes: Vec<(Mutex<VecDeque<Message>>, Condvar)>,
+    /// Sub-groups being created by a split, keyed by (split number, color).
+    children: Mutex<HashMap<(u64, u32), Arc<Group>>>,
+}
+
+impl Group {
+    fn new(size: usize) -> Arc<Self> {
+        Arc::new(Self {
+            size,
+            barrier: Barrier::new(size),
+            slots: Mutex::new(vec![Vec::new(); size]),
+            mailboxes: (0..size).map(|_| (Mutex::new(VecDeque::new()), Condvar::new())).collect(),
+            children: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// One rank of an in-process communicator.
+pub struct ThreadComm {
+    group: Arc<Group>,
+    rank: usize,
+    splits: u64,
+    stats: CommStats,
+}
+
+fn poisoned() -> SurrogateError {
+    SurrogateError::Comm("a peer thread panicked".into())
+}
+
+impl ThreadComm {
+    /// The ranks of a new world of `size` threads (hand one to each thread).
+    pub fn world(size: usize) -> Vec<Self> {
+        let g = Group::new(size.max(1));
+        (0..size.max(1))
+            .map(|rank| Self { group: Arc::clone(&g), rank, splits: 0, stats: CommStats::default() })
+            .collect()
+    }
+
+    /// Runs `f` on `size` threads, one rank each, and returns their results in rank order.
+    pub fn run<T: Send>(size: usize, f: impl Fn(Box<dyn Communicator>) -> T + Sync) -> Vec<T> {
+        let comms = Self::world(size);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = comms.into_iter().map(|c| s.spawn(|| f(Box::new(c)))).collect();
+            handles.into_iter().map(|h| h.join().expect("learner thread panicked")).collect()
+        })
+    }
+}
+
+impl Communicator for ThreadComm {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+    fn size(&self) -> usize {
+        self.group.size
+    }
+
+    fn all_gather(&mut self, data: &[f64]) -> Result<Vec<Vec<f64>>> {
+        let g = &self.group;
+        g.slots.lock().map_err(|_| poisoned())?[self.rank] = data.to_vec();
+        let _ = g.barrier.wait();
+        let all = g.slots.lock().map_err(|_| poisoned())?.clone();
+        // Nobody overwrites a slot before everyone has read it.
+        let _ = g.barrier.wait();
+        if all.iter().any(|a| a.len() != data.len()) {
+            return Err(SurrogateError::Comm("all-gather of buffers of different lengths".into()));
+        }
+        self.stats.bytes_sent += 8 * data.len() as u64 * (g.size as u64 - 1);
+        Ok(all)
+    }
+
+    fn send(&mut self, dest: usize, tag: u32, data: &[f64]) -> Result<()> {
+        let (q, cv) = self
+            .group
+            .mailboxes
+            .get(dest)
+            .ok_or_else(|| SurrogateError::Comm(format!("send to rank {dest} of {}", self.group.size)))?;
+        q.lock().map_err(|_| poisoned())?.push_back((self.rank, tag, data.to_vec()));
+        cv.notify_all();
+        self.stats.bytes_sent += 8 * data.len() as u64;
+        Ok(())
+    }
+
+    fn recv(&mut self, source: Option<usize>, tag: u32) -> Result<(usize, Vec<f64>)> {
+        let (q, cv) = &self.group.mailboxes[self.rank];
+        let mut q = q.lock().map_err(|_| poisoned())?;
+        loop {
+            if let Some(i) = q.iter().position(|(s, t, _)| *t == tag && source.is_none_or(|src| src == *s)) {
+                let (s, _, d) = q.remove(i).expect("found");
+                return Ok((s, d));
+            }
+            q = cv.wait(q).map_err(|_| poisoned())?;
+        }
+    }
+
+    fn split(&mut self, color: Option<u32>) -> Result<Option<Box<dyn Communicator>>> {
+        self.splits += 1;
+        let key = self.splits;
+        let code = color.map_or(-1.0, f64::from);
+        let colors = self.all_gather(&[code])?;
+        let mine = color.map(|c| {
+            let members: Vec<usize> = (0..colors.len()).filter(|&r| colors[r][0] == code).collect();
+            let rank = members.iter().position(|&r| r == self.rank).expect("a member of its own color");
+            (c, rank, members.len())
+        });
+        let group = match mine {
+            Some((c, _, n)) => {
+                let mut children = self.group.children.lock().map_err(|_| poisoned())?;
+                Some(Arc::clone(children.entry((key, c)).or_insert_with(|| Group::new(n))))
+            }
+            None => None,
+        };
+        // Everyone (those sitting out too) waits until all members hold their child group; then
+        // the registry entries can go.
+        let _ = self.all_gather(&[])?;
+        match (mine, group) {
+            (Some((c, rank, _)), Some(group)) => {
+                if rank == 0 {
+                    let _ = self.group.children.lock().map_err(|_| poisoned())?.remove(&(key, c));
+                }
+                Ok(Some(Box::new(Self { group, rank, splits: 0, stats: CommStats::default() })))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn stats(&self) -> CommStats {
+        self.stats
+    }
+    fn book(&mut self, all_reduces: u64, bytes: u64) {
+        self.stats.all_reduces += all_reduces;
+        self.stats.bytes_sent += bytes;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collectives_messages_and_splits() {
+        let out = ThreadComm::run(4, |mut c| {
+            let r = c.rank() as f64;
+            let mut v = [r, 10.0 * r];
+            c.all_reduce_mean(&mut v).expect("all-reduce");
+            let mut b = [if c.rank() == 2 { 7.0 } else { 0.0 }];
+            c.broadcast(&mut b, 2).expect("broadcast");
+            // A ring of messages.
+            let next = (c.rank() + 1) % 4;
+            c.send(next, 5, &[r]).expect("send");
+            let (from, got) = c.recv(None, 5).expect("recv");
+            // Even and odd ranks form two groups; rank 3 sits out.
+            let color = if c.rank() == 3 { None } else { Some((c.rank() % 2) as u32) };
+            let sub = c.split(color).expect("split");
+            let sub_sum = sub.map(|mut s| {
+                let mut x = [r];
+                s.all_reduce_mean(&mut x).expect("sub all-reduce");
+                (s.rank(), s.size(), x[0])
+            });
+            (v, b[0], from, got[0], sub_sum, c.stats().all_reduces)
+        });
+        for (rank, (v, b, from, got, sub, reductions)) in out.into_iter().enumerate() {
+            assert_eq!(v, [1.5, 15.0]);
+            assert_eq!(b, 7.0);
+            assert_eq!((from, got), ((rank + 3) % 4, ((rank + 3) % 4) as f64));
+            match rank {
+                0 => assert_eq!(sub, Some((0, 2, 1.0))),
+                1 => assert_eq!(sub, Some((0, 1, 1.0))),
+                2 => assert_eq!(sub, Some((1, 2, 1.0))),
+                _ => assert_eq!(sub, None),
+            }
+            assert_eq!(reductions, 1);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! A fully connected layer `y = f(x W^T + b)` on a slice of the network's flat parameter vector:
+//! `W` (units x inputs, row-major) then `b` (units). Keeping parameters flat is what lets the
+//! distributed trainers average and all-reduce a whole model as one buffer.
+
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+
+use crate::activation::Activation;
+
+/// Number of parameters of a dense layer.
+pub fn param_count(inputs: usize, units: usize) -> usize {
+    units * inputs + units
+}
+
+/// What the backward pass needs from the forward pass.
+#[derive(Clone, Debug)]
+pub struct DenseCache {
+    input: Array2<f64>,
+    pre: Array2<f64>,
+    out: Array2<f64>,
+}
+
+fn views(p: &[f64], inputs: usize, units: usize) -> (ArrayView2<'_, f64>, ArrayView1<'_, f64>) {
+    let (w, b) = p.split_at(units * inputs);
+    (ArrayView2::from_shape((units, inputs), w).expect("weight shape"), ArrayView1::from(&b[..units]))
+}
+
+/// Forward pass of a batch `x` (batch x inputs); returns the output (batch x units).
+pub fn forward(
+    p: &[f64],
+    inputs: usize,
+    units: usize,
+    act: Activation,
+    x: ArrayView2<f64>,
+) -> (Array2<f64>, DenseCache) {
+    let (w, b) = views(p, inputs, units);
+    let pre = x.dot(&w.t()) + b;
+    let out = pre.mapv(|v| act.apply(v));
+    (out.clone(), DenseCache { input: x.to_owned(), pre, out })
+}
+
+/// Backward pass: adds dL/dW and dL/db into `grad` (the layer's slice) and returns dL/dx, given
+/// `dy` = dL/dy.
+pub fn backward(
+    p: &[f64],
+    grad: &mut [f64],
+    inputs: usize,
+    units: usize,
+    act: Activation,
+    cache: &DenseCache,
+    dy: ArrayView2<f64>,
+) -> Array2<f64> {
+    let (w, _) = views(p, inputs, units);
+    let mut dz = dy.to_owned();
+    ndarray::Zip::from(&mut dz).and(&cache.pre).and(&cache.out).for_each(|d, &x, &y| *d *= act.derivative(x, y));
+    let dw = dz.t().dot(&cache.input);
+    let db = dz.sum_axis(Axis(0));
+    let (gw, gb) = grad.split_at_mut(units * inputs);
+    for (g, d) in gw.iter_mut().zip(dw.iter()) {
+        *g += d;
+    }
+    for (g, d) in gb.iter_mut().zip(db.iter()) {
+        *g += d;
+    }
+    dz.dot(&w)
+}
