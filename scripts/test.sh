@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: Vulkan loader + lavapipe (GPU tests without a GPU).
+# Debian packages: Vulkan loader + lavapipe (GPU tests without a GPU); MPICH and libclang for the
+# `mpi` feature (bindgen) and the mpirun tests.
 need=()
-for pkg in mesa-vulkan-drivers libvulkan1; do
+for pkg in mesa-vulkan-drivers libvulkan1 mpich libmpich-dev libclang-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 # Python with venv for the output reader tests (Debian's python3 needs python3-venv for ensurepip).
@@ -56,8 +57,13 @@ fi
 HEMOSCALE_PYTHON="$PWD/$venv/bin/python"
 export HEMOSCALE_PYTHON
 
+# Build the `mpi` feature against MPICH even where OpenMPI is installed too (its mpicc would win).
+MPICC=mpicc.mpich
+export MPICC
+
 cargo fmt --all -- --check
-cargo clippy --locked --workspace --all-targets -- -D warnings
-# Test profile is optimised (Cargo.toml): the physics tests run thousands of steps.
-cargo test --locked --workspace --all-targets
-cargo test --locked --workspace --doc
+cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
+# Test profile is optimised (Cargo.toml): the physics tests run thousands of steps. All features:
+# the MPI tests start `mpirun.mpich -n 2` and `-n 4` on the built binary.
+cargo test --locked --workspace --all-targets --all-features
+cargo test --locked --workspace --doc --all-features
