@@ -151,13 +151,11 @@ impl TrainArgs {
     }
 }
 
-/// Learners a world of `ranks` holds for `algorithm` (ASGD's server is not a learner).
-fn learners_in(algorithm: &str, ranks: usize) -> usize {
-    if algorithm == "asgd" {
-        ranks.saturating_sub(1).max(1)
-    } else {
-        ranks
-    }
+/// Learners a world of `ranks` holds for the algorithm `name` (ASGD's server is not a learner;
+/// an unknown name is refused later, by [`TrainArgs::config`]).
+fn learners_in(name: &str, ranks: usize) -> usize {
+    let server = Algorithm::parse(name).map_or(0, |a| a.ranks_for(0));
+    ranks.saturating_sub(server).max(1)
 }
 
 /// Runs `hemoscale train`; returns the final JSON on rank 0 and `None` on the other ranks.

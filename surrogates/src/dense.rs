@@ -24,18 +24,21 @@ fn views(p: &[f64], inputs: usize, units: usize) -> (ArrayView2<'_, f64>, ArrayV
     (ArrayView2::from_shape((units, inputs), w).expect("weight shape"), ArrayView1::from(&b[..units]))
 }
 
-/// Forward pass of a batch `x` (batch x inputs); returns the output (batch x units).
+/// Forward pass of a batch `x` (batch x inputs); returns the output (batch x units) and, when
+/// `keep` (training), what the backward pass needs (`x` moves into it; inference copies nothing).
 pub fn forward(
     p: &[f64],
     inputs: usize,
     units: usize,
     act: Activation,
-    x: ArrayView2<f64>,
-) -> (Array2<f64>, DenseCache) {
+    x: Array2<f64>,
+    keep: bool,
+) -> (Array2<f64>, Option<DenseCache>) {
     let (w, b) = views(p, inputs, units);
     let pre = x.dot(&w.t()) + b;
     let out = pre.mapv(|v| act.apply(v));
-    (out.clone(), DenseCache { input: x.to_owned(), pre, out })
+    let cache = keep.then(|| DenseCache { input: x, pre, out: out.clone() });
+    (out, cache)
 }
 
 /// Backward pass: adds dL/dW and dL/db into `grad` (the layer's slice) and returns dL/dx, given

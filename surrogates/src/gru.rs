@@ -59,8 +59,15 @@ pub struct GruCache {
 }
 
 /// Forward pass of a batch `x` (batch x steps*features); returns the last hidden state
-/// (batch x hidden).
-pub fn forward(p: &[f64], features: usize, steps: usize, hidden: usize, x: ArrayView2<f64>) -> (Array2<f64>, GruCache) {
+/// (batch x hidden) and, when `keep` (training), what the backward pass needs.
+pub fn forward(
+    p: &[f64],
+    features: usize,
+    steps: usize,
+    hidden: usize,
+    x: Array2<f64>,
+    keep: bool,
+) -> (Array2<f64>, Option<GruCache>) {
     let v = views(p, features, hidden);
     let batch = x.nrows();
     let hd = hidden;
@@ -75,10 +82,13 @@ pub fn forward(p: &[f64], features: usize, steps: usize, hidden: usize, x: Array
         let ghn = gh.slice(s![.., 2 * hd..3 * hd]).to_owned();
         let n = (&gi.slice(s![.., 2 * hd..3 * hd]) + &(&r * &ghn)).mapv(f64::tanh);
         let h_new = &(&(1.0 - &z) * &n) + &(&z * &h);
-        cache.push(StepCache { h_prev: h, r, z, n, ghn });
+        if keep {
+            cache.push(StepCache { h_prev: h, r, z, n, ghn });
+        }
         h = h_new;
     }
-    (h, GruCache { input: x.to_owned(), steps: cache })
+    let cache = keep.then(|| GruCache { input: x, steps: cache });
+    (h, cache)
 }
 
 /// Backward pass through time: adds the parameter gradients into `grad` (the layer's slice) and

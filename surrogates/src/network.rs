@@ -196,6 +196,7 @@ impl Network {
         Ok(Self { arch, params })
     }
 
+    /// Forward pass at `params`; with `keep`, also the per-layer caches for the backward pass.
     fn run(&self, params: &[f64], x: ArrayView2<f64>, keep: bool) -> (Array2<f64>, Vec<Cache>) {
         let mut caches = Vec::new();
         let mut off = 0;
@@ -203,27 +204,30 @@ impl Network {
         for l in &self.arch.layers {
             let p = &params[off..off + l.param_count()];
             off += l.param_count();
-            let (y, c) = match *l {
+            a = match *l {
                 Layer::Dense { inputs, units, activation } => {
-                    let (y, c) = dense::forward(p, inputs, units, activation, a.view());
-                    (y, Cache::Dense(c))
+                    let (y, c) = dense::forward(p, inputs, units, activation, a, keep);
+                    caches.extend(c.map(Cache::Dense));
+                    y
                 }
                 Layer::Gru { features, steps, units } => {
-                    let (y, c) = gru::forward(p, features, steps, units, a.view());
-                    (y, Cache::Gru(c))
+                    let (y, c) = gru::forward(p, features, steps, units, a, keep);
+                    caches.extend(c.map(Cache::Gru));
+                    y
                 }
             };
-            if keep {
-                caches.push(c);
-            }
-            a = y;
         }
         (a, caches)
     }
 
     /// Outputs for a batch (batch x inputs), in the network's own (normalised) units.
     pub fn forward(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        self.run(&self.params, x, false).0
+        self.forward_at(&self.params, x)
+    }
+
+    /// [`Network::forward`] at other parameters (a learner's own copy, a checkpoint's).
+    pub fn forward_at(&self, params: &[f64], x: ArrayView2<f64>) -> Array2<f64> {
+        self.run(params, x, false).0
     }
 
     /// Mean loss of the batch `(x, t)` at `params` (a learner's own copy) and its gradient with

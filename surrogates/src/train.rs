@@ -346,10 +346,9 @@ fn mean_loss(net: &Network, params: &[f64], x: ArrayView2<f64>, t: ArrayView2<f6
     }
     // In chunks, to bound memory; weighted by rows.
     let mut total = 0.0;
-    let probe = Network { arch: net.arch.clone(), params: params.to_vec() };
     for start in (0..x.nrows()).step_by(4096) {
         let end = (start + 4096).min(x.nrows());
-        let y = probe.forward(x.slice(ndarray::s![start..end, ..]));
+        let y = net.forward_at(params, x.slice(ndarray::s![start..end, ..]));
         total += loss.value(y.view(), t.slice(ndarray::s![start..end, ..])) * (end - start) as f64;
     }
     total / x.nrows() as f64
@@ -454,9 +453,10 @@ pub fn train(
         if let Some(mut sub) = sub {
             for e in epoch..phase_end {
                 let s0 = sub.stats();
+                let ep = Epoch { net: &net, train: &prep.train, cfg, index: e, learners: p, first_learners: p0 };
                 match cfg.algorithm {
-                    Algorithm::Asgd => asgd_epoch(sub.as_mut(), &net, &prep.train, cfg, &mut state, e, p, p0)?,
-                    _ => sync_epoch(sub.as_mut(), &net, &prep.train, cfg, &mut state, e, p, p0)?,
+                    Algorithm::Asgd => asgd_epoch(sub.as_mut(), &ep, &mut state)?,
+                    _ => sync_epoch(sub.as_mut(), &ep, &mut state)?,
                 }
                 let s1 = sub.stats();
                 let delta = [(s1.all_reduces - s0.all_reduces) as f64, (s1.bytes_sent - s0.bytes_sent) as f64];
@@ -515,19 +515,28 @@ fn sum_over(c: &mut dyn Communicator, x: u64) -> Result<u64> {
     Ok(all.iter().map(|v| v[0] as u64).sum())
 }
 
+/// What one epoch's learners share: the network, the (standardised) training rows, the
+/// configuration, which epoch, and how many learners take part now and did in the first phase.
+struct Epoch<'a> {
+    net: &'a Network,
+    train: &'a Dataset,
+    cfg: &'a TrainConfig,
+    index: u64,
+    learners: usize,
+    first_learners: usize,
+}
+
+impl Epoch<'_> {
+    /// Step size of update `n` with this epoch's learners.
+    fn eta(&self, n: u64) -> f64 {
+        self.cfg.lr.eta(n, self.learners, self.first_learners)
+    }
+}
+
 /// One epoch of hard-sync, KAVG or MAVG on the active learners `c`.
-#[allow(clippy::too_many_arguments)]
-fn sync_epoch(
-    c: &mut dyn Communicator,
-    net: &Network,
-    train: &Dataset,
-    cfg: &TrainConfig,
-    s: &mut TrainState,
-    epoch: u64,
-    p: usize,
-    p0: usize,
-) -> Result<()> {
-    let rows = train.shard(cfg.seed, epoch, c.rank(), p);
+fn sync_epoch(c: &mut dyn Communicator, ep: &Epoch, s: &mut TrainState) -> Result<()> {
+    let (net, train, cfg, p) = (ep.net, ep.train, ep.cfg, ep.learners);
+    let rows = train.shard(cfg.seed, ep.index, c.rank(), p);
     let batches: Vec<&[usize]> = rows.chunks_exact(cfg.batch).collect();
     let n = s.params.len();
     let mut g = vec![0.0; n];
@@ -537,7 +546,7 @@ fn sync_epoch(
             let _ = net.loss_and_grad_at(&s.params, x.view(), t.view(), cfg.loss, &mut g);
             c.all_reduce_mean(&mut g)?;
             s.updates += 1;
-            let eta = cfg.lr.eta(s.updates, p, p0);
+            let eta = ep.eta(s.updates);
             s.optimizer.step(&mut s.params, &g, eta);
         }
         return Ok(());
@@ -547,7 +556,7 @@ fn sync_epoch(
     let mut local = s.params.clone();
     let mut u = vec![0.0; n];
     for round in batches.chunks(k) {
-        let eta = cfg.lr.eta(s.updates + 1, p, p0);
+        let eta = ep.eta(s.updates + 1);
         u.fill(0.0);
         local.copy_from_slice(&s.params);
         for b in round {
@@ -583,17 +592,8 @@ const ASGD_DONE: f64 = 2.0;
 /// One epoch of asynchronous SGD: rank 0 serves, ranks 1..=p learn. A learner pulls the weights,
 /// computes a mini-batch gradient and pushes it; the server applies each gradient on arrival
 /// (however stale) and answers with the current weights.
-#[allow(clippy::too_many_arguments)]
-fn asgd_epoch(
-    c: &mut dyn Communicator,
-    net: &Network,
-    train: &Dataset,
-    cfg: &TrainConfig,
-    s: &mut TrainState,
-    epoch: u64,
-    p: usize,
-    p0: usize,
-) -> Result<()> {
+fn asgd_epoch(c: &mut dyn Communicator, ep: &Epoch, s: &mut TrainState) -> Result<()> {
+    let (net, train, cfg, p) = (ep.net, ep.train, ep.cfg, ep.learners);
     let n = s.params.len();
     if c.rank() == 0 {
         let mut done = 0;
@@ -605,7 +605,7 @@ fn asgd_epoch(
                     return Err(SurrogateError::Comm(format!("gradient of {} values from rank {from}", msg.len() - 1)));
                 }
                 s.updates += 1;
-                let eta = cfg.lr.eta(s.updates, p, p0);
+                let eta = ep.eta(s.updates);
                 s.optimizer.step(&mut s.params, &msg[1..], eta);
             }
             if kind == ASGD_DONE {
@@ -617,7 +617,7 @@ fn asgd_epoch(
         }
         return Ok(());
     }
-    let rows = train.shard(cfg.seed, epoch, c.rank() - 1, p);
+    let rows = train.shard(cfg.seed, ep.index, c.rank() - 1, p);
     let mut g = vec![0.0; n + 1];
     g[0] = ASGD_GRAD;
     c.send(0, ASGD_TAG, &[ASGD_PULL])?;
