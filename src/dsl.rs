@@ -124,6 +124,11 @@ pub struct Scenario {
     pub steps: u64,
     /// Backend choice.
     pub backend: Backend,
+    /// Platelets suspended in the plasma (None: plasma only).
+    pub platelets: Option<crate::platelets::PlateletsConfig>,
+    /// Start the fluid between moving channel walls with the linear Couette profile (rather than
+    /// at rest), so a run need not wait the `H^2 rho / eta` it takes shear to cross the gap.
+    pub start_sheared: bool,
 }
 
 impl Scenario {
@@ -145,6 +150,8 @@ impl Scenario {
                 seed: 1,
                 steps: 1000,
                 backend: Backend::Auto,
+                platelets: None,
+                start_sheared: false,
             },
         }
     }
@@ -289,6 +296,17 @@ impl ScenarioBuilder {
         self.s.backend = backend;
         self
     }
+    /// Starts the fluid with the linear profile between moving channel walls.
+    pub fn start_sheared(mut self) -> Self {
+        self.s.start_sheared = true;
+        self
+    }
+    /// Platelets in the plasma (checked at [`ScenarioBuilder::build`]: a resolution too low to
+    /// close the membrane, a jump factor of 0, platelets overlapping each other or a wall).
+    pub fn platelets(mut self, p: crate::platelets::PlateletsConfig) -> Self {
+        self.s.platelets = Some(p);
+        self
+    }
 
     /// Validates every field and returns the scenario, or every violation found.
     pub fn build(self) -> Result<Scenario, ValidationErrors> {
@@ -340,6 +358,9 @@ impl ScenarioBuilder {
         if let Some(v) = &s.vessel {
             check_vessel(&s, v, &mut e);
         }
+        if let (true, Some(p)) = (e.0.is_empty(), &s.platelets) {
+            check_platelets(&s, p, &mut e);
+        }
         if e.0.is_empty() && s.particles() < 2 {
             e.push("particles", s.particles(), "density x volume must give at least 2 particles");
         }
@@ -389,6 +410,34 @@ fn check_vessel(s: &Scenario, v: &Vessel, e: &mut ValidationErrors) {
             }
         }
         Err(err) => e.push("box", format!("{:?}", s.sim_box.len), err.to_string()),
+    }
+}
+
+/// Builds the platelets once to check them against the scenario (the kernel layer's checks name
+/// the field and the allowed range).
+fn check_platelets(s: &Scenario, p: &crate::platelets::PlateletsConfig, e: &mut ValidationErrors) {
+    use hemoscale_kernels::KernelError;
+    let push = |e: &mut ValidationErrors, err: KernelError| match err {
+        KernelError::InvalidParameter { field, value, allowed } => e.push(field, value, allowed),
+        other => e.push("platelets", "", other.to_string()),
+    };
+    if p.placements.is_empty() {
+        e.push("platelets", 0, "at least one platelet must be placed");
+        return;
+    }
+    if p.sample_every == 0 {
+        e.push("platelets.sample_every", p.sample_every, "must be >= 1");
+    }
+    if s.lambda != 0.5 {
+        e.push("lambda", s.lambda, "must be 0.5 with platelets (multiple time stepping splits velocity-Verlet)");
+    }
+    let set = match p.build_set(0) {
+        Ok(set) => set,
+        Err(err) => return push(e, err),
+    };
+    let system = s.walled_system().unwrap_or_else(|| s.system());
+    if let Err(err) = set.check(&system) {
+        push(e, err);
     }
 }
 

@@ -107,12 +107,15 @@ pub struct FlowProbe {
     pub wall_shear: Option<WallShear>,
     /// Samples taken.
     pub samples: u64,
+    /// Platelet measurements (scenarios with platelets; set up by the run, which knows the
+    /// platelets only once they are built).
+    pub platelets: Option<crate::platelets::PlateletProbe>,
 }
 
 impl FlowProbe {
     /// A probe sampling every `every` steps from `start`.
     pub fn new(every: u64, start: u64) -> Self {
-        Self { every: every.max(1), start, profiles: Vec::new(), wall_shear: None, samples: 0 }
+        Self { every: every.max(1), start, profiles: Vec::new(), wall_shear: None, samples: 0, platelets: None }
     }
     /// Adds a profile.
     pub fn with(mut self, name: &'static str, selection: Selection, profile: Profile1d) -> Self {

@@ -8,9 +8,11 @@ pub mod fit;
 pub mod flow;
 pub mod output;
 pub mod params;
+pub mod platelets;
 pub mod run;
 pub mod scenarios;
 pub mod training;
+pub mod units;
 
 /// The neural surrogates (re-exported so users need one dependency).
 pub use hemoscale_surrogates as surrogates;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+use hemoscale_kernels::platelet_set::PlateletSet;
 use hemoscale_kernels::walls::{split_frozen, WallCounts};
 use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, KernelError, Observables, ParticleState};
 use thiserror::Error;
@@ -16,6 +17,7 @@ use crate::output::{
     plot_profile, FieldGrid, Frame, Masses, OutputError, ProfileGeometry, Series, ThermoCsv, Trigger, VtiSeries,
     VtpSeries, XyzWriter,
 };
+use crate::platelets::PlateletProbe;
 
 /// Why a run stopped early.
 #[derive(Debug, Error)]
@@ -75,6 +77,8 @@ pub struct Initial {
     pub fluid: usize,
     /// Frozen wall particles.
     pub wall: usize,
+    /// Platelets, placed, with the plasma they displace removed from `state`.
+    pub platelets: Option<PlateletSet>,
 }
 
 /// Builds the initial conditions of `scenario` on `backend`. With a vessel, the whole box is first
@@ -87,7 +91,7 @@ pub fn initial_conditions(scenario: &Scenario, backend: Backend) -> Result<Initi
     let state = init::random_fluid(&periodic, scenario.particles());
     let Some(vessel) = &scenario.vessel else {
         let n = state.len();
-        return Ok(Initial { system: periodic, state, fluid: n, wall: 0 });
+        return with_platelets(scenario, Initial { system: periodic, state, fluid: n, wall: 0, platelets: None });
     };
     let system = scenario
         .walled_system()
@@ -100,8 +104,46 @@ pub fn initial_conditions(scenario: &Scenario, backend: Backend) -> Result<Initi
     let settled = engine.state()?;
     drop(engine);
     let walls = system.walls.as_ref().expect("walled system has walls");
-    let (state, fluid, wall) = split_frozen(&settled, walls, vessel.wall_thickness, 1);
-    Ok(Initial { system, state, fluid, wall })
+    let (mut state, fluid, wall) = split_frozen(&settled, walls, vessel.wall_thickness, 1);
+    if let (true, hemoscale_kernels::geometry::Shape::Channel { center, half_height }) =
+        (scenario.start_sheared, &vessel.shape)
+    {
+        let rate = vessel.motion.speed / (2.0 * *half_height as f32);
+        for i in 0..fluid {
+            state.vel[i][0] += rate * (state.pos[i][2] - *center as f32);
+        }
+    }
+    with_platelets(scenario, Initial { system, state, fluid, wall, platelets: None })
+}
+
+/// Places the scenario's platelets (ids above every plasma id) and removes the plasma they
+/// displace.
+fn with_platelets(scenario: &Scenario, mut initial: Initial) -> Result<Initial, RunError> {
+    let Some(cfg) = &scenario.platelets else { return Ok(initial) };
+    let first = initial.state.tag.iter().copied().max().map_or(0, |t| t + 1);
+    let set = cfg.build_set(first)?;
+    let (state, removed) = set.carve(&initial.state, &initial.system, cfg.carve_margin);
+    initial.state = state;
+    initial.fluid -= removed;
+    initial.platelets = Some(set);
+    Ok(initial)
+}
+
+/// Opens the engine for initial conditions that may hold platelets. Platelets run on the CPU
+/// backend (their GPU kernels are not written yet): `--backend gpu` is refused, `auto` uses the CPU.
+fn open_initial(backend: Backend, initial: &Initial) -> Result<Box<dyn Engine>, RunError> {
+    let Some(set) = &initial.platelets else {
+        return Ok(open_engine(backend, &initial.system, &initial.state, 0)?);
+    };
+    if backend == Backend::Gpu {
+        return Err(KernelError::invalid(
+            "backend",
+            "gpu",
+            "platelets run on the cpu backend only so far (use --backend cpu or auto)",
+        )
+        .into());
+    }
+    Ok(Box::new(CpuEngine::with_platelets(&initial.system, &initial.state, 0, set)?))
 }
 
 /// How often to print and sample, and what to write where.
@@ -237,8 +279,29 @@ pub fn run(
 ) -> Result<RunOutcome, RunError> {
     let initial = initial_conditions(scenario, scenario.backend)?;
     let system = initial.system.clone();
-    let mut engine = open_engine(scenario.backend, &system, &initial.state, 0)?;
+    let mut engine = open_initial(scenario.backend, &initial)?;
     engine.compute_forces()?;
+    if let (Some(cfg), Some(set)) = (&scenario.platelets, &initial.platelets) {
+        let mut pp = PlateletProbe::new(cfg, &set.template, set.count, f64::from(system.dt));
+        if cfg.calibration_steps > 0 {
+            pp.rest = crate::platelets::calibrate_rest_stress(scenario, cfg)?;
+            let u = cfg.units;
+            writeln!(
+                out,
+                "# platelet rest stress (subtracted): membrane in-plane {:.4} normal {:.4}, traction in-plane {:.4} normal {:.4} (DPD units); noise floor over {} steps {:.0} dyn/cm^2",
+                pp.rest.membrane[0],
+                pp.rest.membrane[1],
+                pp.rest.traction[0],
+                pp.rest.traction[1],
+                cfg.stress_window,
+                u.stress_to_dyn_cm2(pp.rest.noise)
+            )?;
+        }
+        if let Some(dir) = &opts.out_dir {
+            pp.write_to(dir, opts.thermo_every)?;
+        }
+        probe.get_or_insert_with(|| FlowProbe::new(u64::MAX, u64::MAX)).platelets = Some(pp);
+    }
     writeln!(
         out,
         "# {}: {} particles ({} fluid, {} wall), box {:?}, {} steps on {} ({})",
@@ -270,12 +333,13 @@ pub fn run(
         let step0 = engine.step();
         // Rows at multiples of `thermo_every` (counted from the first step) and at the end.
         let row_at = (first + ((step0 - first) / every + 1) * every).min(end);
+        let platelets_due = |s: u64| probe.as_ref().and_then(|p| p.platelets.as_ref()).is_some_and(|p| p.due(s));
         let state_due = |s: u64| {
             probe.as_ref().is_some_and(|p| p.due(s))
                 || opts.trajectory.as_ref().is_some_and(|t| t.fires(s))
                 || opts.fields.as_ref().is_some_and(|t| t.fires(s))
         };
-        let next = (step0 + 1..=row_at).find(|&s| state_due(s)).unwrap_or(row_at);
+        let next = (step0 + 1..=row_at).find(|&s| state_due(s) || platelets_due(s)).unwrap_or(row_at);
         let chunk = next - step0;
         let got = engine.run(chunk, opts.sample_every)?;
         done += chunk;
@@ -285,7 +349,14 @@ pub fn run(
         }
         samples.extend(got.iter().copied());
         let step = engine.step();
-        if state_due(step) {
+        let (sdue, pdue) = (state_due(step), platelets_due(step));
+        if pdue {
+            if let (Some(ps), Some(pp)) = (engine.platelet_state()?, probe.as_mut().and_then(|p| p.platelets.as_mut()))
+            {
+                pp.sample(step, &ps)?;
+            }
+        }
+        if sdue {
             let state = engine.state()?;
             if let Some(p) = probe.as_mut().filter(|p| p.due(step)) {
                 let counts = if p.wall_shear.is_some() { engine.wall_counts()? } else { WallCounts::default() };
@@ -375,6 +446,9 @@ pub fn run(
     let wall_counts = engine.wall_counts()?;
     if let (Some(f), Some(p)) = (files.as_ref(), probe.as_ref()) {
         write_profiles(&f.dir, p)?;
+    }
+    if let Some(pp) = probe.as_mut().and_then(|p| p.platelets.as_mut()) {
+        let _ = pp.finish()?;
     }
     Ok(RunOutcome {
         backend: engine.backend().name(),

@@ -9,9 +9,11 @@ use rayon::prelude::*;
 use crate::cell_list::{CellGrid, CellList};
 use crate::dpd::{pair_coeffs, sweep, PairCoeffs, SweepInput};
 use crate::engine::{BackendKind, Engine, Pass};
-use crate::error::Result;
+use crate::error::{KernelError, Result};
 use crate::integrate::{first_half, second_half, wrap, StepCoeffs};
+use crate::mts::{PlasmaView, PlateletCpu};
 use crate::observables::Observables;
+use crate::platelet_set::{PlateletSet, PlateletState};
 use crate::rng::seed_key;
 use crate::state::ParticleState;
 use crate::system::DpdSystem;
@@ -71,6 +73,8 @@ pub struct CpuEngine {
     sorted_tag: Vec<u32>,
     sorted_force: Vec<Vec3A>,
     virial: [f64; 6],
+    /// Platelets and their inner time-step levels ([`crate::mts`]), if any.
+    platelets: Option<PlateletCpu>,
 }
 
 impl CpuEngine {
@@ -117,8 +121,48 @@ impl CpuEngine {
             sorted_tag: vec![0; n],
             sorted_force: vec![Vec3A::ZERO; n],
             virial: [0.0; 6],
+            platelets: None,
             system: system.clone(),
         })
+    }
+
+    /// An engine with platelets in the plasma, advanced by multiple time stepping
+    /// ([`crate::mts`]). Needs `lambda = 0.5` (the plasma/platelet split is velocity-Verlet's).
+    pub fn with_platelets(
+        system: &DpdSystem,
+        state: &ParticleState,
+        step: u64,
+        platelets: &PlateletSet,
+    ) -> Result<Self> {
+        if system.lambda != 0.5 {
+            return Err(KernelError::invalid(
+                "lambda",
+                system.lambda,
+                "must be 0.5 with platelets (multiple time stepping splits velocity-Verlet)",
+            ));
+        }
+        platelets.check(system)?;
+        let max_tag = state.tag.iter().copied().max().unwrap_or(0);
+        if platelets.tag.iter().any(|&t| t <= max_tag) {
+            return Err(KernelError::InconsistentState(format!(
+                "platelet ids must lie above every plasma id (largest {max_tag})"
+            )));
+        }
+        let mut e = Self::new(system, state, step)?;
+        e.platelets = Some(PlateletCpu::new(
+            platelets,
+            system.dt,
+            system.kt,
+            system.sim_box.len,
+            seed_key(system.seed),
+            system.walls.clone(),
+        ));
+        Ok(e)
+    }
+
+    /// The platelet levels (None without platelets).
+    pub fn platelet_levels(&self) -> Option<&PlateletCpu> {
+        self.platelets.as_ref()
     }
 
     /// Slabs of two z layers (the last pair may take a third), an even number of them, for the
@@ -135,8 +179,8 @@ impl CpuEngine {
         (0..=n).map(|k| k * nz / n).collect()
     }
 
-    fn integrate_first(&mut self) {
-        let c = self.coeff;
+    /// Half-kick (when `kick`) and drift by `c.dt` with bounce-back, for every particle.
+    fn integrate_first(&mut self, c: StepCoeffs, kick: bool) {
         let (inv_mass, mass, mobile, walls) = (&self.inv_mass, &self.mass, &self.mobile, self.system.walls.as_ref());
         let center = walls.map_or(0.0, |w| w.motion.center);
         let (bounced, leaked, below, above) = self
@@ -148,6 +192,7 @@ impl CpuEngine {
             .zip(self.type_id.par_iter())
             .with_min_len(4096)
             .map(|((((p, v), vp), f), &t)| {
+                let f = if kick { f } else { &[0.0f32; 4] };
                 if !mobile[t as usize] {
                     // Frozen particles move rigidly with their (wall) velocity; still walls stay put
                     // bit for bit.
@@ -298,8 +343,26 @@ impl CpuEngine {
         });
     }
 
-    fn one_step(&mut self) {
-        self.integrate_first();
+    fn one_step(&mut self) -> Result<()> {
+        if self.platelets.is_some() {
+            // K0(h/2) Dp(h/2) B(h) Dp(h/2) ... K0(h/2) (crate::mts).
+            let c = self.coeff;
+            let half = StepCoeffs { dt: c.half_dt, lambda_shift: 0.0, ..c };
+            self.integrate_first(half, true);
+            if let Some(plat) = self.platelets.as_mut() {
+                let mut view = PlasmaView {
+                    pos: &self.pos,
+                    vel: &mut self.vel,
+                    tag: &self.tag,
+                    type_id: &self.type_id,
+                    inv_mass: &self.inv_mass,
+                };
+                plat.advance(&mut view, self.step)?;
+            }
+            self.integrate_first(half, false);
+        } else {
+            self.integrate_first(self.coeff, true);
+        }
         self.step += 1;
         self.build_cells();
         let every = u64::from(self.system.reorder_every);
@@ -307,6 +370,7 @@ impl CpuEngine {
             self.reorder();
         }
         self.forces(true);
+        Ok(())
     }
 
     fn sums(&self) -> Observables {
@@ -372,12 +436,15 @@ impl Engine for CpuEngine {
         self.vpred.clone_from(&self.vel);
         self.build_cells();
         self.forces(false);
+        if let Some(p) = self.platelets.as_mut() {
+            p.compute_internal_forces();
+        }
         Ok(())
     }
     fn run(&mut self, steps: u64, sample_every: u64) -> Result<Vec<Observables>> {
         let mut out = Vec::new();
         for _ in 0..steps {
-            self.one_step();
+            self.one_step()?;
             if sample_every > 0 && self.step % sample_every == 0 {
                 out.push(self.sums());
             }
@@ -401,13 +468,16 @@ impl Engine for CpuEngine {
             n_local: self.pos.len(),
         })
     }
+    fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
+        Ok(self.platelets.as_mut().map(PlateletCpu::state))
+    }
     fn bench_pass(&mut self, pass: Pass, repeats: u32) -> Result<()> {
         for _ in 0..repeats {
             match pass {
                 Pass::CellList => self.build_cells(),
                 Pass::Forces => self.forces(false),
-                Pass::Integrate => self.integrate_first(),
-                Pass::Step => self.one_step(),
+                Pass::Integrate => self.integrate_first(self.coeff, true),
+                Pass::Step => self.one_step()?,
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use crate::observables::Observables;
+use crate::platelet_set::PlateletState;
 use crate::state::ParticleState;
 use crate::system::DpdSystem;
 use crate::walls::WallCounts;
@@ -64,6 +65,10 @@ pub trait Engine {
     fn wall_counts(&mut self) -> Result<WallCounts>;
     /// Copies the particle state back to the host (in the engine's memory order).
     fn state(&mut self) -> Result<ParticleState>;
+    /// Platelet particles (positions, velocities, interface forces); None without platelets.
+    fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
+        Ok(None)
+    }
     /// Runs one pass `repeats` times and waits for it to finish (benchmarks only; running passes
     /// out of order leaves the state physically meaningless).
     fn bench_pass(&mut self, pass: Pass, repeats: u32) -> Result<()>;

@@ -8,6 +8,8 @@
 //! [`CpuEngine`] and [`GpuEngine`] implement one [`Engine`] interface.
 #![warn(missing_docs)]
 
+pub mod activation;
+pub mod bonded;
 pub mod cell_list;
 pub mod cpu;
 pub mod dpd;
@@ -17,7 +19,13 @@ pub mod geometry;
 pub mod gpu;
 pub mod init;
 pub mod integrate;
+pub mod interface;
+pub mod mts;
+pub mod nonbonded;
 pub mod observables;
+pub mod platelet;
+pub mod platelet_observables;
+pub mod platelet_set;
 pub mod rng;
 pub mod state;
 pub mod system;

@@ -240,6 +240,89 @@ impl VtpSeries {
     }
 }
 
+/// One frame of triangle meshes (platelet membranes) for [`MeshSeries`].
+#[derive(Clone, Copy, Debug)]
+pub struct MeshFrame<'a> {
+    /// Step.
+    pub step: u64,
+    /// Time (the unit the caller chose; written as `TimeValue`).
+    pub time: f64,
+    /// Vertex positions.
+    pub points: &'a [[f32; 3]],
+    /// Triangles (vertex indices, counter-clockwise seen from outside).
+    pub triangles: &'a [[u32; 3]],
+    /// Integer point arrays (name, one value per point).
+    pub point_ids: &'a [(&'a str, &'a [u32])],
+    /// Real point arrays (name, one value per point).
+    pub point_values: &'a [(&'a str, &'a [f64])],
+}
+
+/// A series of triangle-mesh frames (VTK PolyData with polygons) listed in `{stem}.pvd`: the
+/// platelet surfaces ParaView shows as surfaces, coloured by any point array.
+#[derive(Debug)]
+pub struct MeshSeries {
+    series: Series,
+}
+
+impl MeshSeries {
+    /// Starts a series in `dir`: `{dir}/{stem}.pvd` and one `{dir}/{stem}_{step:010}.vtp` per frame.
+    pub fn create(dir: impl AsRef<Path>, stem: &str) -> Result<Self, OutputError> {
+        Ok(Self { series: Series::create(dir.as_ref(), stem, "vtp")? })
+    }
+
+    /// Writes one frame; refuses triangles that name missing points and arrays of the wrong length.
+    pub fn write_frame(&mut self, f: &MeshFrame<'_>) -> Result<PathBuf, OutputError> {
+        let (name, path) = self.series.next_file(f.step, f.time)?;
+        let n = f.points.len();
+        if let Some(t) = f.triangles.iter().find(|t| t.iter().any(|&k| k as usize >= n)) {
+            return Err(OutputError::data(&path, format!("triangle {t:?} names a point beyond the {n} given")));
+        }
+        for (a, len) in
+            f.point_ids.iter().map(|(a, v)| (a, v.len())).chain(f.point_values.iter().map(|(a, v)| (a, v.len())))
+        {
+            if len != n {
+                return Err(OutputError::data(&path, format!("point array {a:?} has {len} values for {n} points")));
+            }
+        }
+        if f.points.iter().flatten().any(|x| !x.is_finite()) {
+            return Err(OutputError::data(&path, "a point is not finite"));
+        }
+        let nt = f.triangles.len();
+        let mut xml = String::with_capacity(48 * n + 24 * nt + 2048);
+        xml.push_str(
+            "<?xml version=\"1.0\"?>\n<VTKFile type=\"PolyData\" version=\"1.0\" byte_order=\"LittleEndian\" \
+             header_type=\"UInt64\">\n  <PolyData>\n",
+        );
+        field_data(&mut xml, "    ", f.step, f.time, &[]);
+        let _ = writeln!(
+            xml,
+            "    <Piece NumberOfPoints=\"{n}\" NumberOfVerts=\"0\" NumberOfLines=\"0\" NumberOfStrips=\"0\" \
+             NumberOfPolys=\"{nt}\">"
+        );
+        xml.push_str("      <PointData>\n");
+        let ind = "        ";
+        for (a, v) in f.point_ids {
+            data_array(&mut xml, ind, a, 1, &[], v.iter().copied(), "");
+        }
+        for (a, v) in f.point_values {
+            data_array(&mut xml, ind, a, 1, &[], v.iter().copied(), "");
+        }
+        xml.push_str("      </PointData>\n      <Points>\n");
+        data_array(&mut xml, ind, "Points", 3, &[], f.points.iter().flatten().copied(), "");
+        xml.push_str("      </Points>\n      <Polys>\n");
+        data_array(&mut xml, ind, "connectivity", 1, &[], f.triangles.iter().flatten().map(|&k| i64::from(k)), "");
+        data_array(&mut xml, ind, "offsets", 1, &[], (1..=nt as i64).map(|k| 3 * k), "");
+        xml.push_str("      </Polys>\n    </Piece>\n  </PolyData>\n</VTKFile>\n");
+        self.series.commit(f.step, f.time, name, &path, &xml)?;
+        Ok(path)
+    }
+
+    /// The `.pvd` file's path.
+    pub fn pvd_path(&self) -> &Path {
+        &self.series.pvd.path
+    }
+}
+
 /// The geometry of a `.vti` grid: `cells` bins per axis, starting at `origin`, each `spacing` wide.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ImageGrid {

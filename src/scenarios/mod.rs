@@ -4,7 +4,9 @@
 mod couette;
 mod dpd_box;
 pub mod fluid;
+pub mod platelet_plasma;
 mod poiseuille;
+mod shear_flip;
 mod stenosis;
 mod tube;
 pub mod vessel;
@@ -19,6 +21,7 @@ use crate::run::RunOutcome;
 pub use couette::Couette;
 pub use dpd_box::DpdBox;
 pub use poiseuille::{fit_reverse_poiseuille, Poiseuille};
+pub use shear_flip::ShearFlip;
 pub use stenosis::{analyse_stenosis, Stenosis};
 pub use tube::{analyse_tube, Tube, TubeFlow};
 
@@ -53,7 +56,14 @@ pub trait Builtin {
 
 /// Every built-in scenario, in listing order.
 pub fn all() -> Vec<Box<dyn Builtin>> {
-    vec![Box::new(DpdBox), Box::new(Poiseuille), Box::new(Tube), Box::new(Couette), Box::new(Stenosis)]
+    vec![
+        Box::new(DpdBox),
+        Box::new(Poiseuille),
+        Box::new(Tube),
+        Box::new(Couette),
+        Box::new(Stenosis),
+        Box::new(ShearFlip),
+    ]
 }
 
 /// The built-in scenario called `name`.

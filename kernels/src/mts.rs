@@ -1,0 +1,371 @@
+//! Multiple time stepping for platelets in plasma (after Zhang, Zhang, Deng & Bluestein 2015,
+//! J. Comput. Phys. 284:668): four nested r-RESPA levels, from the plasma step `dt` down to the
+//! platelet's bonded step `dt / (n1 n2 n3)`.
+//!
+//! One plasma step of length `h` is the symmetric composition
+//!
+//! ```text
+//! K0(h/2) · Dp(h/2) · B(h) · Dp(h/2) · K0(h/2)
+//! ```
+//!
+//! where `K0` kicks the plasma with its own DPD forces (and the body and near-wall forces), `Dp`
+//! drifts the plasma (with bounce-back), and `B` advances the platelets with the plasma standing
+//! at its mid-step positions:
+//!
+//! ```text
+//! B(h)  = [ K1(h1/2) · C2(h1) · K1(h1/2) ]^n1,          h1 = h / n1
+//! C2(s) = [ K2(h2/2) · C3(h2) · K2(h2/2) ]^n2,           h2 = h1 / n2
+//! C3(s) = [ K3(h3/2) · Dq(h3) · K3(h3/2) ]^n3,           h3 = h2 / n3
+//! ```
+//!
+//! `K1` kicks both sides of the membrane–plasma interface (the plasma's velocities take the
+//! reaction, its positions wait for the second `Dp`), `K2` and `K3` kick platelet particles with
+//! the non-bonded and bonded forces, `Dq` drifts them. Each force is re-evaluated after the drift
+//! it depends on, so a level needs one evaluation per sub-step (the last one is reused as the
+//! first of the next, as in velocity-Verlet); the interface force is evaluated once more at the
+//! start of `B` because the plasma moved. With all jump factors 1 this is velocity-Verlet with a
+//! Strang split between plasma and platelets; the inner levels cost nothing per plasma particle.
+//!
+//! The GPU runs the same composition (`shaders/mts.wgsl` twins the kicks and drifts); the inner
+//! levels are dispatched over platelet particles only.
+
+use glam::Vec3;
+use rayon::prelude::*;
+
+use crate::bonded::{bonded_forces, Topology};
+use crate::dpd::PairCoeffs;
+use crate::error::{KernelError, Result};
+use crate::interface::{interface_forces, InterfaceInput, InterfaceList};
+use crate::nonbonded::{lj_forces, Exclusions, LennardJones, NeighborList};
+use crate::platelet_observables::Sampler;
+use crate::platelet_set::{MtsLevels, PlateletSet, PlateletState};
+use crate::walls::{Bounce, Walls};
+
+/// The plasma as the platelet levels see it: positions fixed, velocities kicked by the interface.
+pub struct PlasmaView<'a> {
+    /// Positions (engine order, wrapped).
+    pub pos: &'a [[f32; 4]],
+    /// Velocities (the interface reaction kicks them).
+    pub vel: &'a mut [[f32; 4]],
+    /// Global ids.
+    pub tag: &'a [u32],
+    /// Types.
+    pub type_id: &'a [u32],
+    /// 1/m per type, 0 for frozen types.
+    pub inv_mass: &'a [f32],
+}
+
+/// Platelet particles and their force levels on the CPU.
+pub struct PlateletCpu {
+    set: PlateletSet,
+    pos: Vec<[f32; 4]>,
+    vel: Vec<[f32; 4]>,
+    /// Interface force per platelet particle (zero off the outer membrane).
+    f1: Vec<[f32; 4]>,
+    f2: Vec<[f32; 4]>,
+    f3: Vec<[f32; 4]>,
+    inv_mass: f32,
+    topology: Topology,
+    exclusions: Exclusions,
+    lj: LennardJones,
+    membrane: Vec<u32>,
+    nl: NeighborList,
+    ilist: InterfaceList,
+    coeffs: PairCoeffs,
+    mts: MtsLevels,
+    dt: f32,
+    len: [f32; 3],
+    key: [u32; 2],
+    walls: Option<Walls>,
+    pair_f: Vec<Vec3>,
+    membrane_f: Vec<Vec3>,
+    plasma_f: Vec<Vec3>,
+    /// Pair-list rebuilds (diagnostics).
+    pub rebuilds: u64,
+    /// Platelet particles put back into the fluid by bounce-back.
+    pub bounced: u64,
+    sampler: Sampler,
+    stress_sum: Vec<[f64; 6]>,
+    traction_sum: Vec<[f64; 6]>,
+    stress_steps: u64,
+}
+
+impl PlateletCpu {
+    /// Sets up the levels for `set` in a system with time step `dt`, box `len`, temperature `kt`,
+    /// Philox key `key` and optional walls.
+    pub fn new(set: &PlateletSet, dt: f32, kt: f32, len: [f32; 3], key: [u32; 2], walls: Option<Walls>) -> Self {
+        let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
+        let p = set.params.interface;
+        let h1 = dt / set.params.mts.interface as f32;
+        let coeffs = PairCoeffs {
+            a: p.a,
+            gamma: p.gamma,
+            sigma_isdt: (2.0 * p.gamma * kt / h1).sqrt(),
+            rc2: p.rc * p.rc,
+            inv_rc: 1.0 / p.rc,
+            half_s: 0.5 * p.s,
+            s_is_two: if p.s == 2.0 { 1.0 } else { 0.0 },
+            morse_k: 2.0 * p.morse.alpha * p.morse.d0,
+            morse_alpha: p.morse.alpha,
+            morse_r0: p.morse.r0,
+            pad: [0.0; 2],
+        };
+        let n = set.len();
+        Self {
+            pos: four(&set.pos),
+            vel: four(&set.vel),
+            f1: vec![[0.0; 4]; n],
+            f2: vec![[0.0; 4]; n],
+            f3: vec![[0.0; 4]; n],
+            inv_mass: 1.0 / set.template.particle_mass,
+            topology: set.topology(),
+            exclusions: set.exclusions(),
+            lj: set.lj(),
+            membrane: set.outer_membrane(),
+            nl: NeighborList::default(),
+            ilist: InterfaceList::default(),
+            coeffs,
+            mts: set.params.mts,
+            dt,
+            len,
+            key,
+            walls,
+            pair_f: Vec::new(),
+            membrane_f: Vec::new(),
+            plasma_f: Vec::new(),
+            rebuilds: 0,
+            bounced: 0,
+            sampler: Sampler::new(&set.template),
+            stress_sum: vec![[0.0; 6]; set.count],
+            traction_sum: vec![[0.0; 6]; set.count],
+            stress_steps: 0,
+            set: set.clone(),
+        }
+    }
+
+    /// The set this was built from (positions as at construction).
+    pub fn set(&self) -> &PlateletSet {
+        &self.set
+    }
+
+    fn reach(&self) -> f32 {
+        self.lj.rcut + self.set.params.skin
+    }
+
+    /// Platelet forces that do not involve the plasma (non-bonded and bonded), from scratch.
+    pub fn compute_internal_forces(&mut self) {
+        self.nl = NeighborList::build(&self.pos, self.len, self.reach(), &self.exclusions);
+        self.rebuilds += 1;
+        lj_forces(&self.nl, &self.pos, &self.lj, self.len, &mut self.f2);
+        bonded_forces(&self.topology, &self.pos, &mut self.f3);
+    }
+
+    fn eval_interface(&mut self, plasma: &PlasmaView<'_>, counter: u64, fresh: bool) {
+        if fresh || self.ilist.is_stale(&self.pos, self.set.params.skin) {
+            self.ilist = InterfaceList::build(
+                &self.membrane,
+                &self.pos,
+                plasma.pos,
+                self.len,
+                self.coeffs.rc2.sqrt() + self.set.params.skin,
+            );
+            self.rebuilds += 1;
+        }
+        let inp = InterfaceInput {
+            plat_pos: &self.pos,
+            plat_vel: &self.vel,
+            plat_tag: &self.set.tag,
+            plasma_pos: plasma.pos,
+            plasma_vel: plasma.vel,
+            plasma_tag: plasma.tag,
+            coeffs: &self.coeffs,
+            len: self.len,
+            key: self.key,
+            counter,
+        };
+        interface_forces(&self.ilist, &inp, &mut self.pair_f, &mut self.membrane_f, &mut self.plasma_f);
+        for (k, &m) in self.ilist.membrane.iter().enumerate() {
+            let f = self.membrane_f[k];
+            self.f1[m as usize] = [f.x, f.y, f.z, 0.0];
+        }
+    }
+
+    fn kick(vel: &mut [[f32; 4]], f: &[[f32; 4]], c: f32) {
+        vel.par_iter_mut().zip(f.par_iter()).with_min_len(4096).for_each(|(v, f)| {
+            for k in 0..3 {
+                v[k] += c * f[k];
+            }
+        });
+    }
+
+    fn kick_plasma(&self, plasma: &mut PlasmaView<'_>, half: f32) {
+        for (t, &j) in self.ilist.touched.iter().enumerate() {
+            let j = j as usize;
+            let c = half * plasma.inv_mass[plasma.type_id[j] as usize];
+            let f = self.plasma_f[t];
+            plasma.vel[j][0] += c * f.x;
+            plasma.vel[j][1] += c * f.y;
+            plasma.vel[j][2] += c * f.z;
+        }
+    }
+
+    fn drift(&mut self, h: f32) {
+        let walls = self.walls.as_ref();
+        let bounced: u64 = self
+            .pos
+            .par_iter_mut()
+            .zip(self.vel.par_iter_mut())
+            .with_min_len(4096)
+            .map(|(p, v)| {
+                let x0 = [p[0], p[1], p[2]];
+                let x1 = [x0[0] + h * v[0], x0[1] + h * v[1], x0[2] + h * v[2]];
+                let mut vv = [v[0], v[1], v[2]];
+                let (x, b) = walls.map_or((x1, Bounce::None), |w| w.bounce(x0, x1, &mut vv));
+                *p = [x[0], x[1], x[2], 0.0];
+                *v = [vv[0], vv[1], vv[2], 0.0];
+                u64::from(b != Bounce::None)
+            })
+            .sum();
+        self.bounced += bounced;
+    }
+
+    /// `B(h)` of the module docs for plasma step `step` (the interface noise counter runs
+    /// `step * n1 .. step * n1 + n1`).
+    pub fn advance(&mut self, plasma: &mut PlasmaView<'_>, step: u64) -> Result<()> {
+        let m = self.mts;
+        let h1 = self.dt / m.interface as f32;
+        let h2 = h1 / m.nonbonded as f32;
+        let h3 = h2 / m.bonded as f32;
+        let im = self.inv_mass;
+        // The plasma moved since the last evaluation: rebuild the pairs and evaluate afresh.
+        self.eval_interface(plasma, step * u64::from(m.interface), true);
+        for k1 in 0..m.interface {
+            Self::kick(&mut self.vel, &self.f1, 0.5 * h1 * im);
+            self.kick_plasma(plasma, 0.5 * h1);
+            for _ in 0..m.nonbonded {
+                Self::kick(&mut self.vel, &self.f2, 0.5 * h2 * im);
+                for _ in 0..m.bonded {
+                    Self::kick(&mut self.vel, &self.f3, 0.5 * h3 * im);
+                    self.drift(h3);
+                    bonded_forces(&self.topology, &self.pos, &mut self.f3);
+                    Self::kick(&mut self.vel, &self.f3, 0.5 * h3 * im);
+                }
+                if self.nl.is_stale(&self.pos, self.set.params.skin) {
+                    self.nl = NeighborList::build(&self.pos, self.len, self.reach(), &self.exclusions);
+                    self.rebuilds += 1;
+                }
+                lj_forces(&self.nl, &self.pos, &self.lj, self.len, &mut self.f2);
+                Self::kick(&mut self.vel, &self.f2, 0.5 * h2 * im);
+            }
+            self.eval_interface(plasma, step * u64::from(m.interface) + u64::from(k1) + 1, false);
+            Self::kick(&mut self.vel, &self.f1, 0.5 * h1 * im);
+            self.kick_plasma(plasma, 0.5 * h1);
+        }
+        self.check_health(step)?;
+        self.accumulate_stress();
+        Ok(())
+    }
+
+    /// Adds every platelet's membrane stress at the end of a plasma step to the running average.
+    fn accumulate_stress(&mut self) {
+        let (pos, vel, f1, sampler) = (&self.pos, &self.vel, &self.f1, &self.sampler);
+        let now: Vec<([f64; 6], [f64; 6])> = (0..self.set.count)
+            .into_par_iter()
+            .map(|p| (sampler.membrane_stress(pos, vel, p), sampler.traction_stress(pos, f1, p)))
+            .collect();
+        for ((acc, tac), (s, t)) in self.stress_sum.iter_mut().zip(self.traction_sum.iter_mut()).zip(now) {
+            for k in 0..6 {
+                acc[k] += s[k];
+                tac[k] += t[k];
+            }
+        }
+        self.stress_steps += 1;
+    }
+
+    /// The membrane stress and traction stresslet averaged since the previous call, and the
+    /// steps they cover; resets.
+    pub fn take_mean_stress(&mut self) -> (Vec<[f64; 6]>, Vec<[f64; 6]>, u64) {
+        let n = self.stress_steps;
+        let mean = |v: &mut Vec<[f64; 6]>| {
+            let m = if n == 0 { Vec::new() } else { v.iter().map(|s| s.map(|x| x / n as f64)).collect() };
+            v.iter_mut().for_each(|s| *s = [0.0; 6]);
+            m
+        };
+        let (a, b) = (mean(&mut self.stress_sum), mean(&mut self.traction_sum));
+        self.stress_steps = 0;
+        (a, b, n)
+    }
+
+    /// Stops the run when a platelet blew up or broke: a non-finite position or velocity, or a
+    /// spring stretched beyond `max_stretch` times its rest length.
+    fn check_health(&self, step: u64) -> Result<()> {
+        let n = self.set.per_platelet();
+        if let Some(i) =
+            self.pos.iter().zip(&self.vel).position(|(p, v)| p.iter().chain(v.iter()).any(|x| !x.is_finite()))
+        {
+            return Err(KernelError::InconsistentState(format!(
+                "platelet {} particle {} (id {}) has a non-finite position or velocity at step {step}: {:?}",
+                i / n,
+                i % n,
+                self.set.tag[i],
+                self.pos[i]
+            )));
+        }
+        let lim = self.set.params.max_stretch;
+        for b in &self.topology.bonds {
+            let (a, c) = (self.pos[b.i as usize], self.pos[b.j as usize]);
+            let r = Vec3::new(a[0] - c[0], a[1] - c[1], a[2] - c[2]).length();
+            if r > lim * b.r0 {
+                return Err(KernelError::InconsistentState(format!(
+                    "platelet {} broke at step {step}: a {:?} spring between particles {} and {} is {:.3} rc long, {:.2} times its rest length (limit {lim})",
+                    b.i as usize / n,
+                    b.kind,
+                    b.i as usize % n,
+                    b.j as usize % n,
+                    r,
+                    r / b.r0
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Largest spring length over rest length (1 at rest).
+    pub fn max_stretch(&self) -> f32 {
+        self.topology
+            .bonds
+            .iter()
+            .map(|b| {
+                let (a, c) = (self.pos[b.i as usize], self.pos[b.j as usize]);
+                Vec3::new(a[0] - c[0], a[1] - c[1], a[2] - c[2]).length() / b.r0
+            })
+            .fold(0.0, f32::max)
+    }
+
+    /// Positions, velocities, interface forces and the membrane stress averaged since the
+    /// previous call (which resets that average).
+    pub fn state(&mut self) -> PlateletState {
+        let three = |v: &[[f32; 4]]| v.iter().map(|a| [a[0], a[1], a[2]]).collect();
+        let (mean_membrane_stress, mean_traction_stress, stress_steps) = self.take_mean_stress();
+        PlateletState {
+            pos: three(&self.pos),
+            vel: three(&self.vel),
+            interface_force: three(&self.f1),
+            mean_membrane_stress,
+            mean_traction_stress,
+            stress_steps,
+        }
+    }
+
+    /// Momentum of the platelet particles (f64).
+    pub fn momentum(&self) -> [f64; 3] {
+        let m = f64::from(self.set.template.particle_mass);
+        let mut p = [0.0f64; 3];
+        for v in &self.vel {
+            for k in 0..3 {
+                p[k] += m * f64::from(v[k]);
+            }
+        }
+        p
+    }
+}
