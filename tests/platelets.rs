@@ -115,7 +115,7 @@ fn shear_flip_writes_its_files_and_observables() {
     assert!((300..=400).contains(&res), "{res}");
     assert!((obs["diameter"].as_f64().expect("d") - 3.6).abs() < 1e-9);
     let rate = obs["shear_rate"].as_f64().expect("rate");
-    assert!((rate / 5.0e5 - 1.0).abs() < 0.1, "measured shear rate {rate} 1/s");
+    assert!((rate / 6.5e4 - 1.0).abs() < 0.1, "measured shear rate {rate} 1/s");
     assert!(obs["volume_change"].as_f64().expect("dv") < 0.05);
     let csv = std::fs::read_to_string(dir.join("platelets.csv")).expect("csv");
     assert!(csv.starts_with("step,time_s,platelet,x_um"), "{}", &csv[..80]);

@@ -1,7 +1,7 @@
 //! The hybrid force between the platelet membrane and the plasma: a DPD pair force (repulsion,
 //! dissipation and noise, which carry the fluid's shear stress to the membrane and keep the
 //! contact thermalised) plus a Morse term, between outer-membrane particles and plasma (and wall)
-//! particles. The GPU twin is `shaders/interface.wgsl`.
+//! particles. CPU only so far (the WGSL twin, `shaders/interface.wgsl`, is not written yet).
 //!
 //! Under multiple time stepping ([`crate::mts`]) this force is evaluated several times per plasma
 //! step while the plasma stands still at its mid-step positions, so its pairs come from a list

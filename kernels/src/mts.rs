@@ -26,8 +26,8 @@
 //! start of `B` because the plasma moved. With all jump factors 1 this is velocity-Verlet with a
 //! Strang split between plasma and platelets; the inner levels cost nothing per plasma particle.
 //!
-//! The GPU runs the same composition (`shaders/mts.wgsl` twins the kicks and drifts); the inner
-//! levels are dispatched over platelet particles only.
+//! CPU only so far: the GPU engine refuses platelets. Its version is meant to run the same
+//! composition with the inner levels dispatched over platelet particles only.
 
 use glam::Vec3;
 use rayon::prelude::*;

@@ -1,7 +1,8 @@
 //! Non-bonded forces among platelet particles: Lennard-Jones, by default truncated at its minimum
 //! `2^(1/6) sigma` (purely repulsive, WCA), so the stress-free rest shape ([`crate::platelet`])
 //! feels nothing and the force acts on compression and on contact between platelets. Pairs joined
-//! by a spring are excluded. The GPU twin is `shaders/nonbonded.wgsl`.
+//! by a spring are excluded. CPU only so far (the WGSL twin, `shaders/nonbonded.wgsl`, is not written
+//! yet).
 //!
 //! Pairs come from a Verlet list with a skin, built from a cell grid over the periodic box
 //! ([`PairGrid`]) and rebuilt when some particle has moved more than half the skin since the last

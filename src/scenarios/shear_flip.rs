@@ -46,7 +46,7 @@ impl Builtin for ShearFlip {
         let mut p = plasma_params();
         p.extend(platelet_params(400.0));
         p.extend([
-            float("shear_rate", 5.0e5, "1/s", Ex(0.0), In(1e8), "shear rate of the Couette flow"),
+            float("shear_rate", 6.5e4, "1/s", Ex(0.0), In(1e8), "shear rate of the Couette flow"),
             float("height", 16.0, "rc", In(8.0), In(1000.0), "gap between the walls"),
             float("length", 16.0, "rc", In(8.0), In(1000.0), "box edge along the flow (x)"),
             float("width", 12.0, "rc", In(8.0), In(1000.0), "box edge along the vorticity (y)"),
