@@ -110,7 +110,7 @@ fn shear_flip_writes_its_files_and_observables() {
     ] {
         assert!(!obs[key].is_null(), "observable {key} missing: {obs}");
     }
-    assert_eq!(obs["mts"], "2:1:2");
+    assert_eq!(obs["mts"], "8:1:1");
     let res = obs["resolution"].as_u64().expect("resolution");
     assert!((300..=400).contains(&res), "{res}");
     assert!((obs["diameter"].as_f64().expect("d") - 3.6).abs() < 1e-9);

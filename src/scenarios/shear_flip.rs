@@ -61,7 +61,7 @@ impl Builtin for ShearFlip {
         p
     }
     fn default_steps(&self) -> u64 {
-        45_000
+        50_000
     }
     fn build(&self, v: &ParamValues, seed: u64, steps: u64, backend: Backend) -> Result<Scenario, ValidationErrors> {
         let u = units(v);
