@@ -5,8 +5,8 @@
 //! `phi0` from the gradient direction, just before it turns over, so that a short run sees two
 //! flips. The fluid starts with the linear profile. Measured: the orbit (Jeffery's solution fitted
 //! to the normal's angle: period and the effective aspect ratio `r_e` of the orbit's shape, see
-//! [`crate::platelets::jeffery_fit`]), the shear rate of the plasma (a line fitted to the velocity
-//! profile away from the walls and the platelet's own layer is not excluded), Jeffery's period
+//! [`crate::platelets::jeffery_fit`]), the shear rate of the plasma (a line fitted to the
+//! velocity profile one rc or more from the walls, the platelet's layer included), Jeffery's period
 //! `2 pi (r_e + 1/r_e) / shear_rate`, the membrane stress, its accumulation and the platelet's
 //! activation, and its volume change. Everything is reported in physical units.
 
