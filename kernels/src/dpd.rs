@@ -44,6 +44,26 @@ pub struct PairCoeffs {
     pub pad: [f32; 2],
 }
 
+impl PairCoeffs {
+    /// The coefficients of pair parameters `p` at temperature `kt` and time step `dt` (the step
+    /// the noise is drawn for: the plasma's, or a sub-step of the platelet interface).
+    pub fn new(p: &crate::system::DpdPair, kt: f32, dt: f32) -> Self {
+        Self {
+            a: p.a,
+            gamma: p.gamma,
+            sigma_isdt: (2.0 * p.gamma * kt / dt).sqrt(),
+            rc2: p.rc * p.rc,
+            inv_rc: 1.0 / p.rc,
+            half_s: 0.5 * p.s,
+            s_is_two: if p.s == 2.0 { 1.0 } else { 0.0 },
+            morse_k: 2.0 * p.morse.alpha * p.morse.d0,
+            morse_alpha: p.morse.alpha,
+            morse_r0: p.morse.r0,
+            pad: [0.0; 2],
+        }
+    }
+}
+
 /// Flattened `n_types x n_types` coefficient table of `system` (row-major).
 pub fn pair_coeffs(system: &DpdSystem) -> Vec<PairCoeffs> {
     let nt = system.types.len();
@@ -52,19 +72,11 @@ pub fn pair_coeffs(system: &DpdSystem) -> Vec<PairCoeffs> {
         for j in 0..nt {
             let p = system.pairs.get(i, j);
             let both_frozen = system.types[i].frozen && system.types[j].frozen;
-            out.push(PairCoeffs {
-                a: p.a,
-                gamma: p.gamma,
-                sigma_isdt: (2.0 * p.gamma * system.kt / system.dt).sqrt(),
-                rc2: if both_frozen { 0.0 } else { p.rc * p.rc },
-                inv_rc: 1.0 / p.rc,
-                half_s: 0.5 * p.s,
-                s_is_two: if p.s == 2.0 { 1.0 } else { 0.0 },
-                morse_k: 2.0 * p.morse.alpha * p.morse.d0,
-                morse_alpha: p.morse.alpha,
-                morse_r0: p.morse.r0,
-                pad: [0.0; 2],
-            });
+            let mut c = PairCoeffs::new(&p, system.kt, system.dt);
+            if both_frozen {
+                c.rc2 = 0.0;
+            }
+            out.push(c);
         }
     }
     out

@@ -97,19 +97,7 @@ impl PlateletCpu {
         let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
         let p = set.params.interface;
         let h1 = dt / set.params.mts.interface as f32;
-        let coeffs = PairCoeffs {
-            a: p.a,
-            gamma: p.gamma,
-            sigma_isdt: (2.0 * p.gamma * kt / h1).sqrt(),
-            rc2: p.rc * p.rc,
-            inv_rc: 1.0 / p.rc,
-            half_s: 0.5 * p.s,
-            s_is_two: if p.s == 2.0 { 1.0 } else { 0.0 },
-            morse_k: 2.0 * p.morse.alpha * p.morse.d0,
-            morse_alpha: p.morse.alpha,
-            morse_r0: p.morse.r0,
-            pad: [0.0; 2],
-        };
+        let coeffs = PairCoeffs::new(&p, kt, h1);
         let n = set.len();
         Self {
             pos: four(&set.pos),
