@@ -3,8 +3,8 @@
 //! membrane, `U = k_v (V - V0)^2 / (2 V0)` (Fedosov et al. 2010; Mirheo's membrane volume energy),
 //! whose force on a vertex is the gradient of the enclosed volume times `-k_v (V - V0) / V0`: a
 //! uniform internal pressure on the membrane. Volumes are summed per platelet first (one pass),
-//! then every particle gathers its forces (second pass). CPU only so far: the WGSL twin
-//! (`shaders/bonded.wgsl`) is not written yet; the gather layout is the one it will use.
+//! then every particle gathers its forces (second pass). The WGSL twin (`shaders/bonded.wgsl`,
+//! wrapped by [`crate::gpu::bonded`]) uploads this gather layout as it is.
 //!
 //! Forces are *gathered*: each particle walks the terms it takes part in (a CSR list built once,
 //! [`Topology`]) and sums the force each term puts on it. A term is evaluated once per member

@@ -1,7 +1,8 @@
 //! The hybrid force between the platelet membrane and the plasma: a DPD pair force (repulsion,
 //! dissipation and noise, which carry the fluid's shear stress to the membrane and keep the
 //! contact thermalised) plus a Morse term, between outer-membrane particles and plasma (and wall)
-//! particles. CPU only so far (the WGSL twin, `shaders/interface.wgsl`, is not written yet).
+//! particles. The WGSL twin (`shaders/interface.wgsl`, wrapped by [`crate::gpu::interface`]) gathers
+//! both sides over the list and reverse index built here.
 //!
 //! Under multiple time stepping ([`crate::mts`]) this force is evaluated several times per plasma
 //! step while the plasma stands still at its mid-step positions, so its pairs come from a list

@@ -1,8 +1,8 @@
 //! Non-bonded forces among platelet particles: Lennard-Jones, by default truncated at its minimum
 //! `2^(1/6) sigma` (purely repulsive, WCA), so the stress-free rest shape ([`crate::platelet`])
 //! feels nothing and the force acts on compression and on contact between platelets. Pairs joined
-//! by a spring are excluded. CPU only so far (the WGSL twin, `shaders/nonbonded.wgsl`, is not written
-//! yet).
+//! by a spring are excluded. The WGSL twin of the force loop (`shaders/nonbonded.wgsl`, wrapped by
+//! [`crate::gpu::nonbonded`]) gathers over the list built here.
 //!
 //! Pairs come from a Verlet list with a skin, built from a cell grid over the periodic box
 //! ([`PairGrid`]) and rebuilt when some particle has moved more than half the skin since the last

@@ -123,6 +123,29 @@ pub fn storage(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
     })
 }
 
+/// A storage buffer (copy usages) holding `data`; at least 16 bytes, so empty inputs still bind.
+pub fn storage_with(device: &wgpu::Device, queue: &wgpu::Queue, label: &str, data: &[u8]) -> wgpu::Buffer {
+    let b = storage(device, label, data.len() as u64);
+    if !data.is_empty() {
+        queue.write_buffer(&b, 0, data);
+    }
+    b
+}
+
+/// Reads `count` vec4 values of `src` back to the host (waits for the queue).
+pub fn read_vec4(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    src: &wgpu::Buffer,
+    count: usize,
+) -> Result<Vec<[f32; 4]>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let bytes = read_back(device, queue, src, 16 * count as u64)?;
+    Ok(bytemuck::pod_collect_to_vec(&bytes))
+}
+
 /// A uniform buffer holding `data`.
 pub fn uniform(device: &wgpu::Device, queue: &wgpu::Queue, label: &str, data: &[u8]) -> wgpu::Buffer {
     let b = device.create_buffer(&wgpu::BufferDescriptor {

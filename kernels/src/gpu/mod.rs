@@ -3,13 +3,16 @@
 //! function that records labelled passes into an encoder. Each kernel's Rust file shares its stem
 //! with its WGSL file in `shaders/`.
 
+pub mod bonded;
 pub mod buffers;
 pub mod cell_list;
 pub mod context;
 pub mod dpd;
 pub mod engine;
 pub mod integrate;
+pub mod interface;
 pub mod kernel;
+pub mod nonbonded;
 pub mod observables;
 pub mod rng_batch;
 pub mod scan;

@@ -1,0 +1,244 @@
+//! The GPU twins of the platelet force kernels (`shaders/bonded.wgsl`, `nonbonded.wgsl`,
+//! `interface.wgsl`) compute the CPU's forces: per particle, on both sides of the interface, with
+//! the same pair noise.
+//!
+//! Two platelets of about 400 particles, perturbed by thermal-size noise so every term is loaded,
+//! lie in a periodic box of plasma: the first straddles the x boundary (its unwrapped positions go
+//! negative), the second sits exactly one box length further along x and just above the first, so
+//! Lennard-Jones pairs between them exist only through the minimum image, with separations along x
+//! of both signs (which exercises the rounding of `min_image_any`).
+//!
+//! Tolerance: `max_i |F_gpu(i) - F_cpu(i)| <= 1e-4 max_i |F_cpu(i)| + 1e-5`. Both backends add
+//! the same terms in the same order in f32, but the GPU may contract multiply-adds, its division,
+//! `sqrt`, `exp` and `pow` are not correctly rounded, and the volume is reduced as a tree instead
+//! of a running sum; each force is a sum of terms of the size of the largest force, so the
+//! difference is a few f32 ulps of that scale (1e-4 leaves a factor of about 100), and the
+//! absolute floor covers forces that cancel to nearly zero.
+
+mod common;
+
+use glam::{Quat, Vec3};
+use hemoscale_kernels::bonded::{bonded_forces, volume_pressures};
+use hemoscale_kernels::dpd::PairCoeffs;
+use hemoscale_kernels::gpu::bonded::Bonded;
+use hemoscale_kernels::gpu::interface::Interface;
+use hemoscale_kernels::gpu::nonbonded::Nonbonded;
+use hemoscale_kernels::interface::{interface_forces, InterfaceInput, InterfaceList};
+use hemoscale_kernels::nonbonded::{lj_forces, NeighborList};
+use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate, Stiffness};
+use hemoscale_kernels::platelet_set::{Placement, PlateletParams, PlateletSet};
+use hemoscale_kernels::rng::{philox4x32_10, seed_key, uniform_pm1};
+use hemoscale_kernels::{init, DpdSystem, SimBox};
+
+const EDGE: f32 = 14.0;
+
+/// Platelet positions (perturbed), velocities and tags, with plasma positions, velocities, tags.
+struct Scene {
+    set: PlateletSet,
+    pos: Vec<[f32; 4]>,
+    vel: Vec<[f32; 4]>,
+    plasma_pos: Vec<[f32; 4]>,
+    plasma_vel: Vec<[f32; 4]>,
+    plasma_tag: Vec<u32>,
+}
+
+/// Deterministic noise in [-amp, amp) for particle `i`, component `k`.
+fn noise(i: usize, k: u32, stream: u32, amp: f32) -> f32 {
+    let w = philox4x32_10([i as u32, k, stream, 0xABCD], seed_key(99));
+    amp * uniform_pm1(w[0])
+}
+
+fn scene() -> Scene {
+    let spec = PlateletSpec {
+        diameter: 6.0,
+        aspect_ratio: 0.25,
+        resolution: 400,
+        mass: 3.0 * 28.27,
+        stiffness: Stiffness::DEFAULT,
+    };
+    let t = PlateletTemplate::build(&spec).expect("template");
+    let place =
+        |c: [f32; 3], angle: f32| Placement { center: c, rotation: Quat::from_rotation_x(angle), velocity: [0.0; 3] };
+    // The second disc just above the first, the gap between their membranes 0.85 of the
+    // Lennard-Jones cut-off: with the perturbation, some pairs across it are inside the cut-off.
+    let (lo, hi) = t.pos.iter().fold((f32::MAX, f32::MIN), |(a, b), p| (a.min(p[2]), b.max(p[2])));
+    let gap = 0.85 * 2f32.powf(1.0 / 6.0) * t.lj_sigma;
+    let at = [place([1.5, 7.0, 6.0], 0.0), place([1.5 + EDGE, 7.0, 6.0 + (hi - lo) + gap], 0.0)];
+    let set = PlateletSet::place(t, PlateletParams::DEFAULT, &at, 1_000_000).expect("placed");
+    let pos: Vec<[f32; 4]> = set
+        .pos
+        .iter()
+        .enumerate()
+        .map(|(i, p)| [p[0] + noise(i, 0, 0, 0.04), p[1] + noise(i, 1, 0, 0.04), p[2] + noise(i, 2, 0, 0.04), 0.0])
+        .collect();
+    let vel: Vec<[f32; 4]> =
+        (0..pos.len()).map(|i| [noise(i, 0, 1, 0.5), noise(i, 1, 1, 0.5), noise(i, 2, 1, 0.5), 0.0]).collect();
+    let sys = DpdSystem::standard(SimBox::cubic(EDGE), 7);
+    let plasma = init::random_fluid(&sys, (3.0 * EDGE * EDGE * EDGE) as usize);
+    let (plasma, removed) = set.carve(&plasma, &sys, 0.2);
+    assert!(removed > 0, "the platelets displace plasma");
+    let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
+    Scene {
+        pos,
+        vel,
+        plasma_pos: four(&plasma.pos),
+        plasma_vel: four(&plasma.vel),
+        plasma_tag: plasma.tag.clone(),
+        set,
+    }
+}
+
+fn norm(a: &[f32; 4]) -> f32 {
+    Vec3::new(a[0], a[1], a[2]).length()
+}
+
+/// Checks the tolerance of the module docs and returns (worst difference, force scale).
+fn assert_close(what: &str, gpu: &[[f32; 4]], cpu: &[[f32; 4]]) -> (f32, f32) {
+    assert_eq!(gpu.len(), cpu.len(), "{what}: lengths");
+    let scale = cpu.iter().map(norm).fold(0.0, f32::max);
+    let (worst, at) = gpu
+        .iter()
+        .zip(cpu)
+        .map(|(g, c)| norm(&[g[0] - c[0], g[1] - c[1], g[2] - c[2], 0.0]))
+        .enumerate()
+        .fold((0.0f32, 0usize), |(w, a), (i, d)| if d > w { (d, i) } else { (w, a) });
+    assert!(
+        worst <= 1e-4 * scale + 1e-5,
+        "{what}: |F_gpu - F_cpu| = {worst} at {at} (gpu {:?}, cpu {:?}), force scale {scale}",
+        gpu.get(at),
+        cpu.get(at)
+    );
+    (worst, scale)
+}
+
+fn v4(v: &[Vec3]) -> Vec<[f32; 4]> {
+    v.iter().map(|a| [a.x, a.y, a.z, 0.0]).collect()
+}
+
+#[test]
+fn bonded_forces_agree() {
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let s = scene();
+    let topo = s.set.topology();
+    let mut cpu = vec![[0.0f32; 4]; s.pos.len()];
+    bonded_forces(&topo, &s.pos, &mut cpu);
+    let k = Bonded::new(&ctx.device);
+    let b = k.upload(&ctx, &topo, &s.pos);
+    k.run(&ctx, &b);
+    let gpu = b.read_forces(&ctx).expect("read back");
+    ctx.take_errors().expect("no device errors");
+    let (_, scale) = assert_close("bonded", &gpu, &cpu);
+    assert!(scale > 10.0, "the perturbation should load the bonded terms: {scale}");
+    // The pressures of the first pass, and that the volume term is loaded at all.
+    let want = volume_pressures(&topo, &s.pos);
+    let got = b.read_pressures(&ctx).expect("pressures");
+    assert_eq!(got.len(), 2);
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-3 * w.abs() + 1e-3, "pressure gpu {g} cpu {w}");
+    }
+    assert!(want.iter().any(|p| p.abs() > 1e-2), "the perturbation should change the volumes: {want:?}");
+}
+
+#[test]
+fn lennard_jones_forces_agree() {
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let s = scene();
+    let lj = s.set.lj();
+    let len = [EDGE; 3];
+    let nl = NeighborList::build(&s.pos, len, lj.rcut + s.set.params.skin, &s.set.exclusions());
+    let mut cpu = vec![[0.0f32; 4]; s.pos.len()];
+    lj_forces(&nl, &s.pos, &lj, len, &mut cpu);
+    let k = Nonbonded::new(&ctx.device);
+    let b = k.upload(&ctx, &nl, &s.pos, &lj, len);
+    k.run(&ctx, &b);
+    let gpu = b.read_forces(&ctx).expect("read back");
+    ctx.take_errors().expect("no device errors");
+    let (_, scale) = assert_close("lennard-jones", &gpu, &cpu);
+    assert!(scale > 0.1, "some pairs should be inside the cut-off: {scale}");
+    // Pairs between the two platelets exist only through the minimum image (they are a box apart),
+    // inside the cut-off and with x separations of both signs.
+    let n = s.set.per_platelet();
+    let l = Vec3::splat(EDGE);
+    let x = |i: usize| Vec3::new(s.pos[i][0], s.pos[i][1], s.pos[i][2]);
+    let across: Vec<Vec3> = (0..n)
+        .flat_map(|i| nl.list[nl.offsets[i] as usize..nl.offsets[i + 1] as usize].iter().map(move |&j| (i, j as usize)))
+        .filter(|&(_, j)| j >= n)
+        .map(|(i, j)| hemoscale_kernels::nonbonded::min_image_any(x(i) - x(j), l))
+        .filter(|d| d.length() < lj.rcut)
+        .collect();
+    assert!(
+        across.iter().any(|d| d.x > 0.0) && across.iter().any(|d| d.x < 0.0),
+        "the platelets should touch across the periodic boundary from both sides: {} pairs",
+        across.len()
+    );
+}
+
+#[test]
+fn interface_forces_agree_on_both_sides_with_the_same_noise() {
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let s = scene();
+    let len = [EDGE; 3];
+    let membrane = s.set.outer_membrane();
+    let p = s.set.params.interface;
+    let list = InterfaceList::build(&membrane, &s.pos, &s.plasma_pos, len, p.rc + s.set.params.skin);
+    assert!(list.pairs() > 1000 && !list.touched.is_empty(), "pairs {}", list.pairs());
+    let k = Interface::new(&ctx.device);
+    // kT 1 and a sub-step of 0.0025: the noise is of the size of the conservative force. A counter
+    // above 2^32 checks the high word. Then the noise alone (a = gamma = Morse = 0): its bits match.
+    let full = PairCoeffs::new(&p, 1.0, 0.0025);
+    let noise_only = PairCoeffs { a: 0.0, gamma: 0.0, morse_k: 0.0, ..full };
+    let cold = PairCoeffs::new(&p, 0.0, 0.0025);
+    let mut cpu_full = (Vec::new(), Vec::new());
+    for (what, coeffs) in [("full", full), ("noise only", noise_only), ("kT 0", cold)] {
+        let inp = InterfaceInput {
+            plat_pos: &s.pos,
+            plat_vel: &s.vel,
+            plat_tag: &s.set.tag,
+            plasma_pos: &s.plasma_pos,
+            plasma_vel: &s.plasma_vel,
+            plasma_tag: &s.plasma_tag,
+            coeffs: &coeffs,
+            len,
+            key: seed_key(0x5EED_0000_0001),
+            counter: (1u64 << 32) + 12_345,
+        };
+        let (mut pf, mut mf, mut qf) = (Vec::new(), Vec::new(), Vec::new());
+        interface_forces(&list, &inp, &mut pf, &mut mf, &mut qf);
+        let (mf, qf) = (v4(&mf), v4(&qf));
+        let b = k.upload(&ctx, &list, &inp);
+        k.run(&ctx, &b);
+        let gm = b.read_membrane_forces(&ctx).expect("membrane");
+        let gq = b.read_plasma_forces(&ctx).expect("plasma");
+        ctx.take_errors().expect("no device errors");
+        let (_, scale) = assert_close(&format!("{what}: membrane side"), &gm, &mf);
+        assert!(scale > 1.0, "{what}: forces should be non-trivial: {scale}");
+        assert_close(&format!("{what}: plasma side"), &gq, &qf);
+        // Action and reaction: the GPU's two sides cancel (each pair is evaluated twice with the
+        // same inputs; only the order of the sums differs between the sides).
+        let total = gm.iter().chain(&gq).fold([0.0f64; 3], |t, f| std::array::from_fn(|c| t[c] + f64::from(f[c])));
+        let net = total.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!(net < 1e-4 * f64::from(scale) * (list.pairs() as f64).sqrt(), "{what}: net force {net}");
+        if what == "full" {
+            cpu_full = (mf, qf);
+        } else if what == "kT 0" {
+            // The noise changes the forces by far more than the tolerance, so the full comparison
+            // above could not have passed with different random numbers.
+            let (w, sc) = (
+                cpu_full
+                    .0
+                    .iter()
+                    .zip(&mf)
+                    .map(|(a, b)| norm(&[a[0] - b[0], a[1] - b[1], a[2] - b[2], 0.0]))
+                    .fold(0.0, f32::max),
+                cpu_full.0.iter().map(norm).fold(0.0, f32::max),
+            );
+            assert!(w > 100.0 * (1e-4 * sc + 1e-5), "the noise should matter: {w} vs scale {sc}");
+        }
+    }
+}
