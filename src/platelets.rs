@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use glam::DVec3;
 use hemoscale_kernels::activation::{Activation, ActivationModel};
+use hemoscale_kernels::adhesion::Adhesion;
 use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate};
 use hemoscale_kernels::platelet_observables::{sample_all, scalar_stress, PlateletSample, Sampler};
 use hemoscale_kernels::platelet_set::{Placement, PlateletParams, PlateletSet, PlateletState};
@@ -39,13 +40,32 @@ pub struct PlateletsConfig {
     pub stress_window: u64,
     /// Steps of the rest-stress calibration run (0: none, nothing subtracted).
     pub calibration_steps: u64,
+    /// Adhesion force field and adhesive wall patches (None: platelets do not adhere).
+    pub adhesion: Option<Adhesion>,
+    /// Platelets activated from the start (by an agonist), by placement index; the others
+    /// activate when their stress-driven activation state reaches `activation_threshold`.
+    pub agonist_activated: Vec<usize>,
 }
 
 impl PlateletsConfig {
     /// Builds the template and places the platelets (ids from `first_tag` on).
     pub fn build_set(&self, first_tag: u32) -> Result<PlateletSet, hemoscale_kernels::KernelError> {
         let t = PlateletTemplate::build(&self.spec)?;
-        PlateletSet::place(t, self.params, &self.placements, first_tag)
+        let mut set = PlateletSet::place(t, self.params, &self.placements, first_tag)?;
+        set.adhesion = self.adhesion.clone();
+        for &p in &self.agonist_activated {
+            match set.activated.get_mut(p) {
+                Some(a) => *a = true,
+                None => {
+                    return Err(hemoscale_kernels::KernelError::invalid(
+                        "platelets.agonist_activated",
+                        p,
+                        format!("must name a placed platelet (0..{})", self.placements.len()),
+                    ))
+                }
+            }
+        }
+        Ok(set)
     }
 }
 
@@ -354,6 +374,11 @@ impl PlateletProbe {
         self.activation.iter().map(|a| a.stress_accumulation).collect()
     }
 
+    /// Whether each platelet's stress-driven activation state reached the threshold.
+    pub fn activated_flags(&self) -> Vec<bool> {
+        self.activation.iter().map(|a| a.level(&self.model) >= self.threshold).collect()
+    }
+
     /// Fraction of platelets whose activation reached the threshold.
     pub fn activated_fraction(&self) -> f64 {
         let n = self.activation.iter().filter(|a| a.level(&self.model) >= self.threshold).count();
@@ -394,6 +419,9 @@ pub fn calibrate_rest_stress(
     let st = e.state()?;
     let mut one = cfg.clone();
     one.placements = vec![Placement { center: [0.5 * edge; 3], rotation: glam::Quat::IDENTITY, velocity: [0.0; 3] }];
+    // Alone in a periodic box: nothing to adhere to.
+    one.adhesion = None;
+    one.agonist_activated.clear();
     let first = st.tag.iter().copied().max().map_or(0, |t| t + 1);
     let set = one.build_set(first)?;
     let (st, _) = set.carve(&st, &sys, one.carve_margin);

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use hemoscale_kernels::adhesion::AdhesionCounts;
 use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
 use hemoscale_kernels::platelet_set::PlateletSet;
 use hemoscale_kernels::walls::{split_frozen, WallCounts};
@@ -202,6 +203,8 @@ pub struct RunOutcome {
     pub probe: Option<FlowProbe>,
     /// The system that ran (walls included).
     pub system: DpdSystem,
+    /// Adhesion events and bonds at the end (None without adhesion).
+    pub adhesion: Option<AdhesionCounts>,
 }
 
 impl RunOutcome {
@@ -354,6 +357,11 @@ pub fn run(
             if let (Some(ps), Some(pp)) = (engine.platelet_state()?, probe.as_mut().and_then(|p| p.platelets.as_mut()))
             {
                 pp.sample(step, &ps)?;
+                // Stress-activated platelets become adhesive (a no-op for those already so).
+                let flags = pp.activated_flags();
+                if flags.iter().any(|&a| a) {
+                    engine.activate_platelets(&flags)?;
+                }
             }
         }
         if sdue {
@@ -463,6 +471,7 @@ pub fn run(
         wall_counts,
         probe,
         system,
+        adhesion: engine.adhesion_counts(),
     })
 }
 

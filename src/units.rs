@@ -125,6 +125,14 @@ impl Units {
     pub fn effective_temperature(&self, kt: f64) -> f64 {
         kt * self.energy_j() / K_BOLTZMANN
     }
+    /// A force in DPD units to piconewtons.
+    pub fn force_to_pn(&self, f: f64) -> f64 {
+        f * self.energy_j() / self.length * 1e12
+    }
+    /// A force in piconewtons to DPD units.
+    pub fn force_to_dpd(&self, pn: f64) -> f64 {
+        pn / self.force_to_pn(1.0)
+    }
     /// A velocity in DPD units to µm/s.
     pub fn velocity_to_um_s(&self, v: f64) -> f64 {
         v * self.length_um() / self.time

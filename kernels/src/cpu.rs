@@ -156,7 +156,7 @@ impl CpuEngine {
             system.sim_box.len,
             seed_key(system.seed),
             system.walls.clone(),
-        ));
+        )?);
         Ok(e)
     }
 
@@ -470,6 +470,15 @@ impl Engine for CpuEngine {
     }
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
         Ok(self.platelets.as_mut().map(PlateletCpu::state))
+    }
+    fn activate_platelets(&mut self, activated: &[bool]) -> Result<()> {
+        match self.platelets.as_mut() {
+            Some(p) => p.activate(activated),
+            None => Err(KernelError::invalid("platelets", 0, "this engine has no platelets to activate")),
+        }
+    }
+    fn adhesion_counts(&self) -> Option<crate::adhesion::AdhesionCounts> {
+        self.platelets.as_ref().and_then(PlateletCpu::adhesion_counts)
     }
     fn bench_pass(&mut self, pass: Pass, repeats: u32) -> Result<()> {
         for _ in 0..repeats {

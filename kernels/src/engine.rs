@@ -1,6 +1,7 @@
 //! The interface both backends implement. The scenario layer drives an engine through it and never
 //! knows which backend it has.
 
+use crate::adhesion::AdhesionCounts;
 use crate::error::Result;
 use crate::observables::Observables;
 use crate::platelet_set::PlateletState;
@@ -68,6 +69,16 @@ pub trait Engine {
     /// Platelet particles (positions, velocities, interface forces); None without platelets.
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
         Ok(None)
+    }
+    /// Marks platelets activated (`true` entries; activation is never undone): activated
+    /// platelets adhere ([`crate::adhesion`]). An error without platelets.
+    fn activate_platelets(&mut self, activated: &[bool]) -> Result<()> {
+        let _ = activated;
+        Err(crate::error::KernelError::invalid("platelets", 0, "this engine has no platelets to activate"))
+    }
+    /// Adhesion events and bonds; None without platelets or adhesion.
+    fn adhesion_counts(&self) -> Option<AdhesionCounts> {
+        None
     }
     /// Runs one pass `repeats` times and waits for it to finish (benchmarks only; running passes
     /// out of order leaves the state physically meaningless).

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod adhesion;
 pub mod bonded;
 pub mod cell_list;
 pub mod cpu;

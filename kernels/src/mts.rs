@@ -32,6 +32,7 @@
 use glam::Vec3;
 use rayon::prelude::*;
 
+use crate::adhesion::{AdhesionCounts, AdhesionState};
 use crate::bonded::{bonded_forces, Topology};
 use crate::dpd::PairCoeffs;
 use crate::error::{KernelError, Result};
@@ -85,6 +86,10 @@ pub struct PlateletCpu {
     /// Platelet particles put back into the fluid by bounce-back.
     pub bounced: u64,
     sampler: Sampler,
+    /// Adhesion bonds (None: platelets do not adhere).
+    adhesion: Option<AdhesionState>,
+    /// Whether each platelet is activated.
+    activated: Vec<bool>,
     stress_sum: Vec<[f64; 6]>,
     traction_sum: Vec<[f64; 6]>,
     stress_steps: u64,
@@ -93,13 +98,26 @@ pub struct PlateletCpu {
 impl PlateletCpu {
     /// Sets up the levels for `set` in a system with time step `dt`, box `len`, temperature `kt`,
     /// Philox key `key` and optional walls.
-    pub fn new(set: &PlateletSet, dt: f32, kt: f32, len: [f32; 3], key: [u32; 2], walls: Option<Walls>) -> Self {
+    pub fn new(
+        set: &PlateletSet,
+        dt: f32,
+        kt: f32,
+        len: [f32; 3],
+        key: [u32; 2],
+        walls: Option<Walls>,
+    ) -> Result<Self> {
         let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
         let p = set.params.interface;
         let h1 = dt / set.params.mts.interface as f32;
         let coeffs = PairCoeffs::new(&p, kt, h1);
         let n = set.len();
-        Self {
+        let adhesion = match &set.adhesion {
+            Some(a) => {
+                Some(AdhesionState::new(a.clone(), set.outer_membrane(), set.per_platelet(), n, set.params.skin)?)
+            }
+            None => None,
+        };
+        Ok(Self {
             pos: four(&set.pos),
             vel: four(&set.vel),
             f1: vec![[0.0; 4]; n],
@@ -127,7 +145,47 @@ impl PlateletCpu {
             stress_sum: vec![[0.0; 6]; set.count],
             traction_sum: vec![[0.0; 6]; set.count],
             stress_steps: 0,
+            adhesion,
+            activated: set.activated.clone(),
             set: set.clone(),
+        })
+    }
+
+    /// Marks platelets activated (`true` entries; activation is not undone).
+    pub fn activate(&mut self, activated: &[bool]) -> Result<()> {
+        if activated.len() != self.activated.len() {
+            return Err(KernelError::invalid(
+                "activated",
+                activated.len(),
+                format!("needs one flag per platelet ({})", self.activated.len()),
+            ));
+        }
+        for (a, &b) in self.activated.iter_mut().zip(activated) {
+            *a |= b;
+        }
+        Ok(())
+    }
+
+    /// Whether each platelet is activated.
+    pub fn activated(&self) -> &[bool] {
+        &self.activated
+    }
+
+    /// Adhesion events and bonds (None without adhesion).
+    pub fn adhesion_counts(&self) -> Option<AdhesionCounts> {
+        self.adhesion.as_ref().map(AdhesionState::counts)
+    }
+
+    /// The adhesion bonds held now (empty without adhesion).
+    pub fn adhesion_bonds(&self) -> &[crate::adhesion::AdhesionBond] {
+        self.adhesion.as_ref().map_or(&[], |a| &a.bonds)
+    }
+
+    /// Non-bonded forces: Lennard-Jones among platelet particles plus adhesion.
+    fn nonbonded_forces(&mut self) {
+        lj_forces(&self.nl, &self.pos, &self.lj, self.len, &mut self.f2);
+        if let Some(a) = self.adhesion.as_mut() {
+            a.add_forces(&self.pos, &self.activated, self.len, self.walls.as_ref(), &mut self.f2);
         }
     }
 
@@ -144,7 +202,7 @@ impl PlateletCpu {
     pub fn compute_internal_forces(&mut self) {
         self.nl = NeighborList::build(&self.pos, self.len, self.reach(), &self.exclusions);
         self.rebuilds += 1;
-        lj_forces(&self.nl, &self.pos, &self.lj, self.len, &mut self.f2);
+        self.nonbonded_forces();
         bonded_forces(&self.topology, &self.pos, &mut self.f3);
     }
 
@@ -242,12 +300,19 @@ impl PlateletCpu {
                     self.nl = NeighborList::build(&self.pos, self.len, self.reach(), &self.exclusions);
                     self.rebuilds += 1;
                 }
-                lj_forces(&self.nl, &self.pos, &self.lj, self.len, &mut self.f2);
+                self.nonbonded_forces();
                 Self::kick(&mut self.vel, &self.f2, 0.5 * h2 * im);
             }
             self.eval_interface(plasma, step * u64::from(m.interface) + u64::from(k1) + 1, false);
             Self::kick(&mut self.vel, &self.f1, 0.5 * h1 * im);
             self.kick_plasma(plasma, 0.5 * h1);
+        }
+        if let Some(a) = self.adhesion.as_mut() {
+            // Bonds form and break between steps; the forces of the next step see the new set.
+            if a.update(&self.pos, &self.activated, self.len, self.walls.as_ref(), self.dt) {
+                lj_forces(&self.nl, &self.pos, &self.lj, self.len, &mut self.f2);
+                a.add_forces(&self.pos, &self.activated, self.len, self.walls.as_ref(), &mut self.f2);
+            }
         }
         self.check_health(step)?;
         self.accumulate_stress();

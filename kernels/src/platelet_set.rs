@@ -10,6 +10,7 @@
 
 use glam::{Quat, Vec3};
 
+use crate::adhesion::Adhesion;
 use crate::bonded::Topology;
 use crate::error::{KernelError, Result};
 use crate::nonbonded::{min_image_any, Exclusions, LennardJones, NeighborList};
@@ -137,6 +138,11 @@ pub struct PlateletSet {
     pub tag: Vec<u32>,
     /// Where each platelet was placed.
     pub placements: Vec<Placement>,
+    /// Adhesion force field and wall patches (None: platelets do not adhere).
+    pub adhesion: Option<Adhesion>,
+    /// Whether each platelet starts activated (by an agonist; stress activates others during a
+    /// run through [`crate::Engine::activate_platelets`]).
+    pub activated: Vec<bool>,
 }
 
 impl PlateletSet {
@@ -158,7 +164,17 @@ impl PlateletSet {
             return Err(KernelError::invalid("platelets", at.len(), "too many particles for 32-bit ids"));
         }
         let tag = (0..total as u32).map(|k| first_tag + k).collect();
-        Ok(Self { template, params, count: at.len(), pos, vel, tag, placements: at.to_vec() })
+        Ok(Self {
+            template,
+            params,
+            count: at.len(),
+            pos,
+            vel,
+            tag,
+            placements: at.to_vec(),
+            adhesion: None,
+            activated: vec![false; at.len()],
+        })
     }
 
     /// Particles per platelet.
@@ -239,6 +255,23 @@ impl PlateletSet {
         }
         if !(p.max_stretch.is_finite() && p.max_stretch > 1.0) {
             return Err(KernelError::invalid("platelets.max_stretch", p.max_stretch, "must be > 1"));
+        }
+        if self.activated.len() != self.count {
+            return Err(KernelError::invalid(
+                "platelets.activated",
+                self.activated.len(),
+                format!("needs one flag per platelet ({})", self.count),
+            ));
+        }
+        if let Some(a) = &self.adhesion {
+            a.params.validate()?;
+            if !a.patches.is_empty() && system.walls.is_none() {
+                return Err(KernelError::invalid(
+                    "adhesion.patches",
+                    a.patches.len(),
+                    "adhesive wall patches need walls (the system has none)",
+                ));
+            }
         }
         if !(p.lj_epsilon.is_finite() && p.lj_epsilon >= 0.0) {
             return Err(KernelError::invalid("platelets.lj_epsilon", p.lj_epsilon, "must be >= 0"));

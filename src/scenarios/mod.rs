@@ -1,6 +1,7 @@
 //! Built-in scenarios, one per file, each written with the [`crate::dsl`] builder and declaring
 //! its keys ([`ParamSpec`]) so `hemoscale scenarios NAME` can list them.
 
+mod aggregation;
 mod couette;
 mod dpd_box;
 pub mod fluid;
@@ -8,6 +9,7 @@ pub mod platelet_plasma;
 mod poiseuille;
 mod shear_flip;
 mod stenosis;
+mod stenosis_platelets;
 mod tube;
 pub mod vessel;
 
@@ -18,11 +20,13 @@ use crate::flow::FlowProbe;
 use crate::params::{ParamSpec, ParamValues, ValidationErrors};
 use crate::run::RunOutcome;
 
+pub use aggregation::Aggregation;
 pub use couette::Couette;
 pub use dpd_box::DpdBox;
 pub use poiseuille::{fit_reverse_poiseuille, Poiseuille};
 pub use shear_flip::ShearFlip;
 pub use stenosis::{analyse_stenosis, Stenosis};
+pub use stenosis_platelets::StenosisPlatelets;
 pub use tube::{analyse_tube, Tube, TubeFlow};
 
 /// A scenario that ships with hemoscale.
@@ -63,6 +67,8 @@ pub fn all() -> Vec<Box<dyn Builtin>> {
         Box::new(Couette),
         Box::new(Stenosis),
         Box::new(ShearFlip),
+        Box::new(StenosisPlatelets),
+        Box::new(Aggregation),
     ]
 }
 

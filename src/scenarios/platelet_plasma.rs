@@ -16,6 +16,7 @@
 
 use super::fluid::{float, fluid_params};
 use crate::kernels::activation::ActivationModel;
+use crate::kernels::adhesion::{Adhesion, AdhesionParams, Patch};
 use crate::kernels::platelet::{PlateletSpec, Stiffness};
 use crate::kernels::platelet_set::{MtsLevels, PlateletParams};
 use crate::params::{Bound, Kind, ParamSpec, ParamValues};
@@ -164,5 +165,32 @@ pub fn platelets_config(v: &ParamValues, sample_every: u64) -> PlateletsConfig {
         sample_every,
         stress_window: 2000,
         calibration_steps: 4000,
+        adhesion: None,
+        agonist_activated: Vec::new(),
     }
+}
+
+/// The adhesion keys of `stenosis-platelets` and `aggregation` (bond forces in pN, where users
+/// think in them; the defaults are [`AdhesionParams::DEFAULT`] at `diameter` 3.6 um).
+pub fn adhesion_params() -> Vec<ParamSpec> {
+    use Bound::{Exclusive as Ex, Inclusive as In};
+    vec![
+        float("adhesion", 1.0, "1", In(0.0), In(1.0), "1: activated platelets form bonds (0: no adhesion)"),
+        float("adhesion_well", 2.0, "kT", In(0.0), In(100.0), "Morse well depth between unbonded adhesive sites"),
+        float("bond_spring", 100.0, "kT/rc^2", Ex(0.0), In(1e5), "Hooke constant of an adhesion bond"),
+        float("bond_rupture_force", 600.0, "pN", Ex(0.0), In(1e6), "a bond pulled harder than this breaks"),
+    ]
+}
+
+/// The adhesion force field of the keys (None when `adhesion` is 0), with `patches`.
+pub fn adhesion(v: &ParamValues, patches: Vec<Patch>) -> Option<Adhesion> {
+    if v.get("adhesion") < 0.5 {
+        return None;
+    }
+    let kt = v.get("kT") as f32;
+    let mut p = AdhesionParams::DEFAULT;
+    p.morse.d0 = v.get("adhesion_well") as f32 * kt;
+    p.spring = v.get("bond_spring") as f32 * kt;
+    p.rupture = units(v).force_to_dpd(v.get("bond_rupture_force")) as f32;
+    Some(Adhesion { params: p, patches })
 }
