@@ -255,6 +255,9 @@ fn run_command(
         outcome.particle_steps_per_second(),
         observables.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
     );
+    if let Some(dir) = opts.out_dir.as_deref() {
+        print_outputs(&mut out, dir);
+    }
     if let Some(path) = summary_json {
         let summary = json!({
             "scenario": name,
@@ -276,6 +279,37 @@ fn run_command(
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Lists what a run wrote into `dir` and what opens each kind of file.
+fn print_outputs(out: &mut impl Write, dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut names: Vec<String> =
+        entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into()).collect();
+    names.sort();
+    let _ = writeln!(out, "# outputs in {}:", dir.display());
+    for name in names {
+        let path = dir.join(&name);
+        let how = if path.is_dir() {
+            let pvd = std::fs::read_dir(&path)
+                .ok()
+                .and_then(|d| d.filter_map(|e| e.ok()).find(|e| e.path().extension().is_some_and(|x| x == "pvd")));
+            match pvd {
+                Some(p) => format!("time series: open {} in ParaView", p.path().display()),
+                None => "frames".to_string(),
+            }
+        } else {
+            match path.extension().and_then(|x| x.to_str()).unwrap_or("") {
+                "csv" => "table (CSV): spreadsheet, pandas.read_csv, ParaView".into(),
+                "png" => "plot (PNG): any image viewer".into(),
+                "pvd" => "time series: open in ParaView (File > Open)".into(),
+                "vtp" | "vti" => "VTK XML: ParaView".into(),
+                "xyz" => "extended XYZ trajectory: OVITO, ASE".into(),
+                _ => continue,
+            }
+        };
+        let _ = writeln!(out, "#   {:<40} {how}", name);
+    }
 }
 
 fn scenarios_command(name: Option<&str>, as_json: bool) -> ExitCode {

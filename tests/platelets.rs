@@ -125,3 +125,76 @@ fn shear_flip_writes_its_files_and_observables() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `scenario` for `steps` steps on the CPU with `sets`, returning the summary's observables.
+fn observables(scenario: &str, steps: u64, sets: &[&str], tag: &str) -> serde_json::Value {
+    let dir = tmp(tag);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let json = dir.join("summary.json");
+    let steps = steps.to_string();
+    let mut args =
+        vec!["run", scenario, "--steps", &steps, "--backend", "cpu", "--thermo", "500", "--out", dir.to_str().unwrap()];
+    args.extend(["--summary-json", json.to_str().unwrap()]);
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let o = hemoscale(&args);
+    assert!(o.status.success(), "{scenario} {sets:?}: {}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("# outputs in") && stdout.contains("ParaView"), "output listing: {stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("summary")).expect("json");
+    let _ = std::fs::remove_dir_all(&dir);
+    summary["observables"].clone()
+}
+
+/// The adhesion mechanism in `aggregation` (reference: the model's rules, `kernels::adhesion`):
+/// activated platelets 0.6 rc above an adhesive patch bond to it within 1,000 steps and the one
+/// resting on them is recruited; the same platelets unactivated form no bond at all.
+#[test]
+fn aggregation_activated_platelets_adhere_and_resting_ones_do_not() {
+    let on = observables("aggregation", 1000, &[], "agg-on");
+    let formed = on["bonds_formed"].as_u64().expect("bonds_formed");
+    assert!(on["adhered_platelets"].as_u64().expect("adhered") >= 1, "{on}");
+    assert!(on["wall_bonds"].as_u64().expect("wall") >= 1, "{on}");
+    assert!(on["platelet_bonds"].as_u64().expect("pp") >= 1, "recruitment: {on}");
+    assert_eq!(
+        formed,
+        on["wall_bonds"].as_u64().unwrap()
+            + on["platelet_bonds"].as_u64().unwrap()
+            + on["bonds_broken"].as_u64().unwrap()
+    );
+    assert!(on["volume_change"].as_f64().expect("dv") < 0.05, "{on}");
+    let off = observables("aggregation", 1000, &["activated=0"], "agg-off");
+    assert_eq!(off["bonds_formed"], 0, "{off}");
+    assert_eq!(off["adhered_platelets"], 0, "{off}");
+}
+
+/// `stenosis-platelets` over one stress window (2,000 steps) and a bit: the observables the issue
+/// names are in the summary, every platelet accumulated stress, they stay intact and no plasma
+/// leaks; bad counts are refused with status 2 and the key named.
+#[test]
+fn stenosis_platelets_reports_and_refuses_bad_counts() {
+    let obs = observables("stenosis-platelets", 2100, &[], "sp");
+    for key in
+        ["platelets", "activated_fraction", "mean_stress_accumulation", "max_stress_accumulation", "bonds_formed"]
+    {
+        assert!(!obs[key].is_null(), "observable {key} missing: {obs}");
+    }
+    assert_eq!(obs["platelets"], 4);
+    let (mean, max) =
+        (obs["mean_stress_accumulation"].as_f64().expect("sa"), obs["max_stress_accumulation"].as_f64().expect("sa"));
+    assert!(mean > 0.0 && max >= mean && max.is_finite(), "{obs}");
+    assert!(obs["volume_change"].as_f64().expect("dv") < 0.05, "{obs}");
+    assert_eq!(obs["leaked_particles"], 0);
+    for (set, want) in [
+        ("preactivated=5", "preactivated"),
+        ("platelets=6", "platelets"),
+        ("bond_rupture_force=0", "bond_rupture_force"),
+    ] {
+        let o = hemoscale(&["run", "stenosis-platelets", "--steps", "10", "--backend", "cpu", "--set", set]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{set}: {err}");
+        assert!(err.contains(want) && !err.contains("panicked"), "{set}: {err}");
+    }
+}

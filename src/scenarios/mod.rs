@@ -77,5 +77,6 @@ pub fn find(name: &str) -> Option<Box<dyn Builtin>> {
     all().into_iter().find(|s| s.name() == name)
 }
 
-/// The scenario `cargo run --release` runs.
-pub const DEFAULT: &str = "dpd-box";
+/// The scenario `cargo run --release` runs: a small stenosis with platelets (the product's
+/// purpose in one run: flow through a constriction, platelet stress, activation and adhesion).
+pub const DEFAULT: &str = "stenosis-platelets";
