@@ -369,6 +369,13 @@ impl PlateletProbe {
         self.activation.iter().map(|a| a.max_stress).fold(0.0, f64::max)
     }
 
+    /// Largest scalar of the traction stresslet (the plasma's stress on the membrane, without
+    /// the platelet's internal spring forces) over all windows and platelets (dyn/cm^2).
+    pub fn max_traction_stress(&self) -> f64 {
+        let m = self.windows.iter().flatten().map(|w| w.2).fold(0.0, f64::max);
+        self.units.stress_to_dyn_cm2(m)
+    }
+
     /// Stress accumulation of each platelet (dyn s/cm^2).
     pub fn stress_accumulations(&self) -> Vec<f64> {
         self.activation.iter().map(|a| a.stress_accumulation).collect()

@@ -205,6 +205,8 @@ pub struct RunOutcome {
     pub system: DpdSystem,
     /// Adhesion events and bonds at the end (None without adhesion).
     pub adhesion: Option<AdhesionCounts>,
+    /// Wall-clock seconds spent in the platelets' inner levels (part of `wall_seconds`).
+    pub platelet_seconds: f64,
 }
 
 impl RunOutcome {
@@ -472,6 +474,7 @@ pub fn run(
         probe,
         system,
         adhesion: engine.adhesion_counts(),
+        platelet_seconds: engine.platelet_seconds(),
     })
 }
 

@@ -75,6 +75,8 @@ pub struct CpuEngine {
     virial: [f64; 6],
     /// Platelets and their inner time-step levels ([`crate::mts`]), if any.
     platelets: Option<PlateletCpu>,
+    /// Wall-clock seconds spent in the platelet levels (`B(h)` of [`crate::mts`]).
+    platelet_seconds: f64,
 }
 
 impl CpuEngine {
@@ -122,6 +124,7 @@ impl CpuEngine {
             sorted_force: vec![Vec3A::ZERO; n],
             virial: [0.0; 6],
             platelets: None,
+            platelet_seconds: 0.0,
             system: system.clone(),
         })
     }
@@ -350,6 +353,7 @@ impl CpuEngine {
             let half = StepCoeffs { dt: c.half_dt, lambda_shift: 0.0, ..c };
             self.integrate_first(half, true);
             if let Some(plat) = self.platelets.as_mut() {
+                let t0 = std::time::Instant::now();
                 let mut view = PlasmaView {
                     pos: &self.pos,
                     vel: &mut self.vel,
@@ -358,6 +362,7 @@ impl CpuEngine {
                     inv_mass: &self.inv_mass,
                 };
                 plat.advance(&mut view, self.step)?;
+                self.platelet_seconds += t0.elapsed().as_secs_f64();
             }
             self.integrate_first(half, false);
         } else {
@@ -476,6 +481,9 @@ impl Engine for CpuEngine {
             Some(p) => p.activate(activated),
             None => Err(KernelError::invalid("platelets", 0, "this engine has no platelets to activate")),
         }
+    }
+    fn platelet_seconds(&self) -> f64 {
+        self.platelet_seconds
     }
     fn adhesion_counts(&self) -> Option<crate::adhesion::AdhesionCounts> {
         self.platelets.as_ref().and_then(PlateletCpu::adhesion_counts)

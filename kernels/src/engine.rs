@@ -76,6 +76,11 @@ pub trait Engine {
         let _ = activated;
         Err(crate::error::KernelError::invalid("platelets", 0, "this engine has no platelets to activate"))
     }
+    /// Wall-clock seconds spent advancing the platelets' inner time-step levels so far (0 without
+    /// platelets): the platelet share of a run's cost.
+    fn platelet_seconds(&self) -> f64 {
+        0.0
+    }
     /// Adhesion events and bonds; None without platelets or adhesion.
     fn adhesion_counts(&self) -> Option<AdhesionCounts> {
         None

@@ -129,7 +129,11 @@ impl Builtin for ShearFlip {
         ins(
             &mut m,
             "stiffness",
-            json!(cfg.spec.stiffness.membrane / hemoscale_kernels::platelet::Stiffness::DEFAULT.membrane),
+            // The key's value: the springs were also scaled with kT (platelet_plasma::platelets_config).
+            json!(
+                f64::from(cfg.spec.stiffness.membrane)
+                    / f64::from(hemoscale_kernels::platelet::Stiffness::DEFAULT.membrane * s.kt)
+            ),
         );
         ins(&mut m, "mts", json!(cfg.params.mts.to_string()));
         ins(&mut m, "flips", json!(flips(&phis)));
@@ -155,6 +159,9 @@ impl Builtin for ShearFlip {
                 "dpd_viscosity": PLASMA_VISCOSITY,
             }),
         );
+        ins(&mut m, "max_traction_stress", json!(pp.map_or(nan, |p| p.max_traction_stress())));
+        ins(&mut m, "platelet_seconds", json!(o.platelet_seconds));
+        ins(&mut m, "platelet_cost_fraction", json!(o.platelet_seconds / o.wall_seconds.max(1e-12)));
         ins(&mut m, "leaked_particles", json!(o.wall_counts.leaked));
         m
     }

@@ -177,6 +177,9 @@ impl Builtin for StenosisPlatelets {
         ins(&mut m, "max_centerline_velocity", json!(u.velocity_to_um_s(vmax) * 1e-3));
         ins(&mut m, "max_centerline_velocity_unit", json!("mm/s"));
         ins(&mut m, "simulated_time", json!(u.time_to_s(o.steps as f64 * f64::from(o.system.dt))));
+        ins(&mut m, "max_traction_stress", json!(pp.map_or(nan, |p| p.max_traction_stress())));
+        ins(&mut m, "platelet_seconds", json!(o.platelet_seconds));
+        ins(&mut m, "platelet_cost_fraction", json!(o.platelet_seconds / o.wall_seconds.max(1e-12)));
         ins(&mut m, "leaked_particles", json!(o.wall_counts.leaked));
         m
     }
