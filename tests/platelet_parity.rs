@@ -242,3 +242,75 @@ fn interface_forces_agree_on_both_sides_with_the_same_noise() {
         }
     }
 }
+
+/// Adhesion (`shaders/adhesion.wgsl` against `AdhesionState::add_forces`): two activated
+/// platelets in a channel, the lower one 0.5 rc above an adhesive patch on the lower wall and the
+/// upper one resting 0.4 rc above it, perturbed; one bond update forms wall bonds and platelet
+/// bonds, and every kind of term (Morse to sites and to the wall, Hooke to sites and to anchors)
+/// acts somewhere. The GPU adds to a non-zero starting force, as it adds to the Lennard-Jones
+/// force in a step. Same tolerance as the other kernels.
+#[test]
+fn adhesion_forces_agree() {
+    use hemoscale_kernels::adhesion::{Adhesion, AdhesionLists, AdhesionParams, AdhesionState, Patch};
+    use hemoscale_kernels::cell_list::CellGrid;
+    use hemoscale_kernels::geometry::{SdfGrid, Shape};
+    use hemoscale_kernels::gpu::adhesion::Adhesion as GpuAdhesion;
+    use hemoscale_kernels::gpu::buffers::Params;
+    use hemoscale_kernels::{NearWallForce, WallMotion, Walls};
+    let Some(ctx) = common::gpu_context() else {
+        eprintln!("skipped: no GPU adapter");
+        return;
+    };
+    let spec = PlateletSpec {
+        diameter: 6.0,
+        aspect_ratio: 0.25,
+        resolution: 400,
+        mass: 3.0 * 28.27,
+        stiffness: Stiffness::DEFAULT,
+    };
+    let t = PlateletTemplate::build(&spec).expect("template");
+    let half = 0.75;
+    let z0 = 1.0 + 0.5 + half;
+    let place = |c: [f32; 3]| Placement { center: c, rotation: Quat::IDENTITY, velocity: [0.0; 3] };
+    let at = [place([7.0, 7.0, z0]), place([8.0, 7.0, z0 + 2.0 * half + 0.4])];
+    let set = PlateletSet::place(t, PlateletParams::DEFAULT, &at, 1_000_000).expect("placed");
+    let pos: Vec<[f32; 4]> = set
+        .pos
+        .iter()
+        .enumerate()
+        .map(|(i, p)| [p[0] + noise(i, 0, 5, 0.04), p[1] + noise(i, 1, 5, 0.04), p[2] + noise(i, 2, 5, 0.04), 0.0])
+        .collect();
+    let len = [EDGE; 3];
+    let mut sys = DpdSystem::standard(SimBox::cubic(EDGE), 7);
+    sys.walls = Some(Walls {
+        sdf: SdfGrid::sample(&Shape::Channel { center: 7.0, half_height: 6.0 }, len, 200_000).expect("sdf"),
+        motion: WallMotion { speed: 0.5, center: 7.0 },
+        force: NearWallForce::default(),
+    });
+    let walls = sys.walls.as_ref();
+    let patch = Patch { min: [0.0; 3], max: [EDGE, EDGE, 3.0] };
+    let adhesion = Adhesion { params: AdhesionParams::DEFAULT, patches: vec![patch] };
+    let mut st = AdhesionState::new(adhesion, set.outer_membrane(), set.per_platelet(), set.len(), 0.3).expect("adh");
+    let activated = [true, true];
+    assert!(st.update(&pos, &activated, len, walls, 0.01), "bonds form");
+    let lists = st.gpu_lists(&pos, &activated, len, walls);
+    for kind in [AdhesionLists::MORSE, AdhesionLists::HOOKE, AdhesionLists::WALL_MORSE, AdhesionLists::WALL_HOOKE] {
+        assert!(lists.entries.iter().any(|e| e[0] == kind), "term kind {kind} missing: {:?}", st.counts());
+    }
+    let start: Vec<[f32; 4]> =
+        (0..pos.len()).map(|i| [noise(i, 0, 6, 1.0), noise(i, 1, 6, 1.0), noise(i, 2, 6, 1.0), 0.0]).collect();
+    let mut cpu = start.clone();
+    st.add_forces(&pos, &activated, len, walls, &mut cpu);
+    let params = Params::new(&sys, &CellGrid::new(&sys), 0);
+    let sdf = walls.map(|w| w.sdf.gpu_words()).expect("walls");
+    let k = GpuAdhesion::new(&ctx.device);
+    let b = k.upload(&ctx, &lists, &pos, &start, st.params(), len, &params, &sdf);
+    k.run(&ctx, &b);
+    let gpu = b.read_forces(&ctx).expect("read");
+    let (worst, scale) = assert_close("adhesion", &gpu, &cpu);
+    eprintln!("adhesion: worst {worst:.3e} of force scale {scale:.3e}; {:?}", st.counts());
+    // The terms matter: without them the forces would differ by far more than the tolerance.
+    let moved =
+        cpu.iter().zip(&start).map(|(a, b)| norm(&[a[0] - b[0], a[1] - b[1], a[2] - b[2], 0.0])).fold(0.0, f32::max);
+    assert!(moved > 100.0 * (1e-4 * scale + 1e-5), "adhesion forces too small to test: {moved}");
+}

@@ -23,6 +23,10 @@
 //!
 //! The published parameters (fitted to contact area and detaching force) are not in our
 //! reference; [`AdhesionParams::DEFAULT`] states the values used and why.
+//!
+//! GPU twin of the forces: `shaders/adhesion.wgsl` ([`crate::gpu::adhesion`]) over the terms
+//! [`AdhesionState::gpu_lists`] packs; bond events stay on the host (they happen between plasma
+//! steps and touch few sites).
 
 use glam::Vec3;
 
@@ -159,6 +163,29 @@ pub struct AdhesionCounts {
     pub wall_bonds: u64,
     /// Platelets holding at least one wall bond now.
     pub adhered_platelets: u64,
+}
+
+/// The adhesion terms acting on each platelet particle, in CSR form for the GPU twin
+/// ([`AdhesionState::gpu_lists`]): `entries[offsets[i]..offsets[i + 1]]` are `[kind, index]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AdhesionLists {
+    /// Per-particle offsets (one more than particles).
+    pub offsets: Vec<u32>,
+    /// `[kind, index]`: the partner particle (pairs) or the anchor (wall bonds).
+    pub entries: Vec<[u32; 2]>,
+    /// Wall anchors of wall bonds (`vec4`, w unused).
+    pub anchors: Vec<[f32; 4]>,
+}
+
+impl AdhesionLists {
+    /// Morse attraction to another site.
+    pub const MORSE: u32 = 0;
+    /// Hooke bond to another site.
+    pub const HOOKE: u32 = 1;
+    /// Morse attraction to the wall.
+    pub const WALL_MORSE: u32 = 2;
+    /// Hooke bond to a wall anchor.
+    pub const WALL_HOOKE: u32 = 3;
 }
 
 /// Adhesion bonds and the candidate lists that find new ones.
@@ -430,6 +457,59 @@ impl AdhesionState {
             self.formed += 1;
         }
         self.formed + self.broken != events
+    }
+
+    /// The forces [`AdhesionState::add_forces`] would add, as per-particle lists for the GPU twin
+    /// (`shaders/adhesion.wgsl`): refreshes the candidate lists first, then keeps only the terms
+    /// that act (adhesive unbonded candidates, bonds). Rebuilt on the host whenever bonds, the
+    /// activation or the candidate lists change; between those only positions move.
+    pub fn gpu_lists(
+        &mut self,
+        pos: &[[f32; 4]],
+        activated: &[bool],
+        len: [f32; 3],
+        walls: Option<&Walls>,
+    ) -> AdhesionLists {
+        self.refresh(pos, len, walls);
+        let n = self.bonded.len();
+        let mut per: Vec<Vec<[u32; 2]>> = vec![Vec::new(); n];
+        let mut anchors = Vec::new();
+        let m = self.adhesion.params.morse.d0 > 0.0;
+        if m {
+            for &(i, j) in &self.pairs {
+                let adhesive = activated[self.platelet(i)] || activated[self.platelet(j)];
+                if adhesive && !self.bonded[i as usize] && !self.bonded[j as usize] {
+                    per[i as usize].push([AdhesionLists::MORSE, j]);
+                    per[j as usize].push([AdhesionLists::MORSE, i]);
+                }
+            }
+            if walls.is_some() {
+                for &i in &self.wall_sites {
+                    if !self.bonded[i as usize] && activated[self.platelet(i)] {
+                        per[i as usize].push([AdhesionLists::WALL_MORSE, 0]);
+                    }
+                }
+            }
+        }
+        for b in &self.bonds {
+            match b.partner {
+                Partner::Site(j) => {
+                    per[b.site as usize].push([AdhesionLists::HOOKE, j]);
+                    per[j as usize].push([AdhesionLists::HOOKE, b.site]);
+                }
+                Partner::Wall(a) => {
+                    per[b.site as usize].push([AdhesionLists::WALL_HOOKE, anchors.len() as u32]);
+                    anchors.push([a[0], a[1], a[2], 0.0]);
+                }
+            }
+        }
+        let mut offsets = vec![0u32];
+        let mut entries = Vec::new();
+        for e in per {
+            entries.extend(e);
+            offsets.push(entries.len() as u32);
+        }
+        AdhesionLists { offsets, entries, anchors }
     }
 
     /// Events so far and bonds held now.

@@ -3,6 +3,7 @@
 //! function that records labelled passes into an encoder. Each kernel's Rust file shares its stem
 //! with its WGSL file in `shaders/`.
 
+pub mod adhesion;
 pub mod bonded;
 pub mod buffers;
 pub mod cell_list;
