@@ -1,6 +1,6 @@
-//! Criterion benchmarks of the three platelet force kernels on both backends: bonded terms
-//! (`bonded`), Lennard-Jones over the Verlet list (`nonbonded`) and the membrane–plasma force
-//! (`interface`, both sides), for 10 and 100 platelets of the default resolution (400, 373
+//! Criterion benchmarks of the platelet force kernels on both backends: bonded terms
+//! (`bonded`), Lennard-Jones over the Verlet list (`nonbonded`), the membrane–plasma force
+//! (`interface`, both sides) and adhesion (`adhesion`, every platelet activated), for 10 and 100 platelets of the default resolution (400, 373
 //! particles each) in plasma of density 3. Throughput is platelet particles per second per
 //! evaluation. Lists are built once outside the timed loop (they are rebuilt only when stale).
 //!
@@ -212,5 +212,45 @@ fn interface(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bonded, nonbonded, interface);
+/// Adhesion forces with every platelet activated (no walls): Morse between the sites of
+/// neighbouring platelets (1 rc apart at their rims) and nothing bonded yet.
+fn adhesion(c: &mut Criterion) {
+    use hemoscale_kernels::adhesion::{Adhesion, AdhesionParams, AdhesionState};
+    use hemoscale_kernels::cell_list::CellGrid;
+    use hemoscale_kernels::gpu::adhesion::Adhesion as GpuAdhesion;
+    use hemoscale_kernels::gpu::buffers::Params;
+    let ctx = gpu();
+    let mut g = c.benchmark_group("platelet_adhesion");
+    configure(&mut g);
+    for count in counts() {
+        let s = scene(count);
+        let a = Adhesion { params: AdhesionParams::DEFAULT, patches: Vec::new() };
+        let mut st =
+            AdhesionState::new(a, s.set.outer_membrane(), s.set.per_platelet(), s.pos.len(), s.set.params.skin)
+                .expect("adhesion");
+        let on = vec![true; count];
+        g.throughput(Throughput::Elements(s.pos.len() as u64));
+        if backend("cpu") {
+            let mut out = vec![[0.0f32; 4]; s.pos.len()];
+            g.bench_function(format!("cpu/{count}"), |b| b.iter(|| st.add_forces(&s.pos, &on, s.len, None, &mut out)));
+        }
+        if let Some(ctx) = &ctx {
+            let lists = st.gpu_lists(&s.pos, &on, s.len, None);
+            let sys = DpdSystem::standard(SimBox { len: s.len }, 3);
+            let params = Params::new(&sys, &CellGrid::new(&sys), 0);
+            let k = GpuAdhesion::new(&ctx.device);
+            let zero = vec![[0.0f32; 4]; s.pos.len()];
+            let bufs = k.upload(ctx, &lists, &s.pos, &zero, st.params(), s.len, &params, &[0.0]);
+            g.bench_function(format!("gpu/{count}"), |b| {
+                b.iter(|| {
+                    k.run(ctx, &bufs);
+                    ctx.sync().expect("adhesion pass");
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bonded, nonbonded, interface, adhesion);
 criterion_main!(benches);
