@@ -46,6 +46,9 @@ pub const PLASMA_VISCOSITY: f64 = 4.49;
 /// with 4 it tumbles on, two flips in 50,000 steps with a period 0.95 of Jeffery's. Light membrane
 /// particles under this friction need interface sub-steps of dt/8 (`mts_interface` = 8).
 pub const INTERFACE_FRICTION: f64 = 4.0;
+/// Time (DPD units) over which the membrane stress is averaged before its scalar is taken; the
+/// rest-stress calibration runs twice as long.
+pub const STRESS_WINDOW_TIME: f64 = 20.0;
 /// Platelet diameter in rc: six cut-offs across, so the plasma resolves the disc's thickness
 /// (1.5 rc at aspect ratio 0.25).
 pub const PLATELET_DIAMETER_RC: f64 = 6.0;
@@ -163,8 +166,10 @@ pub fn platelets_config(v: &ParamValues, sample_every: u64) -> PlateletsConfig {
         activation_threshold: v.get("activation_threshold"),
         units: units(v),
         sample_every,
-        stress_window: 2000,
-        calibration_steps: 4000,
+        // Windows in time, not steps (20 and 40 time units: 2,000 and 4,000 steps at the default
+        // dt), so runs at other time steps average the same stretch of physics.
+        stress_window: (STRESS_WINDOW_TIME / v.get("dt")).round().max(1.0) as u64,
+        calibration_steps: (2.0 * STRESS_WINDOW_TIME / v.get("dt")).round().max(1.0) as u64,
         adhesion: None,
         agonist_activated: Vec::new(),
     }
