@@ -1,8 +1,11 @@
 //! Criterion benchmarks of the platelet force kernels on both backends: bonded terms
 //! (`bonded`), Lennard-Jones over the Verlet list (`nonbonded`), the membrane–plasma force
-//! (`interface`, both sides) and adhesion (`adhesion`, every platelet activated), for 10 and 100 platelets of the default resolution (400, 373
-//! particles each) in plasma of density 3. Throughput is platelet particles per second per
+//! (`interface`, both sides) and adhesion (`adhesion`, every platelet activated), for 10 and 100
+//! platelets of the default resolution (400, 373 particles each) in plasma of density 3. Throughput is platelet particles per second per
 //! evaluation. Lists are built once outside the timed loop (they are rebuilt only when stale).
+//! `mts_step` times whole plasma steps of the engines with platelets (`CpuEngine` and
+//! `GpuEngine::with_platelets`, jump factors 8:1:1, the platelet scenarios' plasma); its
+//! throughput is plasma plus platelet particles per second.
 //!
 //! `cargo bench --bench platelets`; `HEMOSCALE_BENCH_PLATELETS=10` restricts the platelet counts
 //! and `HEMOSCALE_BENCH_BACKENDS=cpu` the backends. GPU benchmarks wait for the queue inside the
@@ -21,9 +24,9 @@ use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
 use hemoscale_kernels::interface::{interface_forces, InterfaceInput, InterfaceList};
 use hemoscale_kernels::nonbonded::{lj_forces, NeighborList};
 use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate, Stiffness};
-use hemoscale_kernels::platelet_set::{Placement, PlateletParams, PlateletSet};
+use hemoscale_kernels::platelet_set::{MtsLevels, Placement, PlateletParams, PlateletSet};
 use hemoscale_kernels::rng::{philox4x32_10, seed_key, uniform_pm1};
-use hemoscale_kernels::{init, DpdSystem, SimBox};
+use hemoscale_kernels::{init, CpuEngine, DpdPair, DpdSystem, Engine, GpuEngine, PairTable, SimBox};
 
 /// Platelet counts: `HEMOSCALE_BENCH_PLATELETS` (comma-separated), default 10 and 100.
 fn counts() -> Vec<usize> {
@@ -252,5 +255,70 @@ fn adhesion(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bonded, nonbonded, interface, adhesion);
+/// `count` platelets (stiffness 0.1, 8:1:1, the interface and Lennard-Jones scaled to kT 0.1 as in
+/// the platelet scenarios) on a grid 8 rc apart in x and y and 2.5 in z, in plasma of the platelet
+/// scenarios (a 2.5, gamma 20, kT 0.1, dt 0.01) of density 3, at rest.
+fn engine_scene(count: usize) -> (DpdSystem, hemoscale_kernels::ParticleState, PlateletSet) {
+    let spec = PlateletSpec {
+        diameter: 6.0,
+        aspect_ratio: 0.25,
+        resolution: 400,
+        mass: 3.0 * 28.27,
+        stiffness: Stiffness::DEFAULT.scaled(0.1),
+    };
+    let t = PlateletTemplate::build(&spec).expect("template");
+    let side = if count > 25 { 5 } else { (count as f64).sqrt().ceil() as usize };
+    let layers = count.div_ceil(side * side);
+    let len = [8.0 * side as f32, 8.0 * side as f32, (2.5 * layers as f32).max(9.0)];
+    let at: Vec<Placement> = (0..count)
+        .map(|p| {
+            let (x, y, z) = (p % side, (p / side) % side, p / (side * side));
+            Placement {
+                center: [4.0 + 8.0 * x as f32, 4.0 + 8.0 * y as f32, 1.25 + 2.5 * z as f32],
+                rotation: Quat::IDENTITY,
+                velocity: [0.0; 3],
+            }
+        })
+        .collect();
+    let mut params =
+        PlateletParams { mts: MtsLevels { interface: 8, nonbonded: 1, bonded: 1 }, ..PlateletParams::DEFAULT };
+    params.interface.a *= 0.1;
+    params.interface.morse.d0 *= 0.1;
+    params.interface.gamma = 20.0;
+    params.lj_epsilon = 0.1;
+    let set = PlateletSet::place(t, params, &at, 10_000_000).expect("placed");
+    let mut sys = DpdSystem::standard(SimBox { len }, 3);
+    sys.kt = 0.1;
+    sys.pairs = PairTable::uniform(1, DpdPair::new(2.5, 20.0, 1.0, 2.0));
+    let plasma = init::random_fluid(&sys, (3.0 * len[0] * len[1] * len[2]) as usize);
+    let (plasma, _) = set.carve(&plasma, &sys, 0.3);
+    (sys, plasma, set)
+}
+
+fn mts_step(c: &mut Criterion) {
+    let ctx = gpu();
+    let mut g = c.benchmark_group("platelet_mts_step");
+    configure(&mut g);
+    for count in counts() {
+        let (sys, plasma, set) = engine_scene(count);
+        g.throughput(Throughput::Elements((plasma.len() + set.len()) as u64));
+        if backend("cpu") {
+            let mut e = CpuEngine::with_platelets(&sys, &plasma, 0, &set).expect("cpu engine");
+            e.compute_forces().expect("forces");
+            g.bench_function(format!("cpu/{count}"), |b| b.iter(|| e.run(1, 0).expect("step")));
+        }
+        if let Some(ctx) = &ctx {
+            // A second device for the engine (it owns its context).
+            let own = GpuContext::new(AdapterChoice::Any).expect("adapter");
+            assert_eq!(own.adapter_name(), ctx.adapter_name());
+            let mut e = GpuEngine::with_platelets(own, &sys, &plasma, 0, &set).expect("gpu engine");
+            e.compute_forces().expect("forces");
+            // Each step is submitted and its platelet state read back (the engine waits).
+            g.bench_function(format!("gpu/{count}"), |b| b.iter(|| e.run(1, 0).expect("step")));
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bonded, nonbonded, interface, adhesion, mts_step);
 criterion_main!(benches);

@@ -16,6 +16,10 @@
 // bounced, leaked, x-impulse on the wall below / above the motion plane (fixed point, 1/256)
 @group(0) @binding(11) var<storage, read_write> wall_counts: array<atomic<i32>>;
 
+// False for the drift-only variant (`Integrate::drift`): the second plasma half drift of a step
+// with platelets, `integrate_first(half, kick = false)` on the CPU (crate::mts).
+override KICK: bool = true;
+
 fn wrap(x: vec3<f32>) -> vec3<f32> {
     let l = params.box_len.xyz;
     let y = x - l * floor(x * params.inv_len.xyz);
@@ -42,7 +46,7 @@ fn integrate_first(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
         pos[i] = vec4<f32>(x, p.w);
         vpred[i] = v;
     } else {
-        let a = force[i].xyz * ty.x;
+        let a = select(vec3<f32>(0.0), force[i].xyz * ty.x, KICK);
         var vh = v.xyz + half_dt * a;
         var x1 = p.xyz + dt * vh;
         if (params.sdf_dims.w != 0u) {

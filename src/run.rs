@@ -130,21 +130,29 @@ fn with_platelets(scenario: &Scenario, mut initial: Initial) -> Result<Initial, 
     Ok(initial)
 }
 
-/// Opens the engine for initial conditions that may hold platelets. Platelets run on the CPU
-/// backend (their GPU kernels are not written yet): `--backend gpu` is refused, `auto` uses the CPU.
+/// Opens the engine for initial conditions that may hold platelets, choosing as [`open_engine`]
+/// does: `--backend gpu` runs platelets on any adapter, `auto` uses a hardware GPU when there is
+/// one and the CPU otherwise.
 fn open_initial(backend: Backend, initial: &Initial) -> Result<Box<dyn Engine>, RunError> {
     let Some(set) = &initial.platelets else {
         return Ok(open_engine(backend, &initial.system, &initial.state, 0)?);
     };
-    if backend == Backend::Gpu {
-        return Err(KernelError::invalid(
-            "backend",
-            "gpu",
-            "platelets run on the cpu backend only so far (use --backend cpu or auto)",
-        )
-        .into());
+    let (system, state) = (&initial.system, &initial.state);
+    let cpu =
+        || -> Result<Box<dyn Engine>, RunError> { Ok(Box::new(CpuEngine::with_platelets(system, state, 0, set)?)) };
+    match backend {
+        Backend::Cpu => cpu(),
+        Backend::Gpu => {
+            Ok(Box::new(GpuEngine::with_platelets(GpuContext::new(AdapterChoice::Any)?, system, state, 0, set)?))
+        }
+        Backend::Auto => match GpuContext::new(AdapterChoice::HardwareOnly) {
+            Ok(ctx) => Ok(Box::new(GpuEngine::with_platelets(ctx, system, state, 0, set)?)),
+            Err(e) => {
+                eprintln!("notice: using the native CPU backend ({e})");
+                cpu()
+            }
+        },
     }
-    Ok(Box::new(CpuEngine::with_platelets(&initial.system, &initial.state, 0, set)?))
 }
 
 /// How often to print and sample, and what to write where.

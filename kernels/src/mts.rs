@@ -26,8 +26,10 @@
 //! start of `B` because the plasma moved. With all jump factors 1 this is velocity-Verlet with a
 //! Strang split between plasma and platelets; the inner levels cost nothing per plasma particle.
 //!
-//! CPU only so far: the GPU engine refuses platelets. Its version is meant to run the same
-//! composition with the inner levels dispatched over platelet particles only.
+//! Both engines run this composition. [`PlateletCpu`] is the reference; the GPU engine
+//! ([`crate::gpu::mts`]) records the same levels as dispatches over platelet particles only (the
+//! interface gathers the plasma from the plasma cell list built at the mid-step positions), with the
+//! same noise counters; the health check and the stress average below are shared by both.
 
 use glam::Vec3;
 use rayon::prelude::*;
@@ -85,14 +87,11 @@ pub struct PlateletCpu {
     pub rebuilds: u64,
     /// Platelet particles put back into the fluid by bounce-back.
     pub bounced: u64,
-    sampler: Sampler,
+    stress: StressAverage,
     /// Adhesion bonds (None: platelets do not adhere).
     adhesion: Option<AdhesionState>,
     /// Whether each platelet is activated.
     activated: Vec<bool>,
-    stress_sum: Vec<[f64; 6]>,
-    traction_sum: Vec<[f64; 6]>,
-    stress_steps: u64,
 }
 
 impl PlateletCpu {
@@ -141,10 +140,7 @@ impl PlateletCpu {
             plasma_f: Vec::new(),
             rebuilds: 0,
             bounced: 0,
-            sampler: Sampler::new(&set.template),
-            stress_sum: vec![[0.0; 6]; set.count],
-            traction_sum: vec![[0.0; 6]; set.count],
-            stress_steps: 0,
+            stress: StressAverage::new(set),
             adhesion,
             activated: set.activated.clone(),
             set: set.clone(),
@@ -321,66 +317,19 @@ impl PlateletCpu {
 
     /// Adds every platelet's membrane stress at the end of a plasma step to the running average.
     fn accumulate_stress(&mut self) {
-        let (pos, vel, f1, sampler) = (&self.pos, &self.vel, &self.f1, &self.sampler);
-        let now: Vec<([f64; 6], [f64; 6])> = (0..self.set.count)
-            .into_par_iter()
-            .map(|p| (sampler.membrane_stress(pos, vel, p), sampler.traction_stress(pos, f1, p)))
-            .collect();
-        for ((acc, tac), (s, t)) in self.stress_sum.iter_mut().zip(self.traction_sum.iter_mut()).zip(now) {
-            for k in 0..6 {
-                acc[k] += s[k];
-                tac[k] += t[k];
-            }
-        }
-        self.stress_steps += 1;
+        self.stress.accumulate(&self.pos, &self.vel, &self.f1);
     }
 
     /// The membrane stress and traction stresslet averaged since the previous call, and the
     /// steps they cover; resets.
     pub fn take_mean_stress(&mut self) -> (Vec<[f64; 6]>, Vec<[f64; 6]>, u64) {
-        let n = self.stress_steps;
-        let mean = |v: &mut Vec<[f64; 6]>| {
-            let m = if n == 0 { Vec::new() } else { v.iter().map(|s| s.map(|x| x / n as f64)).collect() };
-            v.iter_mut().for_each(|s| *s = [0.0; 6]);
-            m
-        };
-        let (a, b) = (mean(&mut self.stress_sum), mean(&mut self.traction_sum));
-        self.stress_steps = 0;
-        (a, b, n)
+        self.stress.take()
     }
 
     /// Stops the run when a platelet blew up or broke: a non-finite position or velocity, or a
     /// spring stretched beyond `max_stretch` times its rest length.
     fn check_health(&self, step: u64) -> Result<()> {
-        let n = self.set.per_platelet();
-        if let Some(i) =
-            self.pos.iter().zip(&self.vel).position(|(p, v)| p.iter().chain(v.iter()).any(|x| !x.is_finite()))
-        {
-            return Err(KernelError::InconsistentState(format!(
-                "platelet {} particle {} (id {}) has a non-finite position or velocity at step {step}: {:?}",
-                i / n,
-                i % n,
-                self.set.tag[i],
-                self.pos[i]
-            )));
-        }
-        let lim = self.set.params.max_stretch;
-        for b in &self.topology.bonds {
-            let (a, c) = (self.pos[b.i as usize], self.pos[b.j as usize]);
-            let r = Vec3::new(a[0] - c[0], a[1] - c[1], a[2] - c[2]).length();
-            if r > lim * b.r0 {
-                return Err(KernelError::InconsistentState(format!(
-                    "platelet {} broke at step {step}: a {:?} spring between particles {} and {} is {:.3} rc long, {:.2} times its rest length (limit {lim})",
-                    b.i as usize / n,
-                    b.kind,
-                    b.i as usize % n,
-                    b.j as usize % n,
-                    r,
-                    r / b.r0
-                )));
-            }
-        }
-        Ok(())
+        check_health(&self.set, &self.topology, &self.pos, &self.vel, step)
     }
 
     /// Largest spring length over rest length (1 at rest).
@@ -421,4 +370,94 @@ impl PlateletCpu {
         }
         p
     }
+}
+
+/// Every platelet's membrane stress and traction stresslet summed over the plasma steps since the
+/// last read (both engines add one term at the end of each plasma step).
+pub(crate) struct StressAverage {
+    sampler: Sampler,
+    count: usize,
+    stress_sum: Vec<[f64; 6]>,
+    traction_sum: Vec<[f64; 6]>,
+    steps: u64,
+}
+
+impl StressAverage {
+    pub(crate) fn new(set: &PlateletSet) -> Self {
+        Self {
+            sampler: Sampler::new(&set.template),
+            count: set.count,
+            stress_sum: vec![[0.0; 6]; set.count],
+            traction_sum: vec![[0.0; 6]; set.count],
+            steps: 0,
+        }
+    }
+
+    /// Adds the stresses of the state `pos`, `vel` with interface forces `f1`.
+    pub(crate) fn accumulate(&mut self, pos: &[[f32; 4]], vel: &[[f32; 4]], f1: &[[f32; 4]]) {
+        let sampler = &self.sampler;
+        let now: Vec<([f64; 6], [f64; 6])> = (0..self.count)
+            .into_par_iter()
+            .map(|p| (sampler.membrane_stress(pos, vel, p), sampler.traction_stress(pos, f1, p)))
+            .collect();
+        for ((acc, tac), (s, t)) in self.stress_sum.iter_mut().zip(self.traction_sum.iter_mut()).zip(now) {
+            for k in 0..6 {
+                acc[k] += s[k];
+                tac[k] += t[k];
+            }
+        }
+        self.steps += 1;
+    }
+
+    /// The means since the previous call and the steps they cover; resets.
+    pub(crate) fn take(&mut self) -> (Vec<[f64; 6]>, Vec<[f64; 6]>, u64) {
+        let n = self.steps;
+        let mean = |v: &mut Vec<[f64; 6]>| {
+            let m = if n == 0 { Vec::new() } else { v.iter().map(|s| s.map(|x| x / n as f64)).collect() };
+            v.iter_mut().for_each(|s| *s = [0.0; 6]);
+            m
+        };
+        let (a, b) = (mean(&mut self.stress_sum), mean(&mut self.traction_sum));
+        self.steps = 0;
+        (a, b, n)
+    }
+}
+
+/// The platelet health check of both engines: a non-finite position or velocity, or a spring
+/// stretched beyond `max_stretch` times its rest length, is an [`KernelError::InconsistentState`]
+/// naming the platelet, the particles and the step.
+pub(crate) fn check_health(
+    set: &PlateletSet,
+    topology: &Topology,
+    pos: &[[f32; 4]],
+    vel: &[[f32; 4]],
+    step: u64,
+) -> Result<()> {
+    let n = set.per_platelet();
+    if let Some(i) = pos.iter().zip(vel).position(|(p, v)| p.iter().chain(v.iter()).any(|x| !x.is_finite())) {
+        return Err(KernelError::InconsistentState(format!(
+            "platelet {} particle {} (id {}) has a non-finite position or velocity at step {step}: {:?}",
+            i / n,
+            i % n,
+            set.tag[i],
+            pos[i]
+        )));
+    }
+    let lim = set.params.max_stretch;
+    for b in &topology.bonds {
+        let (a, c) = (pos[b.i as usize], pos[b.j as usize]);
+        let r = Vec3::new(a[0] - c[0], a[1] - c[1], a[2] - c[2]).length();
+        if r > lim * b.r0 {
+            return Err(KernelError::InconsistentState(format!(
+                "platelet {} broke at step {step}: a {:?} spring between particles {} and {} is {:.3} rc long, {:.2} times its rest length (limit {lim})",
+                b.i as usize / n,
+                b.kind,
+                b.i as usize % n,
+                b.j as usize % n,
+                r,
+                r / b.r0
+            )));
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,13 @@
 //! The GPU engine: records many steps into one submission, keeps the step counter on the device
 //! and reads back only samples of the observables (reduced on the device) and, on request, the
 //! particle state.
+//!
+//! With platelets ([`GpuEngine::with_platelets`]) a plasma step is the composition of
+//! [`crate::mts`], `K0(h/2) Dp(h/2) B(h) Dp(h/2) K0(h/2)`: the integrate kernel with half-step
+//! coefficients, the plasma cell list at the mid-step positions, the platelet levels of
+//! [`super::mts`], the drift-only integrate variant, then the cell list and forces as usual. Each
+//! plasma step is submitted on its own and the small platelet arrays are read back after it
+//! (health check, stress average, Verlet-list decisions); the plasma stays on the device.
 
 use super::buffers::{Buffers, MAX_SAMPLES, REDUCE_GROUPS};
 use super::cell_list::CellListKernels;
@@ -8,11 +15,13 @@ use super::context::{AdapterChoice, GpuContext};
 use super::dpd::Dpd;
 use super::integrate::Integrate;
 use super::kernel::{dispatch, read_back};
+use super::mts::PlateletGpu;
 use super::observables::Reduce;
 use super::scan::{Scan, ScanWorkspace};
 use crate::engine::{BackendKind, Engine, Pass};
-use crate::error::Result;
+use crate::error::{KernelError, Result};
 use crate::observables::{from_sums, Observables, SUM_WORDS};
+use crate::platelet_set::{PlateletSet, PlateletState};
 use crate::state::ParticleState;
 use crate::system::DpdSystem;
 use crate::walls::WallCounts;
@@ -61,6 +70,8 @@ pub struct GpuEngine {
     max_dim: u32,
     /// Counters already read off the device.
     wall_counts: WallCounts,
+    /// Platelets and their inner time-step levels ([`crate::mts`]), if any.
+    platelets: Option<PlateletGpu>,
 }
 
 impl GpuEngine {
@@ -88,7 +99,52 @@ impl GpuEngine {
         };
         ctx.sync()?;
         let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
-        Ok(Self { ctx, system: system.clone(), k, b, g, step, max_dim, wall_counts: WallCounts::default() })
+        Ok(Self {
+            ctx,
+            system: system.clone(),
+            k,
+            b,
+            g,
+            step,
+            max_dim,
+            wall_counts: WallCounts::default(),
+            platelets: None,
+        })
+    }
+
+    /// An engine with platelets in the plasma on an opened device, advanced by multiple time
+    /// stepping as [`crate::CpuEngine::with_platelets`] (same checks, same composition and noise;
+    /// see [`super::mts`] for what runs where), adhesion included.
+    pub fn with_platelets(
+        ctx: GpuContext,
+        system: &DpdSystem,
+        state: &ParticleState,
+        step: u64,
+        platelets: &PlateletSet,
+    ) -> Result<Self> {
+        if system.lambda != 0.5 {
+            return Err(KernelError::invalid(
+                "lambda",
+                system.lambda,
+                "must be 0.5 with platelets (multiple time stepping splits velocity-Verlet)",
+            ));
+        }
+        platelets.check(system)?;
+        let max_tag = state.tag.iter().copied().max().unwrap_or(0);
+        if platelets.tag.iter().any(|&t| t <= max_tag) {
+            return Err(KernelError::InconsistentState(format!(
+                "platelet ids must lie above every plasma id (largest {max_tag})"
+            )));
+        }
+        let mut e = Self::with_context(ctx, system, state, step)?;
+        e.platelets = Some(PlateletGpu::new(&e.ctx, system, platelets, &e.b, &e.k.integrate)?);
+        e.ctx.sync()?;
+        Ok(e)
+    }
+
+    /// The platelet levels (None without platelets).
+    pub fn platelet_levels(&self) -> Option<&PlateletGpu> {
+        self.platelets.as_ref()
     }
 
     fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
@@ -125,7 +181,19 @@ impl GpuEngine {
         let every = u64::from(self.system.reorder_every);
         let reorder = every > 0 && new_step % every == 0;
         enc.clear_buffer(&self.b.counts, 0, None);
-        {
+        if let Some(p) = &self.platelets {
+            // K0(h/2) Dp(h/2), the cell list at the mid-step positions, B(h), Dp(h/2).
+            {
+                let mut pass = Self::begin(enc, "plasma half step");
+                dispatch(&mut pass, &self.k.integrate.first, &p.half_integrate, n, 64, m);
+                self.record_cell_list_tail(&mut pass, false);
+            }
+            p.record_advance(enc);
+            enc.clear_buffer(&self.b.counts, 0, None);
+            let mut pass = Self::begin(enc, "plasma half drift");
+            dispatch(&mut pass, &self.k.integrate.drift, &p.half_integrate, n, 64, m);
+            dispatch(&mut pass, &self.k.integrate.advance, &self.g.integrate, 1, 1, m);
+        } else {
             let mut pass = Self::begin(enc, "integrate");
             dispatch(&mut pass, &self.k.integrate.first, &self.g.integrate, n, 64, m);
             dispatch(&mut pass, &self.k.integrate.advance, &self.g.integrate, 1, 1, m);
@@ -217,6 +285,9 @@ impl Engine for GpuEngine {
             dispatch(&mut pass, &self.k.dpd.forces_only, &self.g.dpd, n, 64, m);
         }
         let _index = self.ctx.queue.submit([enc.finish()]);
+        if let Some(p) = self.platelets.as_mut() {
+            p.compute_internal_forces(&self.ctx);
+        }
         self.ctx.sync()
     }
     fn run(&mut self, steps: u64, sample_every: u64) -> Result<Vec<Observables>> {
@@ -225,6 +296,9 @@ impl Engine for GpuEngine {
         let mut enc = self.encoder("steps");
         let mut recorded = 0u32;
         for _ in 0..steps {
+            if let Some(p) = self.platelets.as_mut() {
+                p.prepare_step(&self.ctx, self.step);
+            }
             self.step += 1;
             let sample = sample_every > 0 && self.step % sample_every == 0;
             self.record_step(&mut enc, self.step, sample);
@@ -233,7 +307,16 @@ impl Engine for GpuEngine {
                 pending.push(self.step);
             }
             let full = pending.len() == MAX_SAMPLES as usize;
-            if recorded == STEPS_PER_SUBMIT || full {
+            if self.platelets.is_some() {
+                // One submission per plasma step: the platelet state is read back after each.
+                let done = std::mem::replace(&mut enc, self.encoder("steps"));
+                let _index = self.ctx.queue.submit([done.finish()]);
+                recorded = 0;
+                let step = self.step - 1;
+                if let Some(p) = self.platelets.as_mut() {
+                    p.finish_step(&self.ctx, step)?;
+                }
+            } else if recorded == STEPS_PER_SUBMIT || full {
                 let done = std::mem::replace(&mut enc, self.encoder("steps"));
                 let _index = self.ctx.queue.submit([done.finish()]);
                 recorded = 0;
@@ -287,6 +370,27 @@ impl Engine for GpuEngine {
             n_local: n as usize,
         })
     }
+    fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
+        Ok(self.platelets.as_mut().map(PlateletGpu::state))
+    }
+    fn activate_platelets(&mut self, activated: &[bool]) -> Result<()> {
+        match self.platelets.as_mut() {
+            Some(p) => p.activate(activated),
+            None => Err(KernelError::invalid("platelets", 0, "this engine has no platelets to activate")),
+        }
+    }
+    fn adhesion_counts(&self) -> Option<crate::adhesion::AdhesionCounts> {
+        self.platelets.as_ref().and_then(PlateletGpu::adhesion_counts)
+    }
+    /// Not measured: the device runs the platelet levels asynchronously between the plasma's
+    /// passes, so host clocks cannot split them (NaN, reported as null).
+    fn platelet_seconds(&self) -> f64 {
+        if self.platelets.is_some() {
+            f64::NAN
+        } else {
+            0.0
+        }
+    }
     fn bench_pass(&mut self, pass: Pass, repeats: u32) -> Result<()> {
         let (n, m) = (self.b.n, self.max_dim);
         let mut enc = self.encoder("bench");
@@ -306,6 +410,9 @@ impl Engine for GpuEngine {
                     enc.clear_buffer(&self.b.counts, 0, None);
                     let mut p = Self::begin(&mut enc, "integrate");
                     dispatch(&mut p, &self.k.integrate.first, &self.g.integrate, n, 64, m);
+                }
+                Pass::Step if self.platelets.is_some() => {
+                    let _samples = self.run(1, 0)?;
                 }
                 Pass::Step => {
                     self.step += 1;

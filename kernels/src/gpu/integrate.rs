@@ -24,6 +24,9 @@ pub struct Integrate {
     layout: wgpu::BindGroupLayout,
     /// Half-kick, drift, wrap, predicted velocity, cell index and count.
     pub first: wgpu::ComputePipeline,
+    /// As `first` without the half-kick (drift, wrap, predicted velocity = velocity, cell count):
+    /// the second plasma half drift of a step with platelets ([`crate::mts`]).
+    pub drift: wgpu::ComputePipeline,
     /// Increments the step counter (one thread).
     pub advance: wgpu::ComputePipeline,
 }
@@ -39,19 +42,25 @@ impl Integrate {
         let layout = layout(device, "integrate", &SLOTS);
         Self {
             first: pipeline(device, &m, "integrate_first", &layout, &[]),
+            drift: pipeline(device, &m, "integrate_first", &layout, &[("KICK", 0.0)]),
             advance: pipeline(device, &m, "advance_step", &layout, &[]),
             layout,
         }
     }
     /// Binds the buffers.
     pub fn bind(&self, device: &wgpu::Device, b: &Buffers) -> wgpu::BindGroup {
+        self.bind_with_params(device, b, &b.params)
+    }
+    /// Binds the buffers with another `Params` uniform in place of `b.params` (the half-step
+    /// coefficients of a step with platelets).
+    pub fn bind_with_params(&self, device: &wgpu::Device, b: &Buffers, params: &wgpu::Buffer) -> wgpu::BindGroup {
         bind(
             device,
             "integrate",
             &self.layout,
             &SLOTS,
             &[
-                &b.params,
+                params,
                 &b.types,
                 &b.pos,
                 &b.vel,

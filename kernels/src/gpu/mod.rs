@@ -13,6 +13,7 @@ pub mod engine;
 pub mod integrate;
 pub mod interface;
 pub mod kernel;
+pub mod mts;
 pub mod nonbonded;
 pub mod observables;
 pub mod rng_batch;
