@@ -320,7 +320,7 @@ fn scenarios_command(name: Option<&str>, as_json: bool) -> ExitCode {
             println!("{}", Value::Array(list));
         } else {
             for s in &all {
-                println!("{:<14} {}", s.name(), s.about());
+                println!("{:<20} {}", s.name(), s.about());
             }
         }
         return ExitCode::SUCCESS;
