@@ -40,7 +40,7 @@ use super::kernel::{
     WALLS_WGSL,
 };
 use super::nonbonded::{Nonbonded, NonbondedBuffers};
-use crate::adhesion::{AdhesionCounts, AdhesionState};
+use crate::adhesion::{AdhesionCounts, AdhesionLists, AdhesionState};
 use crate::bonded::Topology;
 use crate::cell_list::CellGrid;
 use crate::dpd::PairCoeffs;
@@ -193,6 +193,8 @@ struct GpuAdhesion {
     state: AdhesionState,
     kernel: AdhesionKernel,
     buffers: AdhesionBuffers,
+    /// The terms `buffers` hold.
+    lists: AdhesionLists,
     /// The engine's `Params` (the distance field's dimensions) and distance-field words.
     params: Params,
     sdf: Vec<f32>,
@@ -329,7 +331,7 @@ impl PlateletGpu {
                 let lists = st.gpu_lists(&pos, &set.activated, len, system.walls.as_ref());
                 let zero = vec![[0.0f32; 4]; n];
                 let buffers = kernel.upload(ctx, &lists, &pos, &zero, &a.params, len, &params, &sdf);
-                Some(GpuAdhesion { state: st, kernel, buffers, params, sdf, walls: system.walls.clone() })
+                Some(GpuAdhesion { state: st, kernel, buffers, lists, params, sdf, walls: system.walls.clone() })
             }
             None => None,
         };
@@ -372,13 +374,19 @@ impl PlateletGpu {
         })
     }
 
-    /// Packs the adhesion terms acting now and uploads them (a no-op without adhesion).
+    /// Packs the adhesion terms acting now and uploads them when they changed (a no-op without
+    /// adhesion).
     fn upload_adhesion(&mut self, ctx: &GpuContext) {
         if let Some(a) = self.adhesion.as_mut() {
             let lists = a.state.gpu_lists(&self.pos, &self.activated, self.len, a.walls.as_ref());
+            if lists == a.lists {
+                return;
+            }
+            a.lists = lists;
+            let lists = &a.lists;
             let zero = vec![[0.0f32; 4]; self.pos.len()];
             let p = *a.state.params();
-            a.buffers = a.kernel.upload(ctx, &lists, &self.pos, &zero, &p, self.len, &a.params, &a.sdf);
+            a.buffers = a.kernel.upload(ctx, lists, &self.pos, &zero, &p, self.len, &a.params, &a.sdf);
         }
     }
 
