@@ -1,6 +1,8 @@
 //! Least-squares fits used by the flow observables: polynomials in one variable (parabolas of
 //! Poiseuille profiles, lines of Couette profiles), with the coefficient of determination.
 
+use hemoscale_surrogates::linear::LeastSquares;
+
 /// A fitted polynomial `c[0] + c[1] x + c[2] x^2 + ...` and its R^2 on the fitted data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolyFit {
@@ -18,40 +20,20 @@ impl PolyFit {
 }
 
 /// Fits `y = sum_k c_k x^p_k` over the given powers `powers` (e.g. `[0, 2]` for an even parabola)
-/// by least squares (normal equations, solved by Gaussian elimination with partial pivoting; the
-/// systems here are 2x2 or 3x3 on centred data). None when the points do not determine the fit.
+/// by least squares ([`LeastSquares`]: normal equations, Gaussian elimination with partial
+/// pivoting; the systems here are 2x2 or 3x3 on centred data). None when the points do not
+/// determine the fit.
 pub fn fit_powers(points: &[(f64, f64)], powers: &[i32]) -> Option<(Vec<f64>, f64)> {
     let m = powers.len();
     if points.len() < m || m == 0 {
         return None;
     }
-    let mut a = vec![vec![0.0f64; m + 1]; m];
+    let mut ls = LeastSquares::new(m);
     for &(x, y) in points {
         let basis: Vec<f64> = powers.iter().map(|&p| x.powi(p)).collect();
-        for r in 0..m {
-            for c in 0..m {
-                a[r][c] += basis[r] * basis[c];
-            }
-            a[r][m] += basis[r] * y;
-        }
+        let _finite = ls.add(&basis, y, 1.0);
     }
-    for col in 0..m {
-        let piv = (col..m).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[piv][col].abs() < 1e-300 {
-            return None;
-        }
-        a.swap(col, piv);
-        let pivot_row = a[col].clone();
-        for (r, row) in a.iter_mut().enumerate() {
-            if r != col {
-                let f = row[col] / pivot_row[col];
-                for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
-                    *x -= f * p;
-                }
-            }
-        }
-    }
-    let coeffs: Vec<f64> = (0..m).map(|r| a[r][m] / a[r][r]).collect();
+    let coeffs = ls.solve(0.0)?;
     let model = |x: f64| powers.iter().zip(&coeffs).map(|(&p, c)| c * x.powi(p)).sum::<f64>();
     let mean = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
     let ss_tot: f64 = points.iter().map(|p| (p.1 - mean).powi(2)).sum();

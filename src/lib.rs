@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod coupled;
 pub mod dsl;
 pub mod fit;
 pub mod flow;

@@ -59,6 +59,10 @@ enum Command {
         /// since the previous firing, when this trigger fires.
         #[arg(long, value_name = "TRIGGER")]
         fields: Option<Trigger>,
+        /// With `--set coupling=surrogate`: a reduced-model file (a coupled run writes its own as
+        /// coupling_model.hsr) used instead of learning one online.
+        #[arg(long, value_name = "FILE")]
+        coupling_model: Option<PathBuf>,
     },
     /// List the built-in scenarios, or one scenario's keys.
     Scenarios {
@@ -147,10 +151,23 @@ fn main() -> ExitCode {
         out: None,
         trajectory: None,
         fields: None,
+        coupling_model: None,
     });
     match command {
-        Command::Run { scenario, set, steps, backend, seed, thermo, summary_json, out, trajectory, fields } => {
-            let files = Files { out, trajectory, fields };
+        Command::Run {
+            scenario,
+            set,
+            steps,
+            backend,
+            seed,
+            thermo,
+            summary_json,
+            out,
+            trajectory,
+            fields,
+            coupling_model,
+        } => {
+            let files = Files { out, trajectory, fields, coupling_model };
             run_command(&scenario, &set, steps, backend, seed, thermo, summary_json, files)
         }
         Command::Scenarios { name, json } => scenarios_command(name.as_deref(), json),
@@ -199,6 +216,7 @@ struct Files {
     out: Option<PathBuf>,
     trajectory: Option<Trigger>,
     fields: Option<Trigger>,
+    coupling_model: Option<PathBuf>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -238,6 +256,7 @@ fn run_command(
     opts.out_dir = Some(files.out.unwrap_or_else(|| PathBuf::from("out").join(name)));
     opts.trajectory = files.trajectory;
     opts.fields = files.fields;
+    opts.coupling_model = files.coupling_model;
     let probe = builtin.probe(&scenario, steps);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -271,7 +290,7 @@ fn run_command(
             "wall_seconds": outcome.wall_seconds,
             "particle_steps_per_second": outcome.particle_steps_per_second(),
             "seed": seed,
-            "parameters": values.entries().into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<String, Value>>(),
+            "parameters": values.to_json(),
             "observables": observables,
         });
         if let Err(e) = write_json(&path, &summary) {
@@ -334,7 +353,7 @@ fn scenarios_command(name: Option<&str>, as_json: bool) -> ExitCode {
         let keys: Vec<Value> = params
             .iter()
             .map(|p| {
-                json!({"key": p.key, "default": p.default, "unit": p.unit, "kind": p.kind,
+                json!({"key": p.key, "default": if matches!(p.kind, hemoscale::params::Kind::Choice(_)) { json!(p.default_text()) } else { json!(p.default) }, "unit": p.unit, "kind": p.kind,
                        "range": p.range_text(), "min": p.min, "max": p.max, "help": p.help})
             })
             .collect();
@@ -343,7 +362,7 @@ fn scenarios_command(name: Option<&str>, as_json: bool) -> ExitCode {
         println!("{}: {}\n", s.name(), s.about());
         println!("{:<10} {:>10} {:<10} {:<24} meaning", "key", "default", "unit", "allowed");
         for p in &params {
-            println!("{:<10} {:>10} {:<10} {:<24} {}", p.key, p.default, p.unit, p.range_text(), p.help);
+            println!("{:<10} {:>10} {:<10} {:<24} {}", p.key, p.default_text(), p.unit, p.range_text(), p.help);
         }
         println!("\ndefault steps: {}", s.default_steps());
     }

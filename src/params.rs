@@ -26,6 +26,8 @@ pub enum Kind {
     Float,
     /// A whole number.
     Integer,
+    /// One of these names (`--set coupling=surrogate`); the value is the name's index.
+    Choice(&'static [&'static str]),
 }
 
 /// A settable key of a scenario.
@@ -50,6 +52,9 @@ pub struct ParamSpec {
 impl ParamSpec {
     /// The allowed range in words, e.g. `(0, 100]`.
     pub fn range_text(&self) -> String {
+        if let Kind::Choice(names) = self.kind {
+            return format!("one of {}", names.join(", "));
+        }
         let lo = match self.min {
             Bound::None => "(-inf".to_string(),
             Bound::Inclusive(v) => format!("[{v}"),
@@ -76,6 +81,27 @@ impl ParamSpec {
             Bound::Exclusive(m) => v < m,
         };
         v.is_finite() && lo && hi && (self.kind == Kind::Float || v.fract() == 0.0)
+    }
+
+    /// The default as users write it (a choice by its name).
+    pub fn default_text(&self) -> String {
+        match self.kind {
+            Kind::Choice(names) => names[self.default as usize].to_string(),
+            _ => self.default.to_string(),
+        }
+    }
+
+    /// A key that takes one of `names` (default: the first).
+    pub fn choice(key: &'static str, names: &'static [&'static str], help: &'static str) -> Self {
+        Self {
+            key,
+            default: 0.0,
+            unit: "",
+            kind: Kind::Choice(names),
+            min: Bound::Inclusive(0.0),
+            max: Bound::Inclusive((names.len() - 1) as f64),
+            help,
+        }
     }
 }
 
@@ -153,6 +179,15 @@ impl ParamValues {
                 errors.push(key, raw, format!("unknown key; known keys: {}", known.join(", ")));
                 continue;
             };
+            if let Kind::Choice(names) = spec.kind {
+                match names.iter().position(|n| *n == raw) {
+                    Some(k) => {
+                        let _previous = values.insert(spec.key, k as f64);
+                    }
+                    None => errors.push(key, raw, spec.range_text()),
+                }
+                continue;
+            }
             match raw.parse::<f64>() {
                 Ok(v) if spec.admits(v) => {
                     let _previous = values.insert(spec.key, v);
@@ -170,6 +205,29 @@ impl ParamValues {
             Some(&v) => v,
             None => panic!("scenario code asked for undeclared key {key}"),
         }
+    }
+
+    /// Name chosen for a [`Kind::Choice`] key.
+    pub fn choice(&self, key: &str) -> &'static str {
+        let spec = self.specs.iter().find(|s| s.key == key);
+        match spec.map(|s| s.kind) {
+            Some(Kind::Choice(names)) => names[self.get(key) as usize],
+            _ => panic!("scenario code asked for undeclared choice key {key}"),
+        }
+    }
+
+    /// Every key with its value (a choice by its name), for summaries.
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.specs
+            .iter()
+            .map(|s| {
+                let v = match s.kind {
+                    Kind::Choice(_) => serde_json::json!(self.choice(s.key)),
+                    _ => serde_json::json!(self.values[s.key]),
+                };
+                (s.key.to_string(), v)
+            })
+            .collect()
     }
 
     /// All keys with their values, in declaration order.

@@ -45,6 +45,9 @@ pub struct PlateletsConfig {
     /// Platelets activated from the start (by an agonist), by placement index; the others
     /// activate when their stress-driven activation state reaches `activation_threshold`.
     pub agonist_activated: Vec<usize>,
+    /// A learned reduced model stands in for the particles where the policy allows
+    /// ([`crate::coupled`]); None: every platelet runs fine.
+    pub coupling: Option<crate::coupled::CouplingConfig>,
 }
 
 impl PlateletsConfig {
@@ -259,9 +262,40 @@ impl PlateletProbe {
     /// complete, then its rest part is removed, its scalar taken, and the activation advanced.
     pub fn sample(&mut self, step: u64, state: &PlateletState) -> Result<(), OutputError> {
         let samples = sample_all(&self.sampler, state);
+        self.record(step, &samples, state.stress_steps, Some(state))
+    }
+
+    /// Measures every platelet of `state` ([`PlateletSample`]s, in the engine's order).
+    pub fn measure(&self, state: &PlateletState) -> Vec<PlateletSample> {
+        sample_all(&self.sampler, state)
+    }
+
+    /// The rest volume's gyration radii of the template (largest first): the shape a reduced
+    /// platelet reports.
+    pub fn rest_sample(&self) -> PlateletSample {
+        let n = self.template.len();
+        let state = PlateletState {
+            pos: self.template.pos.clone(),
+            vel: vec![[0.0; 3]; n],
+            interface_force: vec![[0.0; 3]; n],
+            ..PlateletState::default()
+        };
+        sample_all(&self.sampler, &state)[0]
+    }
+
+    /// Records one sample of every platelet (`samples` in platelet order, stresses averaged over
+    /// `stress_steps` steps) at `step`, as [`Self::sample`] does; `state`, when it holds every
+    /// platelet's particles, also gives the membrane meshes.
+    pub fn record(
+        &mut self,
+        step: u64,
+        samples: &[PlateletSample],
+        stress_steps: u64,
+        state: Option<&PlateletState>,
+    ) -> Result<(), OutputError> {
         self.last_step = Some(step);
         let time = step as f64 * self.dt;
-        let w = state.stress_steps as f64;
+        let w = stress_steps as f64;
         for (p, s) in samples.iter().enumerate() {
             let track = &mut self.tracks[p];
             let mut n = DVec3::from(s.normal);
@@ -292,7 +326,7 @@ impl PlateletProbe {
             // The rest tensor is even in n: average n n^T's principal axis via the sign-fixed n.
             a.2 += w * n;
         }
-        self.acc_steps += state.stress_steps;
+        self.acc_steps += stress_steps;
         if step >= self.window_start + self.window && self.acc_steps > 0 {
             self.close_window(step);
         }
@@ -322,7 +356,8 @@ impl PlateletProbe {
                     s.shape_ratio(),
                 ])?;
             }
-            if f.mesh_every > 0 && step % f.mesh_every == 0 {
+            let whole = state.filter(|s| s.pos.len() == self.template.len() * self.tracks.len());
+            if let (Some(state), true) = (whole, f.mesh_every > 0 && step % f.mesh_every == 0) {
                 write_meshes(&mut f.meshes, &self.template, step, u.time_to_s(time), state)?;
             }
         }

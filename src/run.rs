@@ -12,6 +12,7 @@ use hemoscale_kernels::walls::{split_frozen, WallCounts};
 use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, KernelError, Observables, ParticleState};
 use thiserror::Error;
 
+use crate::coupled::Coupled;
 use crate::dsl::{Backend, Scenario};
 use crate::flow::FlowProbe;
 use crate::output::{
@@ -130,23 +131,28 @@ fn with_platelets(scenario: &Scenario, mut initial: Initial) -> Result<Initial, 
     Ok(initial)
 }
 
-/// Opens the engine for initial conditions that may hold platelets, choosing as [`open_engine`]
-/// does: `--backend gpu` runs platelets on any adapter, `auto` uses a hardware GPU when there is
-/// one and the CPU otherwise.
-fn open_initial(backend: Backend, initial: &Initial) -> Result<Box<dyn Engine>, RunError> {
-    let Some(set) = &initial.platelets else {
-        return Ok(open_engine(backend, &initial.system, &initial.state, 0)?);
+/// Opens the engine for `state` at `step` with `platelets` (None: plasma only), choosing as
+/// [`open_engine`] does: `--backend gpu` runs platelets on any adapter, `auto` uses a hardware
+/// GPU when there is one and the CPU otherwise.
+pub fn open_with_platelets(
+    backend: Backend,
+    system: &DpdSystem,
+    state: &ParticleState,
+    step: u64,
+    platelets: Option<&PlateletSet>,
+) -> Result<Box<dyn Engine>, RunError> {
+    let Some(set) = platelets else {
+        return Ok(open_engine(backend, system, state, step)?);
     };
-    let (system, state) = (&initial.system, &initial.state);
     let cpu =
-        || -> Result<Box<dyn Engine>, RunError> { Ok(Box::new(CpuEngine::with_platelets(system, state, 0, set)?)) };
+        || -> Result<Box<dyn Engine>, RunError> { Ok(Box::new(CpuEngine::with_platelets(system, state, step, set)?)) };
     match backend {
         Backend::Cpu => cpu(),
         Backend::Gpu => {
-            Ok(Box::new(GpuEngine::with_platelets(GpuContext::new(AdapterChoice::Any)?, system, state, 0, set)?))
+            Ok(Box::new(GpuEngine::with_platelets(GpuContext::new(AdapterChoice::Any)?, system, state, step, set)?))
         }
         Backend::Auto => match GpuContext::new(AdapterChoice::HardwareOnly) {
-            Ok(ctx) => Ok(Box::new(GpuEngine::with_platelets(ctx, system, state, 0, set)?)),
+            Ok(ctx) => Ok(Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?)),
             Err(e) => {
                 eprintln!("notice: using the native CPU backend ({e})");
                 cpu()
@@ -169,6 +175,9 @@ pub struct RunOptions {
     /// Binned fields (VTK image data + `.pvd`): density, velocity and kinetic stress accumulated
     /// at every thermo row and probe sample, written and reset when this fires.
     pub fields: Option<Trigger>,
+    /// A reduced-model file for a coupled run (`--coupling-model`): used instead of learning
+    /// one online.
+    pub coupling_model: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -180,6 +189,7 @@ impl RunOptions {
             out_dir: None,
             trajectory: None,
             fields: None,
+            coupling_model: None,
         }
     }
 }
@@ -213,8 +223,22 @@ pub struct RunOutcome {
     pub system: DpdSystem,
     /// Adhesion events and bonds at the end (None without adhesion).
     pub adhesion: Option<AdhesionCounts>,
-    /// Wall-clock seconds spent in the platelets' inner levels (part of `wall_seconds`).
+    /// Wall-clock seconds spent in the platelets' inner levels (part of `wall_seconds`), and in
+    /// a coupled run also the coupling's own work.
     pub platelet_seconds: f64,
+    /// The coupling at the end; None without coupling.
+    pub coupling: Option<CouplingOutcome>,
+}
+
+/// What the coupling did in a run.
+#[derive(Clone, Debug)]
+pub struct CouplingOutcome {
+    /// Models, counters and events.
+    pub controller: hemoscale_coupling::Controller,
+    /// Where the coupling's own time went.
+    pub cost: crate::coupled::CouplingCost,
+    /// Seconds the engines spent on fine platelets (their inner levels).
+    pub fine_seconds: f64,
 }
 
 impl RunOutcome {
@@ -292,8 +316,10 @@ pub fn run(
 ) -> Result<RunOutcome, RunError> {
     let initial = initial_conditions(scenario, scenario.backend)?;
     let system = initial.system.clone();
-    let mut engine = open_initial(scenario.backend, &initial)?;
+    let mut engine =
+        open_with_platelets(scenario.backend, &initial.system, &initial.state, 0, initial.platelets.as_ref())?;
     engine.compute_forces()?;
+    let mut coupled: Option<Coupled> = None;
     if let (Some(cfg), Some(set)) = (&scenario.platelets, &initial.platelets) {
         let mut pp = PlateletProbe::new(cfg, &set.template, set.count, f64::from(system.dt));
         if cfg.calibration_steps > 0 {
@@ -312,6 +338,25 @@ pub fn run(
         }
         if let Some(dir) = &opts.out_dir {
             pp.write_to(dir, opts.thermo_every)?;
+        }
+        if let Some(c) = cfg.coupling {
+            let mut cp =
+                Coupled::new(c, set, &pp, cfg.carve_margin, scenario.backend, engine.step(), f64::from(system.dt));
+            if let Some(path) = &opts.coupling_model {
+                let refuse = |why: String| {
+                    let mut e = crate::params::ValidationErrors::default();
+                    e.push("--coupling-model", path.display(), why);
+                    RunError::Invalid(e)
+                };
+                let m = hemoscale_coupling::ReducedModel::load(path).map_err(|e| refuse(e.to_string()))?;
+                m.check_key(&model_key(scenario, cfg)).map_err(refuse)?;
+                cp.controller.load_model(&m);
+                writeln!(out, "# coupling: reduced model from {} ({})", path.display(), m.description)?;
+            }
+            if let Some(dir) = &opts.out_dir {
+                cp.write_to(dir)?;
+            }
+            coupled = Some(cp);
         }
         probe.get_or_insert_with(|| FlowProbe::new(u64::MAX, u64::MAX)).platelets = Some(pp);
     }
@@ -363,7 +408,9 @@ pub fn run(
         samples.extend(got.iter().copied());
         let step = engine.step();
         let (sdue, pdue) = (state_due(step), platelets_due(step));
-        if pdue {
+        if let (true, Some(c), Some(pp)) = (pdue, coupled.as_mut(), probe.as_mut().and_then(|p| p.platelets.as_mut())) {
+            c.sample(&mut engine, pp, scenario.vessel.as_ref().map(|v| &v.shape))?;
+        } else if pdue {
             if let (Some(ps), Some(pp)) = (engine.platelet_state()?, probe.as_mut().and_then(|p| p.platelets.as_mut()))
             {
                 pp.sample(step, &ps)?;
@@ -468,6 +515,13 @@ pub fn run(
     if let Some(pp) = probe.as_mut().and_then(|p| p.platelets.as_mut()) {
         let _ = pp.finish()?;
     }
+    if let (Some(c), Some(cfg), Some(dir)) = (&coupled, &scenario.platelets, &opts.out_dir) {
+        let what = format!("learned online in {} ({} steps, seed {})", scenario.name, scenario.steps, scenario.seed);
+        if let Some(m) = c.controller.model(model_key(scenario, cfg), what) {
+            m.save(&dir.join("coupling_model.hsr")).map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        crate::coupled::write_events(&dir.join("coupling_events.csv"), &c.controller, cfg.units)?;
+    }
     Ok(RunOutcome {
         backend: engine.backend().name(),
         adapter: engine.device_name(),
@@ -482,8 +536,25 @@ pub fn run(
         probe,
         system,
         adhesion: engine.adhesion_counts(),
-        platelet_seconds: engine.platelet_seconds(),
+        platelet_seconds: coupled.as_ref().map_or(engine.platelet_seconds(), |c| c.platelet_seconds(engine.as_ref())),
+        coupling: coupled.map(|c| CouplingOutcome {
+            fine_seconds: c.fine_seconds(engine.as_ref()),
+            cost: c.cost,
+            controller: c.controller,
+        }),
     })
+}
+
+/// What a reduced model of the platelets of `cfg` in `scenario` is valid for.
+fn model_key(scenario: &Scenario, cfg: &crate::platelets::PlateletsConfig) -> hemoscale_coupling::ModelKey {
+    let default = hemoscale_kernels::platelet::Stiffness::DEFAULT.membrane * scenario.kt;
+    hemoscale_coupling::ModelKey {
+        aspect_ratio: f64::from(cfg.spec.aspect_ratio),
+        resolution: u64::from(cfg.spec.resolution),
+        stiffness: f64::from(cfg.spec.stiffness.membrane / default),
+        kt: f64::from(scenario.kt),
+        interface_gamma: f64::from(cfg.params.interface.gamma),
+    }
 }
 
 /// Writes every profile of `probe` as `profile_NAME.csv` and two PNG plots (velocity, density).

@@ -15,6 +15,7 @@
 //! 1.3 times their rest length at most, `kernels/tests/platelet_dynamics.rs`).
 
 use super::fluid::{float, fluid_params};
+use crate::coupled::CouplingConfig;
 use crate::kernels::activation::ActivationModel;
 use crate::kernels::adhesion::{Adhesion, AdhesionParams, Patch};
 use crate::kernels::platelet::{PlateletSpec, Stiffness};
@@ -22,6 +23,7 @@ use crate::kernels::platelet_set::{MtsLevels, PlateletParams};
 use crate::params::{Bound, Kind, ParamSpec, ParamValues};
 use crate::platelets::PlateletsConfig;
 use crate::units::{Plasma, Units};
+use hemoscale_coupling::{ControllerConfig, Policy};
 
 /// Temperature of the platelet scenarios' plasma.
 pub const PLASMA_KT: f64 = 0.1;
@@ -172,7 +174,70 @@ pub fn platelets_config(v: &ParamValues, sample_every: u64) -> PlateletsConfig {
         calibration_steps: (2.0 * STRESS_WINDOW_TIME / v.get("dt")).round().max(1.0) as u64,
         adhesion: None,
         agonist_activated: Vec::new(),
+        coupling: None,
     }
+}
+
+/// Names of the `coupling` key's values.
+pub const COUPLINGS: &[&str] = &["fine", "surrogate"];
+
+/// The coupling keys (times in DPD time units: the platelet's orbit is what they are compared
+/// with, and it is about 350 time units at the default shear rate).
+pub fn coupling_params() -> Vec<ParamSpec> {
+    use Bound::{Exclusive as Ex, Inclusive as In};
+    vec![
+        ParamSpec::choice(
+            "coupling",
+            COUPLINGS,
+            "fine: every platelet as particles; surrogate: a reduced model learned online stands in where the policy allows",
+        ),
+        float("coupling_harvest", 80.0, "DPD time", Ex(0.0), In(1e7), "fine platelet-time harvested before the first fit"),
+        float(
+            "coupling_verify_every",
+            150.0,
+            "DPD time",
+            Ex(0.0),
+            In(1e7),
+            "reduced time after which a platelet runs fine again to verify (and refit) the model",
+        ),
+        float("coupling_fine_time", 20.0, "DPD time", Ex(0.0), In(1e7), "fine time after a fall-back before handing over again"),
+        float("coupling_tolerance", 0.1, "1", Ex(0.0), In(10.0), "largest relative ensemble spread the reduced model may have"),
+        float("coupling_range_margin", 0.25, "1", In(0.0), In(10.0), "widening of the trained shear-rate range on each side"),
+    ]
+}
+
+/// The coupling of the keys (None for `coupling=fine`); clearances from the platelet's size.
+pub fn coupling(v: &ParamValues) -> Option<CouplingConfig> {
+    if v.choice("coupling") == "fine" {
+        return None;
+    }
+    let radius = 0.5 * PLATELET_DIAMETER_RC;
+    let verify = v.get("coupling_verify_every");
+    Some(CouplingConfig {
+        controller: ControllerConfig {
+            policy: Policy {
+                range_margin: v.get("coupling_range_margin"),
+                wall_clearance: radius + 2.0,
+                platelet_clearance: 2.0 * radius + 2.0,
+                adhesion_clearance: radius + 2.0,
+                tolerance: v.get("coupling_tolerance"),
+            },
+            harvest_time: v.get("coupling_harvest"),
+            refit_time: v.get("coupling_fine_time"),
+            min_fine_time: v.get("coupling_fine_time"),
+            verify_every: verify,
+            lag: 5,
+            // A tenth of the orbit at 1.3e5 1/s (samples every 0.2 time units in the platelet
+            // scenarios).
+            horizon: 125,
+            members: 8,
+            blocks: 8,
+            seed: 1,
+        },
+        flow_gap: 1.5,
+        flow_shell: 3.0,
+        flow_tau: 5.0,
+    })
 }
 
 /// The adhesion keys of `stenosis-platelets` and `aggregation` (bond forces in pN, where users

@@ -13,7 +13,9 @@
 use serde_json::{json, Map, Value};
 
 use super::fluid::{float, fluid_builder};
-use super::platelet_plasma::{plasma_params, platelet_params, platelets_config, units, PLASMA_VISCOSITY};
+use super::platelet_plasma::{
+    coupling, coupling_params, plasma_params, platelet_params, platelets_config, units, PLASMA_VISCOSITY,
+};
 use super::vessel::{wall_params, with_walls};
 use super::Builtin;
 use crate::dsl::{Backend, Scenario};
@@ -52,6 +54,7 @@ impl Builtin for ShearFlip {
             float("width", 12.0, "rc", In(8.0), In(1000.0), "box edge along the vorticity (y)"),
             float("phi0", 1.2, "rad", In(-3.2), In(3.2), "initial angle of the disc normal from the gradient axis (z)"),
         ]);
+        p.extend(coupling_params());
         p.extend(wall_params(1.0).into_iter().map(|mut k| {
             if k.key == "near_wall_force" {
                 k.default = -0.1;
@@ -70,6 +73,7 @@ impl Builtin for ShearFlip {
         let (lx, ly) = (v.get("length"), v.get("width"));
         let rate = u.rate_to_dpd(v.get("shear_rate"));
         let mut cfg = platelets_config(v, SAMPLE_EVERY);
+        cfg.coupling = coupling(v);
         let phi0 = v.get("phi0") as f32;
         cfg.placements = vec![Placement {
             center: [0.5 * lx as f32, 0.5 * ly as f32, 0.5 * lz as f32],
@@ -163,6 +167,7 @@ impl Builtin for ShearFlip {
         ins(&mut m, "platelet_seconds", json!(o.platelet_seconds));
         ins(&mut m, "platelet_cost_fraction", json!(o.platelet_seconds / o.wall_seconds.max(1e-12)));
         ins(&mut m, "leaked_particles", json!(o.wall_counts.leaked));
+        crate::coupled::coupling_observables(&mut m, o, u);
         m
     }
 }

@@ -7,6 +7,7 @@ pub mod activation;
 pub mod dense;
 pub mod error;
 pub mod gru;
+pub mod linear;
 pub mod loss;
 pub mod network;
 

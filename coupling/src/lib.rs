@@ -1,0 +1,37 @@
+//! The coupling layer of hemoscale: lets a reduced, learned model stand in for the fine-scale
+//! (particle) platelet where it can be trusted, and falls back to the particles where it cannot.
+//!
+//! The pieces, each in its own module:
+//! - [`local_flow`]: the flow a platelet sees (velocity and velocity gradient fitted to the plasma
+//!   around it), the input of every reduced model;
+//! - [`jeffery`]: the generalised Jeffery equation of the platelet's orientation, its parameters
+//!   learned online from the fine platelet's track (Zhang et al. 2022), with a bootstrap ensemble
+//!   for its uncertainty;
+//! - [`stress_map`]: the map from the local velocity gradient and the orientation to the
+//!   flow-induced membrane and traction stress, learned the same way, so stress accumulation and
+//!   activation go on without the particles;
+//! - [`policy`]: per platelet and coarse step, fine or reduced, with every fall-back counted by
+//!   its reason (not trained, out of the training range, near a wall or another platelet or an
+//!   adhesion site, too uncertain, periodic verification);
+//! - [`model_file`]: learned models saved with a checksum and the platelet they are valid for;
+//! - [`controller`]: the per-run state that harvests fine samples, fits the models, applies the
+//!   policy and advances the reduced platelets.
+//!
+//! The crate joins `hemoscale-kernels` (physics) and `hemoscale-surrogates` (learning); it does
+//! not drive an engine. The scenario layer moves platelets between the engine (fine) and the
+//! controller (reduced), re-creating their particles from the reduced state on a fall-back.
+
+pub mod bootstrap;
+pub mod controller;
+pub mod jeffery;
+pub mod local_flow;
+pub mod model_file;
+pub mod policy;
+pub mod stress_map;
+
+pub use controller::{Controller, ControllerConfig, FineObservation, ReducedPlatelet};
+pub use jeffery::{GeneralizedJeffery, JefferyEnsemble, OrientationSample};
+pub use local_flow::{FlowSmoother, LocalFlow};
+pub use model_file::{ModelKey, ReducedModel};
+pub use policy::{Counters, Decision, Fallback, Policy, Situation};
+pub use stress_map::{StressEnsemble, StressMap, StressSample};

@@ -1,0 +1,103 @@
+//! The coupling layer end to end through the `hemoscale` binary (CPU backend): a run with
+//! `coupling=surrogate` learns a reduced model online and writes it; a corrupt or mismatched model
+//! file is refused with exit status 2; a run whose shear rate lies outside the model's training
+//! range never hands its platelet to the surrogate and reproduces the fine run exactly.
+//!
+//! Reference for the last point: the fine run itself, bit for bit (same seed, same engine, the
+//! platelet never leaves it), not a tolerance. The accuracy of the surrogate against the fine run
+//! over two flips is tested in `tests/platelet_physics.rs`, where the fine run is made anyway.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hemoscale-coupling-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+fn shear_flip(dir: &Path, steps: &str, sets: &[&str], extra: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hemoscale"));
+    c.args(["run", "shear-flip", "--backend", "cpu", "--steps", steps, "--thermo", "500"]);
+    for s in sets {
+        c.args(["--set", s]);
+    }
+    c.args(["--out", dir.to_str().expect("utf-8")]);
+    c.args(["--summary-json", dir.join("summary.json").to_str().expect("utf-8")]);
+    c.args(extra).output().expect("hemoscale runs")
+}
+
+fn observables(dir: &Path) -> serde_json::Value {
+    let s = std::fs::read_to_string(dir.join("summary.json")).expect("summary");
+    serde_json::from_str::<serde_json::Value>(&s).expect("json")["observables"].clone()
+}
+
+#[test]
+fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
+    // 1. Learn at 1.3e5 1/s: 15 time units of harvest, then a fit.
+    let learn = tmp("learn");
+    let o = shear_flip(&learn, "2000", &["shear_rate=1.3e5", "coupling=surrogate", "coupling_harvest=15"], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let obs = observables(&learn);
+    assert_eq!(obs["coupling"], "surrogate", "{obs}");
+    assert!(obs["learned_jeffery"]["a"].as_f64().is_some_and(f64::is_finite), "{obs}");
+    let range = &obs["trained_shear_rate"];
+    let (lo, hi) = (range[0].as_f64().expect("lo"), range[1].as_f64().expect("hi"));
+    // The local shear rate the platelet sees: within 20 % of the imposed 1.3e5 1/s.
+    assert!(lo > 1.0e5 && hi < 1.6e5 && lo <= hi, "trained range {lo}..{hi}");
+    assert_eq!(
+        obs["fine_steps"].as_u64().expect("fine") + obs["surrogate_steps"].as_u64().expect("surrogate"),
+        2000,
+        "{obs}"
+    );
+    let model = learn.join("coupling_model.hsr");
+    assert!(model.is_file() && learn.join("coupling.csv").is_file() && learn.join("coupling_events.csv").is_file());
+
+    // 2. A corrupt model file and a model for another platelet are refused, naming why.
+    let bad = learn.join("corrupt.hsr");
+    let mut bytes = std::fs::read(&model).expect("model");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&bad, &bytes).expect("write");
+    let refused = tmp("refused");
+    let o = shear_flip(&refused, "10", &["coupling=surrogate"], &["--coupling-model", bad.to_str().expect("utf-8")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--coupling-model") && err.contains("corrupt.hsr"), "{err}");
+    let o = shear_flip(
+        &refused,
+        "10",
+        &["coupling=surrogate", "stiffness=2"],
+        &["--coupling-model", model.to_str().expect("utf-8")],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stiffness 1 in the model, 2 here"), "{err}");
+
+    // 3. At 3e4 1/s, far below the trained range: the platelet stays fine at every decision and
+    //    the run is the fine run, bit for bit.
+    let ood = tmp("ood");
+    let o = shear_flip(
+        &ood,
+        "1000",
+        &["shear_rate=3e4", "coupling=surrogate"],
+        &["--coupling-model", model.to_str().expect("utf-8")],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fine = tmp("fine");
+    let o = shear_flip(&fine, "1000", &["shear_rate=3e4"], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let obs = observables(&ood);
+    assert_eq!(obs["surrogate_steps"].as_u64(), Some(0), "{obs}");
+    // One decision per platelet sample (every 20 steps), each out of range.
+    assert_eq!(obs["held_fine"]["out_of_range"].as_u64(), Some(50), "{obs}");
+    for file in ["platelets.csv", "thermo.csv"] {
+        let a = std::fs::read(ood.join(file)).expect("coupled run file");
+        let b = std::fs::read(fine.join(file)).expect("fine run file");
+        assert!(a == b, "{file} differs between the out-of-range coupled run and the fine run");
+    }
+    for d in [learn, refused, ood, fine] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
