@@ -39,6 +39,10 @@ pub struct CouplingConfig {
     pub flow_shell: f64,
     /// Smoothing time of the local flow (DPD time units).
     pub flow_tau: f64,
+    /// Time between flow measurements (DPD time units; a fraction of `flow_tau`: the smoothed
+    /// flow changes little in between, and the measurement, not the reduced step, is what a
+    /// reduced platelet costs).
+    pub flow_every: f64,
 }
 
 /// The coupling state of a run and what it needs to rebuild the engine.
@@ -51,6 +55,7 @@ pub struct Coupled {
     pub fine: Vec<usize>,
     smoothers: Vec<FlowSmoother>,
     last_step: u64,
+    last_measured: Option<u64>,
     base: PlateletSet,
     carve_margin: f32,
     backend: Backend,
@@ -59,6 +64,8 @@ pub struct Coupled {
     pub cost: CouplingCost,
     /// Platelet seconds of engines already replaced.
     pub retired_platelet_seconds: f64,
+    /// Sum and count of the local shear rates seen at the samples (all platelets).
+    pub shear_rate_sum: (f64, u64),
     log: Option<ThermoCsv>,
 }
 
@@ -89,8 +96,8 @@ impl CouplingCost {
 }
 
 /// Columns of `coupling.csv`: per platelet sample, its model and what the policy saw.
-pub const COUPLING_COLUMNS: [&str; 6] =
-    ["step", "time_s", "platelet", "reduced", "local_shear_rate_per_s", "uncertainty"];
+pub const COUPLING_COLUMNS: [&str; 7] =
+    ["step", "time_s", "platelet", "reduced", "local_shear_rate_per_s", "period_spread", "stress_spread"];
 
 impl Coupled {
     /// Coupling for the platelets of `set` (all fine at first), starting at `step`.
@@ -109,12 +116,14 @@ impl Coupled {
             fine: (0..set.count).collect(),
             smoothers: vec![FlowSmoother::new(cfg.flow_tau); set.count],
             last_step: step,
+            last_measured: None,
             base: set.clone(),
             carve_margin,
             backend,
             rest_sample: probe.rest_sample(),
             cost: CouplingCost::default(),
             retired_platelet_seconds: 0.0,
+            shear_rate_sum: (0.0, 0),
             log: None,
         }
     }
@@ -150,7 +159,8 @@ impl Coupled {
         self.last_step = step;
         let dt = steps as f64 * f64::from(system.dt);
         let time = step as f64 * f64::from(system.dt);
-        let plasma = engine.state()?;
+        let due = self.last_measured.is_none_or(|m| (step - m) as f64 * f64::from(system.dt) >= self.cfg.flow_every);
+        let mut plasma = if due { Some(engine.state()?) } else { None };
         let read_back = start.elapsed().as_secs_f64();
         let platelets = engine.platelet_state()?;
         let total = self.controller.len();
@@ -171,20 +181,23 @@ impl Coupled {
         let inner = 0.5 * f64::from(self.base.template.spec.diameter) + self.cfg.flow_gap;
         let mut flows = Vec::with_capacity(total);
         let share = read_back / total.max(1) as f64;
+        let since = self.last_measured.map_or(dt, |m| (step - m) as f64 * f64::from(system.dt));
         for (g, c) in centers.iter().enumerate() {
             let t = Instant::now();
-            let frozen = |i: usize| system.types[plasma.type_id[i] as usize].frozen;
-            let fit = LocalFlow::around_shell(
-                *c,
-                inner,
-                inner + self.cfg.flow_shell,
-                box_len,
-                &plasma.pos,
-                &plasma.vel,
-                frozen,
-            );
+            let fit = plasma.as_ref().and_then(|plasma| {
+                let frozen = |i: usize| system.types[plasma.type_id[i] as usize].frozen;
+                LocalFlow::around_shell(
+                    *c,
+                    inner,
+                    inner + self.cfg.flow_shell,
+                    box_len,
+                    &plasma.pos,
+                    &plasma.vel,
+                    frozen,
+                )
+            });
             let flow = match (fit, self.smoothers[g].value) {
-                (Some(f), _) => self.smoothers[g].update(f, dt),
+                (Some(f), _) => self.smoothers[g].update(f, since),
                 (None, Some(old)) => old,
                 (None, None) => {
                     return Err(RunError::Blowup {
@@ -193,6 +206,8 @@ impl Coupled {
                     })
                 }
             };
+            self.shear_rate_sum.0 += flow.shear_rate();
+            self.shear_rate_sum.1 += 1;
             flows.push(flow);
             let spent = share + t.elapsed().as_secs_f64();
             if self.controller.is_reduced(g) {
@@ -200,6 +215,9 @@ impl Coupled {
             } else {
                 self.cost.measure_fine += spent;
             }
+        }
+        if due {
+            self.last_measured = Some(step);
         }
         let rest = probe.rest;
         for g in 0..total {
@@ -260,7 +278,8 @@ impl Coupled {
                 platelet_distance: other,
                 // Adhesive sites are wall patches and activated platelets: near either, run fine.
                 adhesion_distance: if self.base.adhesion.is_some() { wall.min(other) } else { f64::INFINITY },
-                uncertainty: 0.0,
+                period_spread: f64::NAN,
+                stress_spread: f64::NAN,
             };
             let reduced = self.controller.is_reduced(g);
             match self.controller.decide(g, time, situation) {
@@ -276,7 +295,8 @@ impl Coupled {
                     g as f64,
                     if reduced { 1.0 } else { 0.0 },
                     u.rate_to_si(situation.shear_rate),
-                    unc,
+                    unc.0,
+                    unc.1,
                 ])?;
             }
         }
@@ -284,6 +304,10 @@ impl Coupled {
         if !transitions.is_empty() {
             let t = Instant::now();
             let activated = probe.activated_flags();
+            let plasma = match plasma.take() {
+                Some(p) => p,
+                None => engine.state()?,
+            };
             self.rebuild(engine, &system, plasma, platelets, &transitions, &activated)?;
             self.cost.rebuild += t.elapsed().as_secs_f64();
         }
@@ -446,6 +470,10 @@ pub fn coupling_observables(
     ins("coupling_events", json!(events));
     if let Some(j) = &c.jeffery {
         let b = j.best();
+        // The learned equation's own orbit period at the mean local shear rate of the run: the
+        // model's accuracy, apart from where in its orbit the platelet was handed over.
+        ins("learned_period", json!(u.time_to_s(b.period(co.mean_shear_rate))));
+        ins("mean_local_shear_rate", json!(u.rate_to_si(co.mean_shear_rate)));
         ins(
             "learned_jeffery",
             json!({

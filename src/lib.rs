@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod compare;
 pub mod coupled;
 pub mod dsl;
 pub mod fit;

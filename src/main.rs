@@ -102,6 +102,23 @@ enum Command {
     /// Inspect model files.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Plot the platelets of two runs side by side (orientation and stress accumulation over
+    /// time, PNG), e.g. `coupling=fine` against `coupling=surrogate`.
+    ComparePlatelets {
+        /// Output folder of the first run (holds platelets.csv).
+        a: PathBuf,
+        /// Output folder of the second run.
+        b: PathBuf,
+        /// Legend name of the first run.
+        #[arg(long, default_value = "fine")]
+        name_a: String,
+        /// Legend name of the second run.
+        #[arg(long, default_value = "surrogate")]
+        name_b: String,
+        /// Folder for the plots.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -177,6 +194,17 @@ fn main() -> ExitCode {
         Command::Train(args) => report(training::train_command(&args)),
         Command::Dataset(DatasetCommand::Synth { samples, seed, out }) => {
             report(training::synth_command(samples, seed, &out).map(Some))
+        }
+        Command::ComparePlatelets { a, b, name_a, name_b, out } => {
+            match hemoscale::compare::compare_platelets(&a, &b, &name_a, &name_b, &out) {
+                Ok(files) => {
+                    for f in files {
+                        println!("{}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => invalid(e),
+            }
         }
         Command::Dataset(DatasetCommand::Inspect { file }) => report(training::inspect_dataset(&file).map(Some)),
         Command::Model(ModelCommand::Inspect { file }) => report(training::inspect_model(&file).map(Some)),

@@ -239,6 +239,8 @@ pub struct CouplingOutcome {
     pub cost: crate::coupled::CouplingCost,
     /// Seconds the engines spent on fine platelets (their inner levels).
     pub fine_seconds: f64,
+    /// Mean local shear rate the platelets saw (DPD units).
+    pub mean_shear_rate: f64,
 }
 
 impl RunOutcome {
@@ -539,6 +541,7 @@ pub fn run(
         platelet_seconds: coupled.as_ref().map_or(engine.platelet_seconds(), |c| c.platelet_seconds(engine.as_ref())),
         coupling: coupled.map(|c| CouplingOutcome {
             fine_seconds: c.fine_seconds(engine.as_ref()),
+            mean_shear_rate: c.shear_rate_sum.0 / c.shear_rate_sum.1.max(1) as f64,
             cost: c.cost,
             controller: c.controller,
         }),

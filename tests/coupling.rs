@@ -97,6 +97,17 @@ fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
         let b = std::fs::read(fine.join(file)).expect("fine run file");
         assert!(a == b, "{file} differs between the out-of-range coupled run and the fine run");
     }
+    // 4. The comparison plots of the two runs.
+    let o = Command::new(env!("CARGO_BIN_EXE_hemoscale"))
+        .args(["compare-platelets", fine.to_str().expect("utf-8"), ood.to_str().expect("utf-8")])
+        .args(["--out", learn.to_str().expect("utf-8")])
+        .output()
+        .expect("hemoscale runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for png in ["compare_orientation.png", "compare_stress_accumulation.png"] {
+        let bytes = std::fs::read(learn.join(png)).expect("plot written");
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1000, "{png} is not a PNG");
+    }
     for d in [learn, refused, ood, fine] {
         let _ = std::fs::remove_dir_all(d);
     }

@@ -128,7 +128,7 @@ pub struct Controller {
     stress: Vec<StressSample>,
     harvest_range: Option<(f64, f64)>,
     fine_time: f64,
-    last_uncertainty: Vec<f64>,
+    last_uncertainty: Vec<(f64, f64)>,
     fitted_at: Option<f64>,
     range: Option<(f64, f64)>,
     /// The orientation model (None before the first fit).
@@ -152,7 +152,7 @@ impl Controller {
             stress: Vec::new(),
             harvest_range: None,
             fine_time: 0.0,
-            last_uncertainty: vec![f64::INFINITY; platelets],
+            last_uncertainty: vec![(f64::INFINITY, f64::INFINITY); platelets],
             fitted_at: None,
             range: None,
             jeffery: None,
@@ -190,8 +190,9 @@ impl Controller {
         }
     }
 
-    /// The uncertainty platelet `p` had at its last decision (infinite before any model).
-    pub fn last_uncertainty(&self, p: usize) -> f64 {
+    /// The (period, stress) spreads platelet `p` had at its last decision (infinite before any
+    /// model).
+    pub fn last_uncertainty(&self, p: usize) -> (f64, f64) {
         self.last_uncertainty[p]
     }
 
@@ -274,13 +275,13 @@ impl Controller {
         })
     }
 
-    /// The models' relative uncertainty for a platelet with normal `n` in `flow`: the larger of
-    /// the orientation ensemble's period spread and the stress ensemble's spread there
-    /// (infinite before the first fit).
-    pub fn uncertainty(&self, n: DVec3, flow: &LocalFlow) -> f64 {
+    /// The models' relative uncertainty for a platelet with normal `n` in `flow`: the
+    /// orientation ensemble's period spread and the stress ensemble's spread there (infinite
+    /// before the first fit).
+    pub fn uncertainty(&self, n: DVec3, flow: &LocalFlow) -> (f64, f64) {
         match (&self.jeffery, &self.stress_map) {
-            (Some(j), Some(s)) => j.period_spread().max(s.spread(n, &flow.gradient)),
-            _ => f64::INFINITY,
+            (Some(j), Some(s)) => (j.period_spread(), s.spread(n, &flow.gradient)),
+            _ => (f64::INFINITY, f64::INFINITY),
         }
     }
 
@@ -296,8 +297,8 @@ impl Controller {
             (_, Some(o)) => o.flow,
             _ => LocalFlow::linear(DVec3::ZERO, glam::DMat3::ZERO),
         };
-        situation.uncertainty = self.uncertainty(n, &flow);
-        self.last_uncertainty[p] = situation.uncertainty;
+        (situation.period_spread, situation.stress_spread) = self.uncertainty(n, &flow);
+        self.last_uncertainty[p] = (situation.period_spread, situation.stress_spread);
         let decision = self.cfg.policy.decide(&situation, self.range);
         match (self.modes[p], decision) {
             (Mode::Fine { since }, Decision::Reduced) => {
@@ -374,7 +375,8 @@ mod tests {
                 wall_clearance: 4.0,
                 platelet_clearance: 8.0,
                 adhesion_clearance: 3.0,
-                tolerance: 0.1,
+                period_tolerance: 0.1,
+                stress_tolerance: 0.1,
             },
             harvest_time: 100.0,
             refit_time: f64::INFINITY,
@@ -394,7 +396,8 @@ mod tests {
             wall_distance: f64::INFINITY,
             platelet_distance: f64::INFINITY,
             adhesion_distance: f64::INFINITY,
-            uncertainty: 0.0,
+            period_spread: 0.0,
+            stress_spread: 0.0,
         }
     }
 
@@ -467,6 +470,6 @@ mod tests {
         assert_eq!(c.decide(0, 1.0, far()), Transition::Stay);
         assert!(!c.fit_if_due());
         assert_eq!(c.trained_range(), None);
-        assert!(c.uncertainty(DVec3::Z, &LocalFlow::simple_shear(0.1)).is_infinite());
+        assert!(c.uncertainty(DVec3::Z, &LocalFlow::simple_shear(0.1)).0.is_infinite());
     }
 }

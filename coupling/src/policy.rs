@@ -71,8 +71,10 @@ pub struct Situation {
     pub platelet_distance: f64,
     /// Distance to the nearest adhesive site (infinite without adhesion).
     pub adhesion_distance: f64,
-    /// The models' relative uncertainty here.
-    pub uncertainty: f64,
+    /// Relative spread of the orientation ensemble's orbit period.
+    pub period_spread: f64,
+    /// Spread of the stress ensemble here, relative to the typical stress.
+    pub stress_spread: f64,
 }
 
 /// The decision for one platelet.
@@ -95,8 +97,12 @@ pub struct Policy {
     pub platelet_clearance: f64,
     /// Smallest distance to an adhesive site.
     pub adhesion_clearance: f64,
-    /// Largest relative ensemble spread accepted.
-    pub tolerance: f64,
+    /// Largest relative spread of the orbit period accepted: the accuracy asked of the
+    /// orientation (the flip period).
+    pub period_tolerance: f64,
+    /// Largest relative spread of the stress accepted: the accuracy asked of stress
+    /// accumulation.
+    pub stress_tolerance: f64,
 }
 
 impl Policy {
@@ -117,8 +123,9 @@ impl Policy {
         if s.adhesion_distance < self.adhesion_clearance {
             return Decision::Fine(Fallback::NearAdhesionSite);
         }
-        // A NaN uncertainty counts as too uncertain.
-        if s.uncertainty.is_nan() || s.uncertainty > self.tolerance {
+        // A NaN spread counts as too uncertain.
+        let over = |spread: f64, tol: f64| spread.is_nan() || spread > tol;
+        if over(s.period_spread, self.period_tolerance) || over(s.stress_spread, self.stress_tolerance) {
             return Decision::Fine(Fallback::Uncertain);
         }
         Decision::Reduced
@@ -172,7 +179,8 @@ mod tests {
         wall_clearance: 5.0,
         platelet_clearance: 8.0,
         adhesion_clearance: 4.0,
-        tolerance: 0.05,
+        period_tolerance: 0.03,
+        stress_tolerance: 0.05,
     };
 
     fn calm() -> Situation {
@@ -181,7 +189,8 @@ mod tests {
             wall_distance: f64::INFINITY,
             platelet_distance: f64::INFINITY,
             adhesion_distance: f64::INFINITY,
-            uncertainty: 0.01,
+            period_spread: 0.01,
+            stress_spread: 0.01,
         }
     }
 
@@ -203,8 +212,11 @@ mod tests {
         assert_eq!(case(|s| s.wall_distance = 3.0), Decision::Fine(Fallback::NearWall));
         assert_eq!(case(|s| s.platelet_distance = 7.0), Decision::Fine(Fallback::NearPlatelet));
         assert_eq!(case(|s| s.adhesion_distance = 1.0), Decision::Fine(Fallback::NearAdhesionSite));
-        assert_eq!(case(|s| s.uncertainty = 0.2), Decision::Fine(Fallback::Uncertain));
-        assert_eq!(case(|s| s.uncertainty = f64::INFINITY), Decision::Fine(Fallback::Uncertain));
+        assert_eq!(case(|s| s.period_spread = 0.04), Decision::Fine(Fallback::Uncertain));
+        assert_eq!(case(|s| s.stress_spread = 0.06), Decision::Fine(Fallback::Uncertain));
+        assert_eq!(case(|s| s.stress_spread = 0.04), Decision::Reduced);
+        assert_eq!(case(|s| s.period_spread = f64::INFINITY), Decision::Fine(Fallback::Uncertain));
+        assert_eq!(case(|s| s.stress_spread = f64::NAN), Decision::Fine(Fallback::Uncertain));
     }
 
     #[test]

@@ -201,7 +201,22 @@ pub fn coupling_params() -> Vec<ParamSpec> {
             "reduced time after which a platelet runs fine again to verify (and refit) the model",
         ),
         float("coupling_fine_time", 20.0, "DPD time", Ex(0.0), In(1e7), "fine time after a fall-back before handing over again"),
-        float("coupling_tolerance", 0.1, "1", Ex(0.0), In(10.0), "largest relative ensemble spread the reduced model may have"),
+        float(
+            "coupling_period_tolerance",
+            0.03,
+            "1",
+            Ex(0.0),
+            In(10.0),
+            "largest relative spread of the learned orbit period the reduced model may have",
+        ),
+        float(
+            "coupling_stress_tolerance",
+            0.1,
+            "1",
+            Ex(0.0),
+            In(10.0),
+            "largest spread of the learned stress (relative to the typical stress) the reduced model may have",
+        ),
         float("coupling_range_margin", 0.25, "1", In(0.0), In(10.0), "widening of the trained shear-rate range on each side"),
     ]
 }
@@ -220,7 +235,8 @@ pub fn coupling(v: &ParamValues) -> Option<CouplingConfig> {
                 wall_clearance: radius + 2.0,
                 platelet_clearance: 2.0 * radius + 2.0,
                 adhesion_clearance: radius + 2.0,
-                tolerance: v.get("coupling_tolerance"),
+                period_tolerance: v.get("coupling_period_tolerance"),
+                stress_tolerance: v.get("coupling_stress_tolerance"),
             },
             harvest_time: v.get("coupling_harvest"),
             refit_time: v.get("coupling_fine_time"),
@@ -237,6 +253,7 @@ pub fn coupling(v: &ParamValues) -> Option<CouplingConfig> {
         flow_gap: 1.5,
         flow_shell: 3.0,
         flow_tau: 5.0,
+        flow_every: 1.0,
     })
 }
 
