@@ -59,6 +59,8 @@ pub struct Coupled {
     base: PlateletSet,
     carve_margin: f32,
     backend: Backend,
+    /// The run's system (it does not change; kept here so a sample need not clone it).
+    system: DpdSystem,
     rest_sample: PlateletSample,
     /// Where the coupling's own time went.
     pub cost: CouplingCost,
@@ -107,9 +109,10 @@ impl Coupled {
         probe: &PlateletProbe,
         carve_margin: f32,
         backend: Backend,
+        system: &DpdSystem,
         step: u64,
-        dt: f64,
     ) -> Self {
+        let dt = f64::from(system.dt);
         Self {
             controller: Controller::new(cfg.controller, set.count, step as f64 * dt),
             cfg,
@@ -120,6 +123,7 @@ impl Coupled {
             base: set.clone(),
             carve_margin,
             backend,
+            system: system.clone(),
             rest_sample: probe.rest_sample(),
             cost: CouplingCost::default(),
             retired_platelet_seconds: 0.0,
@@ -153,7 +157,7 @@ impl Coupled {
         shape: Option<&Shape>,
     ) -> Result<(), RunError> {
         let start = Instant::now();
-        let system = engine.system().clone();
+        let system = &self.system;
         let step = engine.step();
         let steps = step - self.last_step;
         self.last_step = step;
@@ -224,8 +228,8 @@ impl Coupled {
             if let Some(s) = samples[g] {
                 let n = DVec3::from(s.normal);
                 let obs = FineObservation {
-                    center: n_or(s.center),
-                    velocity: n_or(s.velocity),
+                    center: DVec3::from(s.center),
+                    velocity: DVec3::from(s.velocity),
                     normal: n,
                     flow: flows[g],
                     membrane: minus(s.mean_membrane_stress, RestStress::tensor(rest.membrane, s.normal)),
@@ -257,6 +261,12 @@ impl Coupled {
         let centers: Vec<DVec3> = all.iter().map(|s| DVec3::from(s.center)).collect();
         self.cost.learn += t.elapsed().as_secs_f64();
         probe.record(step, &all, steps, platelets.as_ref())?;
+        // Stress-activated platelets become adhesive, as in a fine run (the engine's order).
+        let activated = probe.activated_flags();
+        let mine: Vec<bool> = self.fine.iter().map(|&g| activated[g]).collect();
+        if platelets.is_some() && mine.iter().any(|&a| a) {
+            engine.activate_platelets(&mine)?;
+        }
         let t = Instant::now();
         let min_image = |d: DVec3| {
             DVec3::new(
@@ -282,7 +292,7 @@ impl Coupled {
                 stress_spread: f64::NAN,
             };
             let reduced = self.controller.is_reduced(g);
-            match self.controller.decide(g, time, situation) {
+            match self.controller.decide(g, time, &flows[g], situation) {
                 Transition::Stay => {}
                 tr => transitions.push((g, tr, flows[g])),
             }
@@ -303,12 +313,11 @@ impl Coupled {
         self.cost.learn += t.elapsed().as_secs_f64();
         if !transitions.is_empty() {
             let t = Instant::now();
-            let activated = probe.activated_flags();
             let plasma = match plasma.take() {
                 Some(p) => p,
                 None => engine.state()?,
             };
-            self.rebuild(engine, &system, plasma, platelets, &transitions, &activated)?;
+            self.rebuild(engine, plasma, platelets, &transitions, &activated)?;
             self.cost.rebuild += t.elapsed().as_secs_f64();
         }
         Ok(())
@@ -318,7 +327,6 @@ impl Coupled {
     fn rebuild(
         &mut self,
         engine: &mut Box<dyn Engine>,
-        system: &DpdSystem,
         plasma: ParticleState,
         platelets: Option<PlateletState>,
         transitions: &[(usize, Transition, LocalFlow)],
@@ -375,18 +383,14 @@ impl Coupled {
         } else {
             let ps: Vec<Placement> = recreated.iter().map(|r| r.1).collect();
             let carver = PlateletSet::place(self.base.template.clone(), self.base.params, &ps, 0)?;
-            carver.carve(&plasma, system, self.carve_margin).0
+            carver.carve(&plasma, &self.system, self.carve_margin).0
         };
         self.retired_platelet_seconds += engine.platelet_seconds();
-        *engine = open_with_platelets(self.backend, system, &state, step, (!fine.is_empty()).then_some(&set))?;
+        *engine = open_with_platelets(self.backend, &self.system, &state, step, (!fine.is_empty()).then_some(&set))?;
         engine.compute_forces()?;
         self.fine = fine;
         Ok(())
     }
-}
-
-fn n_or(x: [f64; 3]) -> DVec3 {
-    DVec3::from(x)
 }
 
 fn minus(a: [f64; 6], b: [f64; 6]) -> [f64; 6] {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use glam::DVec3;
 use hemoscale_kernels::activation::{Activation, ActivationModel};
 use hemoscale_kernels::adhesion::Adhesion;
-use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate};
+use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate, Stiffness};
 use hemoscale_kernels::platelet_observables::{sample_all, scalar_stress, PlateletSample, Sampler};
 use hemoscale_kernels::platelet_set::{Placement, PlateletParams, PlateletSet, PlateletState};
 
@@ -51,6 +51,13 @@ pub struct PlateletsConfig {
 }
 
 impl PlateletsConfig {
+    /// The `stiffness` key's value in a plasma at `kt`: the springs relative to the default
+    /// platelet's, which the platelet scenarios also scale with kT
+    /// (`scenarios::platelet_plasma::platelets_config`).
+    pub fn stiffness_key(&self, kt: f32) -> f64 {
+        f64::from(self.spec.stiffness.membrane) / f64::from(Stiffness::DEFAULT.membrane * kt)
+    }
+
     /// Builds the template and places the platelets (ids from `first_tag` on).
     pub fn build_set(&self, first_tag: u32) -> Result<PlateletSet, hemoscale_kernels::KernelError> {
         let t = PlateletTemplate::build(&self.spec)?;

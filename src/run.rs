@@ -342,8 +342,7 @@ pub fn run(
             pp.write_to(dir, opts.thermo_every)?;
         }
         if let Some(c) = cfg.coupling {
-            let mut cp =
-                Coupled::new(c, set, &pp, cfg.carve_margin, scenario.backend, engine.step(), f64::from(system.dt));
+            let mut cp = Coupled::new(c, set, &pp, cfg.carve_margin, scenario.backend, &system, engine.step());
             if let Some(path) = &opts.coupling_model {
                 let refuse = |why: String| {
                     let mut e = crate::params::ValidationErrors::default();
@@ -550,11 +549,10 @@ pub fn run(
 
 /// What a reduced model of the platelets of `cfg` in `scenario` is valid for.
 fn model_key(scenario: &Scenario, cfg: &crate::platelets::PlateletsConfig) -> hemoscale_coupling::ModelKey {
-    let default = hemoscale_kernels::platelet::Stiffness::DEFAULT.membrane * scenario.kt;
     hemoscale_coupling::ModelKey {
         aspect_ratio: f64::from(cfg.spec.aspect_ratio),
         resolution: u64::from(cfg.spec.resolution),
-        stiffness: f64::from(cfg.spec.stiffness.membrane / default),
+        stiffness: cfg.stiffness_key(scenario.kt),
         kt: f64::from(scenario.kt),
         interface_gamma: f64::from(cfg.params.interface.gamma),
     }

@@ -285,19 +285,15 @@ impl Controller {
         }
     }
 
-    /// Decides the model of platelet `p` for the next coarse step at `time`. `situation` is
-    /// where the platelet is (its uncertainty is filled in here).
-    pub fn decide(&mut self, p: usize, time: f64, mut situation: Situation) -> Transition {
+    /// Decides the model of platelet `p` for the next coarse step at `time`, in its current
+    /// local `flow`. `situation` is where the platelet is (its uncertainty is filled in here).
+    pub fn decide(&mut self, p: usize, time: f64, flow: &LocalFlow, mut situation: Situation) -> Transition {
         let n = match (&self.modes[p], &self.last_fine[p]) {
             (Mode::Reduced { state, .. }, _) => state.normal,
             (Mode::Fine { .. }, Some(o)) => o.normal,
             (Mode::Fine { .. }, None) => DVec3::Z,
         };
-        let flow = match (&self.modes[p], &self.last_fine[p]) {
-            (_, Some(o)) => o.flow,
-            _ => LocalFlow::linear(DVec3::ZERO, glam::DMat3::ZERO),
-        };
-        (situation.period_spread, situation.stress_spread) = self.uncertainty(n, &flow);
+        (situation.period_spread, situation.stress_spread) = self.uncertainty(n, flow);
         self.last_uncertainty[p] = (situation.period_spread, situation.stress_spread);
         let decision = self.cfg.policy.decide(&situation, self.range);
         match (self.modes[p], decision) {
@@ -435,7 +431,7 @@ mod tests {
                 c.count_fine(20);
                 let _ = c.fit_if_due();
             }
-            if let Transition::ToReduced(_) = c.decide(0, t, far()) {
+            if let Transition::ToReduced(_) = c.decide(0, t, &flow, far()) {
                 handed.get_or_insert(t);
             }
         }
@@ -456,18 +452,18 @@ mod tests {
         // A shear rate outside the trained range sends it back.
         let mut fast = far();
         fast.shear_rate = 0.5;
-        let _ = c.decide(0, 500.0, far());
+        let _ = c.decide(0, 500.0, &flow, far());
         if c.is_reduced(0) {
-            assert!(matches!(c.decide(0, 500.2, fast), Transition::ToFine(Fallback::OutOfRange, _)));
+            assert!(matches!(c.decide(0, 500.2, &flow, fast), Transition::ToFine(Fallback::OutOfRange, _)));
         }
         assert!(!c.is_reduced(0));
-        assert_eq!(c.decide(0, 501.0, fast), Transition::Stay);
+        assert_eq!(c.decide(0, 501.0, &flow, fast), Transition::Stay);
     }
 
     #[test]
     fn nothing_is_reduced_before_the_harvest() {
         let mut c = Controller::new(config(), 2, 0.0);
-        assert_eq!(c.decide(0, 1.0, far()), Transition::Stay);
+        assert_eq!(c.decide(0, 1.0, &LocalFlow::simple_shear(0.06), far()), Transition::Stay);
         assert!(!c.fit_if_due());
         assert_eq!(c.trained_range(), None);
         assert!(c.uncertainty(DVec3::Z, &LocalFlow::simple_shear(0.1)).0.is_infinite());

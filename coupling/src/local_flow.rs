@@ -116,23 +116,12 @@ impl LocalFlow {
         })
     }
 
-    /// Fits the flow around `center` from the plasma particles `pos`/`vel` (positions wrapped
-    /// into a box of edges `box_len`, minimum-image offsets) within `radius`, skipping those for
-    /// which `skip(i)` holds (frozen wall particles).
-    pub fn around(
-        center: DVec3,
-        radius: f64,
-        box_len: [f64; 3],
-        pos: &[[f32; 3]],
-        vel: &[[f32; 3]],
-        skip: impl Fn(usize) -> bool,
-    ) -> Option<Self> {
-        Self::around_shell(center, 0.0, radius, box_len, pos, vel, skip)
-    }
-
-    /// The undisturbed flow ([`Self::fit_undisturbed`]) around a platelet at `center`, fitted
-    /// over the spherical shell between `inner` and `outer`: the plasma right at the membrane
-    /// moves with it, and there the disturbance is more than a stresslet.
+    /// The flow around `center` from the plasma particles `pos`/`vel` (positions wrapped into a
+    /// box of edges `box_len`, minimum-image offsets) in the spherical shell between `inner` and
+    /// `outer`, skipping those for which `skip(i)` holds (frozen wall particles). With
+    /// `inner > 0` (around a platelet) it is the undisturbed flow ([`Self::fit_undisturbed`]):
+    /// the plasma right at the membrane moves with it, and there the disturbance is more than a
+    /// stresslet; with `inner = 0`, a plain linear fit ([`Self::fit`]).
     pub fn around_shell(
         center: DVec3,
         inner: f64,
@@ -269,7 +258,7 @@ mod tests {
             pos.push([wrapped[0] as f32, wrapped[1] as f32, wrapped[2] as f32]);
             vel.push([(g * d.z) as f32, 0.0, 0.0]);
         }
-        let f = LocalFlow::around(c, 3.0, [10.0; 3], &pos, &vel, |_| false).expect("fit");
+        let f = LocalFlow::around_shell(c, 0.0, 3.0, [10.0; 3], &pos, &vel, |_| false).expect("fit");
         assert!((f.shear_rate() - g).abs() < 1e-5, "{}", f.shear_rate());
     }
 

@@ -130,15 +130,7 @@ impl Builtin for ShearFlip {
         ins(&mut m, "diameter", json!(u.length_to_um(f64::from(cfg.spec.diameter))));
         ins(&mut m, "aspect_ratio", json!(cfg.spec.aspect_ratio));
         ins(&mut m, "resolution", json!(pp.map_or(0, |p| p.particles_per_platelet())));
-        ins(
-            &mut m,
-            "stiffness",
-            // The key's value: the springs were also scaled with kT (platelet_plasma::platelets_config).
-            json!(
-                f64::from(cfg.spec.stiffness.membrane)
-                    / f64::from(hemoscale_kernels::platelet::Stiffness::DEFAULT.membrane * s.kt)
-            ),
-        );
+        ins(&mut m, "stiffness", json!(cfg.stiffness_key(s.kt)));
         ins(&mut m, "mts", json!(cfg.params.mts.to_string()));
         ins(&mut m, "flips", json!(flips(&phis)));
         ins(&mut m, "flip_period", json!(u.time_to_s(period)));

@@ -38,19 +38,7 @@ impl LeastSquares {
     /// When `x` does not have one entry per coefficient (a programming error).
     pub fn add(&mut self, x: &[f64], y: f64, w: f64) -> bool {
         assert_eq!(x.len(), self.m, "row length must equal the number of coefficients");
-        if !(y.is_finite() && w.is_finite() && x.iter().all(|v| v.is_finite())) {
-            return false;
-        }
-        for r in 0..self.m {
-            for c in 0..self.m {
-                self.ata[r * self.m + c] += w * x[r] * x[c];
-            }
-            self.aty[r] += w * x[r] * y;
-        }
-        self.yty += w * y * y;
-        self.weight += w;
-        self.rows += 1;
-        true
+        self.accumulate(|k| k, x, y, w)
     }
 
     /// Adds a sparse row: the entries `vals` at columns `idx` (the others zero). Equivalent to
@@ -61,14 +49,20 @@ impl LeastSquares {
     pub fn add_sparse(&mut self, idx: &[usize], vals: &[f64], y: f64, w: f64) -> bool {
         assert_eq!(idx.len(), vals.len(), "one value per column index");
         assert!(idx.iter().all(|&c| c < self.m), "column index out of range");
+        self.accumulate(|k| idx[k], vals, y, w)
+    }
+
+    /// Adds the row whose entry `vals[k]` sits in column `col(k)`.
+    fn accumulate(&mut self, col: impl Fn(usize) -> usize, vals: &[f64], y: f64, w: f64) -> bool {
         if !(y.is_finite() && w.is_finite() && vals.iter().all(|v| v.is_finite())) {
             return false;
         }
-        for (r, &ir) in idx.iter().enumerate() {
-            for (c, &ic) in idx.iter().enumerate() {
-                self.ata[ir * self.m + ic] += w * vals[r] * vals[c];
+        for (r, &vr) in vals.iter().enumerate() {
+            let ir = col(r);
+            for (c, &vc) in vals.iter().enumerate() {
+                self.ata[ir * self.m + col(c)] += w * vr * vc;
             }
-            self.aty[ir] += w * vals[r] * y;
+            self.aty[ir] += w * vr * y;
         }
         self.yty += w * y * y;
         self.weight += w;
