@@ -1,18 +1,26 @@
-//! Criterion benchmarks of the coupling layer's host-side pieces: the reduced step of 1, 100 and
-//! 10,000 platelets (generalised Jeffery equation and stress map), the local-flow fit around one
-//! platelet in a `shear-flip`-sized plasma, and the ensemble fits of a harvest.
-//! `cargo bench --bench coupling`.
+//! Criterion benchmarks of the coupling layer: the reduced step of 1, 100 and 10,000 platelets
+//! (generalised Jeffery equation and stress map), the local-flow fit around one platelet in a
+//! `shear-flip`-sized plasma, the ensemble fits of a harvest, and batched surrogate inference for
+//! 1, 100 and 10,000 platelets on the CPU (`Model::predict`) and the GPU
+//! (`shaders/batched_inference.wgsl`). `cargo bench --bench coupling`.
 //!
-//! These are the CPU reference path; the batched GPU inference kernel is not written yet
-//! (docs/coupling.md).
+//! GPU inference is timed two ways, each waiting for the queue inside the timed closure:
+//! `gpu_resident` is the dispatch alone (inputs and outputs stay on the device, as on the
+//! surrogate path), `gpu_round_trip` adds the upload and the read-back.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use glam::DVec3;
+use hemoscale_coupling::batched_inference::GpuModel;
 use hemoscale_coupling::jeffery::{GeneralizedJeffery, JefferyEnsemble, OrientationSample};
 use hemoscale_coupling::stress_map::{StressEnsemble, StressMap, StressSample};
 use hemoscale_coupling::LocalFlow;
+use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+use hemoscale_surrogates::model::Model;
+use hemoscale_surrogates::network::{Architecture, Network};
+use hemoscale_surrogates::normalize::Standardizer;
+use ndarray::Array2;
 
 fn normal(k: usize) -> DVec3 {
     let t = k as f64;
@@ -85,5 +93,53 @@ fn ensemble_fit(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, reduced_step, flow_fit, ensemble_fit);
+/// The surrogate networks timed: the default MLP (10 inputs, two hidden layers of 64, tanh) and the
+/// adaptive-stepping shape (a GRU of 32 over 8 steps of 6 features, then a hidden layer of 64 and
+/// two heads).
+fn inference_models() -> Vec<(&'static str, Model)> {
+    [("mlp_64x64", "default", 10, 1), ("gru32x8_mlp64", "gru:32@8+mlp:64:tanh", 48, 2)]
+        .into_iter()
+        .map(|(name, spec, inputs, outputs)| {
+            let arch = Architecture::parse(spec, inputs, outputs).expect("spec");
+            let network = Network::new(arch, 1).expect("network");
+            (name, Model { network, inputs: Standardizer::identity(inputs), outputs: Standardizer::identity(outputs) })
+        })
+        .collect()
+}
+
+fn batched_inference(c: &mut Criterion) {
+    let ctx = match GpuContext::new(AdapterChoice::Any) {
+        Ok(ctx) => Some(ctx),
+        Err(e) => {
+            eprintln!("no GPU inference benchmarks: {e}");
+            None
+        }
+    };
+    for (name, model) in inference_models() {
+        let mut g = c.benchmark_group(format!("batched_inference/{name}"));
+        g.sample_size(10);
+        let gpu = ctx.as_ref().map(|ctx| GpuModel::new(ctx, &model).expect("GPU model"));
+        for rows in [1usize, 100, 10_000] {
+            let x =
+                Array2::from_shape_fn((rows, model.network.arch.inputs), |(r, k)| ((r * 7 + k * 3) % 11) as f64 * 0.1);
+            g.throughput(Throughput::Elements(rows as u64));
+            g.bench_with_input(BenchmarkId::new("cpu", rows), &rows, |b, _| {
+                b.iter(|| black_box(model.predict(x.view())))
+            });
+            if let (Some(ctx), Some(gm)) = (&ctx, &gpu) {
+                let batch = gm.batch(ctx, rows).expect("batch");
+                batch.upload(ctx, x.view());
+                g.bench_with_input(BenchmarkId::new("gpu_resident", rows), &rows, |b, _| {
+                    b.iter(|| gm.run(ctx, &batch).expect("dispatch"));
+                });
+                g.bench_with_input(BenchmarkId::new("gpu_round_trip", rows), &rows, |b, _| {
+                    b.iter(|| black_box(gm.predict(ctx, x.view()).expect("predict")));
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, reduced_step, flow_fit, ensemble_fit, batched_inference);
 criterion_main!(benches);

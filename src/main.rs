@@ -150,6 +150,21 @@ enum ModelCommand {
         /// The file.
         file: PathBuf,
     },
+    /// Evaluate a model on a dataset's inputs, all rows in one batch (on the GPU: one dispatch of
+    /// the batched inference kernel); prints the error against the targets and the time taken.
+    Predict {
+        /// The model file.
+        model: PathBuf,
+        /// The dataset file.
+        #[arg(long)]
+        data: PathBuf,
+        /// cpu, gpu (any adapter, lavapipe included) or auto (a hardware GPU if there is one).
+        #[arg(long, default_value = "auto")]
+        backend: Backend,
+        /// CSV of the predictions beside the targets.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Exit status for input the program refuses (as clap uses for usage errors).
@@ -208,6 +223,9 @@ fn main() -> ExitCode {
         }
         Command::Dataset(DatasetCommand::Inspect { file }) => report(training::inspect_dataset(&file).map(Some)),
         Command::Model(ModelCommand::Inspect { file }) => report(training::inspect_model(&file).map(Some)),
+        Command::Model(ModelCommand::Predict { model, data, backend, out }) => {
+            report(training::predict_command(&model, &data, backend, out.as_deref()).map(Some))
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The `train`, `dataset` and `model` commands: the surrogates crate behind a command line.
+//! The `train`, `dataset` and `model` commands: the surrogates crate behind a command line
+//! (`model predict --backend gpu` evaluates through the coupling crate's batched GPU kernel).
 //!
 //! `hemoscale train` runs P learners as threads of one process (`--threads P`) or as the ranks of
 //! an MPI job (`mpirun -n P hemoscale train ...`, built with `--features mpi`). Both give the same
@@ -7,10 +8,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use clap::Args;
 use serde_json::{json, Value};
 
+use hemoscale_coupling::batched_inference::{GpuModel, InferenceError};
+use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
 use hemoscale_surrogates::comm::threads::ThreadComm;
 use hemoscale_surrogates::dataset::Dataset;
 use hemoscale_surrogates::model::Model;
@@ -18,6 +22,8 @@ use hemoscale_surrogates::optim::OptimizerKind;
 use hemoscale_surrogates::schedule::{Elastic, LrScaling, LrSchedule};
 use hemoscale_surrogates::train::{train, Algorithm, EpochRecord, Momentum, RunControl, TrainConfig, TrainOutcome};
 use hemoscale_surrogates::Loss;
+
+use crate::dsl::Backend;
 
 /// Arguments of `hemoscale train`.
 #[derive(Args, Debug, Clone)]
@@ -285,4 +291,75 @@ pub fn inspect_dataset(path: &Path) -> Result<Value, CommandError> {
 /// `hemoscale model inspect`.
 pub fn inspect_model(path: &Path) -> Result<Value, CommandError> {
     Ok(Model::load(path).map_err(|e| CommandError::Invalid(e.to_string()))?.describe())
+}
+
+/// What `hemoscale model predict` reports: the backend, the time of the inference alone, and the
+/// error of the predictions against the dataset's targets.
+pub fn predict_command(model: &Path, data: &Path, backend: Backend, out: Option<&Path>) -> Result<Value, CommandError> {
+    let invalid = |e: &dyn std::fmt::Display| CommandError::Invalid(e.to_string());
+    let m = Model::load(model).map_err(|e| invalid(&e))?;
+    let d = Dataset::load(data).map_err(|e| invalid(&e))?;
+    let arch = &m.network.arch;
+    if d.inputs.ncols() != arch.inputs || d.targets.ncols() != arch.outputs {
+        return Err(CommandError::Invalid(format!(
+            "{} has {} inputs and {} outputs per sample, the model {} and {}",
+            data.display(),
+            d.inputs.ncols(),
+            d.targets.ncols(),
+            arch.inputs,
+            arch.outputs
+        )));
+    }
+    let gpu = match backend {
+        Backend::Cpu => None,
+        Backend::Gpu => Some(GpuContext::new(AdapterChoice::Any).map_err(|e| CommandError::Failed(e.to_string()))?),
+        Backend::Auto => GpuContext::new(AdapterChoice::HardwareOnly)
+            .inspect_err(|e| eprintln!("notice: using the native CPU backend ({e})"))
+            .ok(),
+    };
+    let failed = |e: InferenceError| match e {
+        InferenceError::Gpu(_) => CommandError::Failed(e.to_string()),
+        _ => CommandError::Invalid(e.to_string()),
+    };
+    let (y, seconds, adapter) = match &gpu {
+        None => {
+            let t = Instant::now();
+            let y = m.predict(d.inputs.view());
+            (y, t.elapsed().as_secs_f64(), Value::Null)
+        }
+        Some(ctx) => {
+            let g = GpuModel::new(ctx, &m).map_err(failed)?;
+            let batch = g.batch(ctx, d.len()).map_err(failed)?;
+            batch.upload(ctx, d.inputs.view());
+            let t = Instant::now();
+            g.run(ctx, &batch).map_err(failed)?;
+            let seconds = t.elapsed().as_secs_f64();
+            (batch.read(ctx, arch.outputs).map_err(failed)?, seconds, json!(ctx.adapter_name()))
+        }
+    };
+    let n = d.len().max(1) as f64;
+    let rmse: Vec<f64> =
+        (0..arch.outputs).map(|k| ((&y.column(k) - &d.targets.column(k)).mapv(|e| e * e).sum() / n).sqrt()).collect();
+    if let Some(path) = out {
+        let io = |e: std::io::Error| CommandError::Failed(format!("{}: {e}", path.display()));
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        let head: Vec<String> =
+            (0..arch.outputs).flat_map(|k| [format!("prediction_{k}"), format!("target_{k}")]).collect();
+        writeln!(f, "row,{}", head.join(",")).map_err(io)?;
+        for (r, (p, t)) in y.rows().into_iter().zip(d.targets.rows()).enumerate() {
+            let cells: Vec<String> = p.iter().zip(t.iter()).flat_map(|(p, t)| [p.to_string(), t.to_string()]).collect();
+            writeln!(f, "{r},{}", cells.join(",")).map_err(io)?;
+        }
+        f.flush().map_err(io)?;
+    }
+    Ok(json!({
+        "model": model.display().to_string(),
+        "data": data.display().to_string(),
+        "rows": d.len(),
+        "backend": if gpu.is_some() { "gpu" } else { "cpu" },
+        "adapter": adapter,
+        "inference_seconds": seconds,
+        "rmse": rmse,
+        "predictions": out.map(|p| p.display().to_string()),
+    }))
 }

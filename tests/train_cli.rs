@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+
 fn hemoscale(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hemoscale")).args(args).output().expect("binary runs")
 }
@@ -53,6 +55,32 @@ fn synth_train_inspect_and_refuse_damage() {
     assert!(log.starts_with("epoch,learners,train_loss,validation_loss,all_reduces,bytes_sent,samples,wall_seconds"));
     let m = last_json(&hemoscale(&["model", "inspect", s(&model)]));
     assert_eq!(m["spec"], "default");
+    // Inference over the whole dataset on the CPU and, in one dispatch, on the GPU: the same
+    // error against the targets (f32 against f64: 1e-5 relative), and the predictions' CSV.
+    let csv = dir().join("predictions.csv");
+    let cpu = last_json(&hemoscale(&[
+        "model",
+        "predict",
+        s(&model),
+        "--data",
+        s(&data),
+        "--backend",
+        "cpu",
+        "--out",
+        s(&csv),
+    ]));
+    let cpu_rmse = cpu["rmse"][0].as_f64().expect("rmse");
+    // Friedman #1: targets' standard deviation about 5, noise 1; a trained model is in between.
+    assert!((1.0..2.7).contains(&cpu_rmse), "{cpu}");
+    let lines = std::fs::read_to_string(&csv).expect("predictions");
+    assert_eq!(lines.lines().count(), 3001);
+    assert!(lines.starts_with("row,prediction_0,target_0\n"));
+    if common::gpu_context().is_some() {
+        let gpu = last_json(&hemoscale(&["model", "predict", s(&model), "--data", s(&data), "--backend", "gpu"]));
+        assert_eq!(gpu["backend"], "gpu");
+        let gpu_rmse = gpu["rmse"][0].as_f64().expect("rmse");
+        assert!((gpu_rmse - cpu_rmse).abs() <= 1e-5 * cpu_rmse, "GPU {gpu_rmse} against CPU {cpu_rmse}");
+    }
     // Equal runs write equal files.
     let again = dir().join("m2.hsm");
     let rest2 = ["--lr", "0.1", "--epochs", "8", "--threads", "2", "--out", s(&again)];
@@ -73,8 +101,13 @@ fn synth_train_inspect_and_refuse_damage() {
     mb[40] ^= 1;
     let bad = dir().join("bad.hsm");
     std::fs::write(&bad, &mb).unwrap();
-    let o = hemoscale(&["model", "inspect", s(&bad)]);
-    assert_eq!(o.status.code(), Some(2));
+    for o in [
+        hemoscale(&["model", "inspect", s(&bad)]),
+        hemoscale(&["model", "predict", s(&bad), "--data", s(&data), "--backend", "cpu"]),
+    ] {
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("checksum"), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     // Bad arguments are named.
     let o = hemoscale(&["train", "--data", s(&data), "--threads", "2", "--algorithm", "sgd", "--out", s(&bad)]);
     assert_eq!(o.status.code(), Some(2));

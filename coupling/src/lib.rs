@@ -14,6 +14,8 @@
 //!   its reason (not trained, out of the training range, near a wall or another platelet or an
 //!   adhesion site, too uncertain, periodic verification);
 //! - [`model_file`]: learned models saved with a checksum and the platelet they are valid for;
+//! - [`batched_inference`]: a surrogate network evaluated for all platelets in one WGSL dispatch,
+//!   its weights in a storage buffer (the CPU reference is `Model::predict`);
 //! - [`controller`]: the per-run state that harvests fine samples, fits the models, applies the
 //!   policy and advances the reduced platelets.
 //!
@@ -21,6 +23,7 @@
 //! not drive an engine. The scenario layer moves platelets between the engine (fine) and the
 //! controller (reduced), re-creating their particles from the reduced state on a fall-back.
 
+pub mod batched_inference;
 pub mod bootstrap;
 pub mod controller;
 pub mod jeffery;
@@ -29,6 +32,7 @@ pub mod model_file;
 pub mod policy;
 pub mod stress_map;
 
+pub use batched_inference::{GpuBatch, GpuModel, InferenceError};
 pub use controller::{Controller, ControllerConfig, FineObservation, ReducedPlatelet};
 pub use jeffery::{GeneralizedJeffery, JefferyEnsemble, OrientationSample};
 pub use local_flow::{FlowSmoother, LocalFlow};
