@@ -43,6 +43,9 @@ pub struct CouplingConfig {
     /// flow changes little in between, and the measurement, not the reduced step, is what a
     /// reduced platelet costs).
     pub flow_every: f64,
+    /// Start from the model shipped for the scenario and platelet, when there is one
+    /// ([`crate::shipped_models`]); a `--coupling-model` file overrides it.
+    pub use_shipped: bool,
 }
 
 /// The coupling state of a run and what it needs to rebuild the engine.
@@ -50,6 +53,8 @@ pub struct CouplingConfig {
 pub struct Coupled {
     /// Models, policy and counters.
     pub controller: Controller,
+    /// Where the first model came from: "online", "shipped FILE" or "file PATH".
+    pub model_source: String,
     cfg: CouplingConfig,
     /// Global indices of the platelets in the engine, in the engine's order.
     pub fine: Vec<usize>,
@@ -129,6 +134,7 @@ impl Coupled {
             retired_platelet_seconds: 0.0,
             shear_rate_sum: (0.0, 0),
             log: None,
+            model_source: "online".into(),
         }
     }
 
@@ -435,6 +441,7 @@ pub fn coupling_observables(
     let c = &co.controller;
     let k = &c.counters;
     ins("coupling", json!("surrogate"));
+    ins("coupling_model", json!(co.model_source));
     ins("fine_steps", json!(k.fine_steps));
     ins("surrogate_steps", json!(k.surrogate_steps));
     ins("fine_step_fraction", json!(k.fine_fraction()));

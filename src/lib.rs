@@ -13,6 +13,7 @@ pub mod params;
 pub mod platelets;
 pub mod run;
 pub mod scenarios;
+pub mod shipped_models;
 pub mod training;
 pub mod units;
 

@@ -102,6 +102,9 @@ enum Command {
     /// Inspect model files.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Reduced platelet models offline.
+    #[command(subcommand)]
+    Coupling(CouplingCommand),
     /// Plot the platelets of two runs side by side (orientation and stress accumulation over
     /// time, PNG), e.g. `coupling=fine` against `coupling=surrogate`.
     ComparePlatelets {
@@ -140,6 +143,23 @@ enum DatasetCommand {
     Inspect {
         /// The file.
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CouplingCommand {
+    /// Fit one reduced model (generalised Jeffery equation and stress map, with their ensembles)
+    /// to the harvests of several runs (`coupling_harvest.hsd` of coupled runs), e.g. at several
+    /// shear rates; the result loads with `hemoscale run ... --coupling-model FILE`.
+    Fit {
+        /// Harvest files, all of one platelet.
+        harvests: Vec<PathBuf>,
+        /// Fit settings as `coupling_*` keys of `shear-flip` (KEY=VALUE, repeatable).
+        #[arg(long = "set")]
+        set: Vec<String>,
+        /// Model file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -222,6 +242,9 @@ fn main() -> ExitCode {
             }
         }
         Command::Dataset(DatasetCommand::Inspect { file }) => report(training::inspect_dataset(&file).map(Some)),
+        Command::Coupling(CouplingCommand::Fit { harvests, set, out }) => {
+            report(hemoscale::shipped_models::fit_command(&harvests, &set, &out).map(Some))
+        }
         Command::Model(ModelCommand::Inspect { file }) => report(training::inspect_model(&file).map(Some)),
         Command::Model(ModelCommand::Predict { model, data, backend, out }) => {
             report(training::predict_command(&model, &data, backend, out.as_deref()).map(Some))

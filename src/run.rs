@@ -241,6 +241,8 @@ pub struct CouplingOutcome {
     pub fine_seconds: f64,
     /// Mean local shear rate the platelets saw (DPD units).
     pub mean_shear_rate: f64,
+    /// Where the first model came from (see [`crate::coupled::Coupled::model_source`]).
+    pub model_source: String,
 }
 
 impl RunOutcome {
@@ -352,7 +354,21 @@ pub fn run(
                 let m = hemoscale_coupling::ReducedModel::load(path).map_err(|e| refuse(e.to_string()))?;
                 m.check_key(&model_key(scenario, cfg)).map_err(refuse)?;
                 cp.controller.load_model(&m);
+                cp.model_source = format!("file {}", path.display());
                 writeln!(out, "# coupling: reduced model from {} ({})", path.display(), m.description)?;
+            } else if c.use_shipped {
+                let shipped = crate::shipped_models::shipped(&scenario.name, &model_key(scenario, cfg))
+                    .map_err(|e| RunError::Io(std::io::Error::other(e)))?;
+                match shipped {
+                    Some((m, file)) => {
+                        cp.controller.load_model(&m);
+                        cp.model_source = format!("shipped {file}");
+                        writeln!(out, "# coupling: shipped reduced model {file} ({})", m.description)?;
+                    }
+                    None => {
+                        writeln!(out, "# coupling: no shipped model for this scenario and platelet; learning online")?
+                    }
+                }
             }
             if let Some(dir) = &opts.out_dir {
                 cp.write_to(dir)?;
@@ -518,8 +534,21 @@ pub fn run(
     }
     if let (Some(c), Some(cfg), Some(dir)) = (&coupled, &scenario.platelets, &opts.out_dir) {
         let what = format!("learned online in {} ({} steps, seed {})", scenario.name, scenario.steps, scenario.seed);
-        if let Some(m) = c.controller.model(model_key(scenario, cfg), what) {
-            m.save(&dir.join("coupling_model.hsr")).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let key = model_key(scenario, cfg);
+        let save_err = |e: hemoscale_surrogates::SurrogateError| std::io::Error::other(e.to_string());
+        if let Some(m) = c.controller.model(key.clone(), what) {
+            m.save(&dir.join("coupling_model.hsr")).map_err(save_err)?;
+        }
+        let harvest = c.controller.harvest();
+        if !harvest.is_empty() {
+            let run = format!(
+                "{} {} steps seed {} shear rate {:.4e} 1/s",
+                scenario.name,
+                scenario.steps,
+                scenario.seed,
+                cfg.units.rate_to_si(c.shear_rate_sum.0 / c.shear_rate_sum.1.max(1) as f64)
+            );
+            harvest.to_dataset(&key, &[run]).save(&dir.join("coupling_harvest.hsd")).map_err(save_err)?;
         }
         crate::coupled::write_events(&dir.join("coupling_events.csv"), &c.controller, cfg.units)?;
     }
@@ -541,6 +570,7 @@ pub fn run(
         coupling: coupled.map(|c| CouplingOutcome {
             fine_seconds: c.fine_seconds(engine.as_ref()),
             mean_shear_rate: c.shear_rate_sum.0 / c.shear_rate_sum.1.max(1) as f64,
+            model_source: c.model_source,
             cost: c.cost,
             controller: c.controller,
         }),

@@ -1,7 +1,9 @@
 //! The coupling layer end to end through the `hemoscale` binary (CPU backend): a run with
-//! `coupling=surrogate` learns a reduced model online and writes it; a corrupt or mismatched model
-//! file is refused with exit status 2; a run whose shear rate lies outside the model's training
-//! range never hands its platelet to the surrogate and reproduces the fine run exactly.
+//! `coupling=surrogate` learns a reduced model online and writes it with its harvest, which
+//! `hemoscale coupling fit` fits offline; a corrupt or mismatched model file is refused with exit
+//! status 2; a run whose shear rate lies outside the model's training range never hands its
+//! platelet to the surrogate and reproduces the fine run exactly; and out of the box the shipped
+//! model stands in after the first fine segment.
 //!
 //! Reference for the last point: the fine run itself, bit for bit (same seed, same engine, the
 //! platelet never leaves it), not a tolerance. The accuracy of the surrogate against the fine run
@@ -28,6 +30,14 @@ fn shear_flip(dir: &Path, steps: &str, sets: &[&str], extra: &[&str]) -> Output 
     c.args(extra).output().expect("hemoscale runs")
 }
 
+fn hemoscale(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hemoscale")).args(args).output().expect("hemoscale runs")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8")
+}
+
 fn observables(dir: &Path) -> serde_json::Value {
     let s = std::fs::read_to_string(dir.join("summary.json")).expect("summary");
     serde_json::from_str::<serde_json::Value>(&s).expect("json")["observables"].clone()
@@ -37,10 +47,12 @@ fn observables(dir: &Path) -> serde_json::Value {
 fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
     // 1. Learn at 1.3e5 1/s: 15 time units of harvest, then a fit.
     let learn = tmp("learn");
-    let o = shear_flip(&learn, "2000", &["shear_rate=1.3e5", "coupling=surrogate", "coupling_harvest=15"], &[]);
+    let sets = ["shear_rate=1.3e5", "coupling=surrogate", "coupling_source=online", "coupling_harvest=15"];
+    let o = shear_flip(&learn, "2000", &sets, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let obs = observables(&learn);
     assert_eq!(obs["coupling"], "surrogate", "{obs}");
+    assert_eq!(obs["coupling_model"], "online", "{obs}");
     assert!(obs["learned_jeffery"]["a"].as_f64().is_some_and(f64::is_finite), "{obs}");
     let range = &obs["trained_shear_rate"];
     let (lo, hi) = (range[0].as_f64().expect("lo"), range[1].as_f64().expect("hi"));
@@ -53,6 +65,24 @@ fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
     );
     let model = learn.join("coupling_model.hsr");
     assert!(model.is_file() && learn.join("coupling.csv").is_file() && learn.join("coupling_events.csv").is_file());
+    // The harvest (one sample per fine platelet sample) fits offline to a model that loads.
+    let harvest = learn.join("coupling_harvest.hsd");
+    let fitted = learn.join("fitted.hsr");
+    let o = hemoscale(&["coupling", "fit", path(&harvest), path(&harvest), "--out", path(&fitted)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fit: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().expect("a line")).expect("json");
+    let fine_samples = obs["fine_steps"].as_u64().expect("fine") / 20;
+    assert_eq!(fit["samples"].as_u64(), Some(2 * fine_samples), "{fit}");
+    assert!(fit["jeffery"]["a"].as_f64().is_some_and(f64::is_finite), "{fit}");
+    // Not a harvest: refused with exit status 2, naming the file.
+    let o = hemoscale(&["coupling", "fit", path(&model), "--out", path(&learn.join("x.hsr"))]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("coupling_model.hsr"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // 2. A corrupt model file and a model for another platelet are refused, naming why.
     let bad = learn.join("corrupt.hsr");
@@ -74,6 +104,12 @@ fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("stiffness 1 in the model, 2 here"), "{err}");
+
+    // A platelet the shipped model was not made for learns online, saying so.
+    let o = shear_flip(&refused, "10", &["coupling=surrogate", "stiffness=2"], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no shipped model"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(observables(&refused)["coupling_model"], "online");
 
     // 3. At 3e4 1/s, far below the trained range: the platelet stays fine at every decision and
     //    the run is the fine run, bit for bit.
@@ -111,4 +147,23 @@ fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
     for d in [learn, refused, ood, fine] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+/// Out of the box: `coupling=surrogate` at the default shear rate starts from the model shipped in
+/// the binary (`models/shear-flip.hsr`, made by `scripts/train-default-surrogates.sh`), so the
+/// platelet is handed to the surrogate after its first fine segment (20 time units, 2,000 steps)
+/// without a harvest of its own.
+#[test]
+fn the_shipped_model_works_out_of_the_box() {
+    let dir = tmp("shipped");
+    let o = shear_flip(&dir, "3000", &["coupling=surrogate"], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let obs = observables(&dir);
+    assert_eq!(obs["coupling_model"], "shipped models/shear-flip.hsr", "{obs}");
+    assert!(obs["handovers"].as_u64().is_some_and(|h| h >= 1), "{obs}");
+    // Handed over at the first decision allowed (2,000 steps), reduced from then on unless a
+    // check sends it back.
+    let surrogate = obs["surrogate_steps"].as_u64().expect("surrogate steps");
+    assert!(surrogate >= 500, "{obs}");
+    let _ = std::fs::remove_dir_all(dir);
 }

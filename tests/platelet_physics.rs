@@ -74,7 +74,8 @@ fn flip_period_matches_jeffery_at_two_shear_rates_and_the_surrogate_matches_the_
     // the coupled run's numbers are in docs/coupling.md.
     let slow = std::thread::spawn(|| run("6.5e4", "50000", &[]));
     let fast = run("1.3e5", "26000", &[]);
-    let coupled = run("1.3e5", "26000", &["coupling=surrogate"]);
+    // Learned online from this run (the shipped model is tested in tests/coupling.rs).
+    let coupled = run("1.3e5", "26000", &["coupling=surrogate", "coupling_source=online"]);
     let slow = slow.join().expect("slow run");
     check(&fast);
     check(&slow);

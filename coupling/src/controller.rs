@@ -19,11 +19,12 @@
 use glam::DVec3;
 use serde::{Deserialize, Serialize};
 
-use crate::jeffery::{JefferyEnsemble, OrientationSample};
+use crate::harvest::{Harvest, HarvestSample};
+use crate::jeffery::JefferyEnsemble;
 use crate::local_flow::LocalFlow;
 use crate::model_file::{ModelKey, ReducedModel};
 use crate::policy::{Counters, Decision, Fallback, Policy, Situation};
-use crate::stress_map::{StressEnsemble, StressSample};
+use crate::stress_map::StressEnsemble;
 
 /// Settings of the coupling (times in DPD units).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -123,10 +124,11 @@ pub struct Controller {
     cfg: ControllerConfig,
     modes: Vec<Mode>,
     last_fine: Vec<Option<FineObservation>>,
-    /// Per platelet, its fine track in segments (a fall-back starts a new one).
-    orientation: Vec<Vec<Vec<OrientationSample>>>,
-    stress: Vec<StressSample>,
-    harvest_range: Option<(f64, f64)>,
+    /// The fine samples so far.
+    harvest: Harvest,
+    /// Per platelet, its current segment (a fall-back starts a new one) and the normal last
+    /// sampled in it.
+    segment: Vec<(u32, Option<DVec3>)>,
     fine_time: f64,
     last_uncertainty: Vec<(f64, f64)>,
     fitted_at: Option<f64>,
@@ -148,9 +150,8 @@ impl Controller {
             cfg,
             modes: vec![Mode::Fine { since: t0 }; platelets],
             last_fine: vec![None; platelets],
-            orientation: vec![vec![Vec::new()]; platelets],
-            stress: Vec::new(),
-            harvest_range: None,
+            harvest: Harvest::default(),
+            segment: vec![(0, None); platelets],
             fine_time: 0.0,
             last_uncertainty: vec![(f64::INFINITY, f64::INFINITY); platelets],
             fitted_at: None,
@@ -201,6 +202,11 @@ impl Controller {
         self.range
     }
 
+    /// The fine samples harvested so far (what a harvest file holds).
+    pub fn harvest(&self) -> &Harvest {
+        &self.harvest
+    }
+
     /// Fine platelet-time harvested so far (summed over platelets).
     pub fn harvested_time(&self) -> f64 {
         self.fine_time
@@ -209,26 +215,22 @@ impl Controller {
     /// Records what the particles of platelet `p` did over the coarse step of length `dt` ending
     /// at `time`.
     pub fn observe_fine(&mut self, p: usize, time: f64, dt: f64, obs: FineObservation) {
-        let segment = self.orientation[p].last_mut().expect("a segment always exists");
-        let n = match segment.last() {
-            Some(prev) if prev.normal.dot(obs.normal) < 0.0 => -obs.normal,
+        let (segment, last) = self.segment[p];
+        let n = match last {
+            Some(prev) if prev.dot(obs.normal) < 0.0 => -obs.normal,
             _ => obs.normal,
         };
-        segment.push(OrientationSample { time, normal: n, gradient: obs.flow.gradient });
-        self.stress.push(StressSample {
+        self.segment[p].1 = Some(n);
+        self.harvest.push(HarvestSample {
+            platelet: p as u32,
+            segment,
+            time,
             normal: n,
             gradient: obs.flow.gradient,
             membrane: obs.membrane,
             traction: obs.traction,
             weight: obs.weight,
         });
-        let rate = obs.flow.shear_rate();
-        if rate.is_finite() {
-            self.harvest_range = Some(match self.harvest_range {
-                None => (rate, rate),
-                Some((lo, hi)) => (lo.min(rate), hi.max(rate)),
-            });
-        }
         self.fine_time += dt;
         self.last_fine[p] = Some(FineObservation { normal: n, ..obs });
     }
@@ -243,14 +245,10 @@ impl Controller {
         if !due {
             return false;
         }
-        let c = &self.cfg;
-        let segments = self.orientation.iter().flatten().map(|s| &s[..]);
-        let jeffery = JefferyEnsemble::fit(segments, c.lag, c.horizon, c.members, c.blocks, c.seed);
-        let stress = StressEnsemble::fit(&self.stress, c.members, c.blocks, c.seed ^ 0x5EED);
-        let (Some(j), Some(s)) = (jeffery, stress) else { return false };
+        let Some((j, s)) = self.harvest.fit(&self.cfg) else { return false };
         self.jeffery = Some(j);
         self.stress_map = Some(s);
-        self.range = self.harvest_range;
+        self.range = self.harvest.range;
         self.fitted_at = Some(self.fine_time);
         true
     }
@@ -319,7 +317,7 @@ impl Controller {
                     Decision::Reduced => return Transition::Stay,
                 };
                 self.modes[p] = Mode::Fine { since: time };
-                self.orientation[p].push(Vec::new());
+                self.segment[p] = (self.segment[p].0 + 1, None);
                 self.counters.fallback(why);
                 self.events.push(Event { time, platelet: p, what: why.name().into() });
                 Transition::ToFine(why, state)

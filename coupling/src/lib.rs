@@ -16,6 +16,8 @@
 //! - [`model_file`]: learned models saved with a checksum and the platelet they are valid for;
 //! - [`batched_inference`]: a surrogate network evaluated for all platelets in one WGSL dispatch,
 //!   its weights in a storage buffer (the CPU reference is `Model::predict`);
+//! - [`harvest`]: the fine samples the models are fitted to, kept per run and written as a
+//!   dataset file, so that the harvests of several runs can be merged and fitted offline;
 //! - [`controller`]: the per-run state that harvests fine samples, fits the models, applies the
 //!   policy and advances the reduced platelets.
 //!
@@ -26,6 +28,7 @@
 pub mod batched_inference;
 pub mod bootstrap;
 pub mod controller;
+pub mod harvest;
 pub mod jeffery;
 pub mod local_flow;
 pub mod model_file;
@@ -34,6 +37,7 @@ pub mod stress_map;
 
 pub use batched_inference::{GpuBatch, GpuModel, InferenceError};
 pub use controller::{Controller, ControllerConfig, FineObservation, ReducedPlatelet};
+pub use harvest::{Harvest, HarvestSample};
 pub use jeffery::{GeneralizedJeffery, JefferyEnsemble, OrientationSample};
 pub use local_flow::{FlowSmoother, LocalFlow};
 pub use model_file::{ModelKey, ReducedModel};

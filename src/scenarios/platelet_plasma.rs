@@ -180,6 +180,8 @@ pub fn platelets_config(v: &ParamValues, sample_every: u64) -> PlateletsConfig {
 
 /// Names of the `coupling` key's values.
 pub const COUPLINGS: &[&str] = &["fine", "surrogate"];
+/// Where a coupled run's first reduced model comes from (`coupling_source`).
+pub const COUPLING_SOURCES: &[&str] = &["shipped", "online"];
 
 /// The coupling keys (times in DPD time units: the platelet's orbit is what they are compared
 /// with, and it is about 350 time units at the default shear rate).
@@ -190,6 +192,11 @@ pub fn coupling_params() -> Vec<ParamSpec> {
             "coupling",
             COUPLINGS,
             "fine: every platelet as particles; surrogate: a reduced model learned online stands in where the policy allows",
+        ),
+        ParamSpec::choice(
+            "coupling_source",
+            COUPLING_SOURCES,
+            "shipped: start from the model shipped for this scenario and platelet (models/, if there is one; else learn online); online: learn from this run's harvest",
         ),
         float("coupling_harvest", 80.0, "DPD time", Ex(0.0), In(1e7), "fine platelet-time harvested before the first fit"),
         float(
@@ -254,6 +261,7 @@ pub fn coupling(v: &ParamValues) -> Option<CouplingConfig> {
         flow_shell: 3.0,
         flow_tau: 5.0,
         flow_every: 1.0,
+        use_shipped: v.choice("coupling_source") == "shipped",
     })
 }
 
