@@ -533,7 +533,15 @@ pub fn run(
         let _ = pp.finish()?;
     }
     if let (Some(c), Some(cfg), Some(dir)) = (&coupled, &scenario.platelets, &opts.out_dir) {
-        let what = format!("learned online in {} ({} steps, seed {})", scenario.name, scenario.steps, scenario.seed);
+        // A loaded model is never refitted (`Controller::load_model`): what is saved is what came in.
+        let what = if c.model_source == "online" {
+            format!("learned online in {} ({} steps, seed {})", scenario.name, scenario.steps, scenario.seed)
+        } else {
+            format!(
+                "as loaded ({}) in {} ({} steps, seed {})",
+                c.model_source, scenario.name, scenario.steps, scenario.seed
+            )
+        };
         let key = model_key(scenario, cfg);
         let save_err = |e: hemoscale_surrogates::SurrogateError| std::io::Error::other(e.to_string());
         if let Some(m) = c.controller.model(key.clone(), what) {

@@ -49,6 +49,10 @@ fn plasma() -> (DpdSystem, ParticleState) {
 }
 
 fn platelet() -> PlateletSet {
+    platelet_with_ids_from(1_000_000)
+}
+
+fn platelet_with_ids_from(first_tag: u32) -> PlateletSet {
     let spec = PlateletSpec {
         diameter: 6.0,
         aspect_ratio: 0.25,
@@ -64,7 +68,7 @@ fn platelet() -> PlateletSet {
     params.interface.gamma = 20.0;
     params.lj_epsilon = 0.1;
     let at = Placement { center: [0.5 * EDGE; 3], rotation: Quat::from_rotation_x(0.4), velocity: [0.2, 0.0, 0.0] };
-    PlateletSet::place(t, params, &[at], 1_000_000).expect("placed")
+    PlateletSet::place(t, params, &[at], first_tag).expect("placed")
 }
 
 /// Plasma plus platelet momentum, and the platelet state (which resets the stress average).
@@ -293,4 +297,29 @@ fn walled_shear_with_eight_interface_substeps_agrees() {
     assert!(px <= 5e-4 && pv <= 5e-3, "plasma differs: positions {px}, velocities {pv}");
     let (wc, wg) = (cpu.wall_counts().expect("cpu walls"), gpu.wall_counts().expect("gpu walls"));
     assert_eq!(wc.leaked, wg.leaked, "leaks");
+}
+
+/// Both engines refuse what multiple time stepping cannot take, with the same message (one check,
+/// `PlateletSet::check_for_engine`): a velocity-Verlet `lambda` other than 0.5, and platelet ids
+/// that collide with plasma ids (they key the pair noise).
+#[test]
+fn both_engines_refuse_the_same_inconsistent_platelets() {
+    let (mut sys, st) = plasma();
+    sys.lambda = 0.65;
+    let lambda = CpuEngine::with_platelets(&sys, &st, 0, &platelet()).err().expect("lambda refused").to_string();
+    assert!(lambda.contains("lambda") && lambda.contains("0.5"), "{lambda}");
+    let (sys, st) = plasma();
+    let low = platelet_with_ids_from(10);
+    let ids = CpuEngine::with_platelets(&sys, &st, 0, &low).err().expect("ids refused").to_string();
+    assert!(ids.contains("platelet ids must lie above every plasma id"), "{ids}");
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let gpu = GpuEngine::with_platelets(ctx, &sys, &st, 0, &low).err().expect("ids refused on the GPU").to_string();
+    assert_eq!(gpu, ids);
+    let mut sys = sys;
+    sys.lambda = 0.65;
+    let ctx = common::gpu_context().expect("opened once already");
+    let gpu = GpuEngine::with_platelets(ctx, &sys, &st, 0, &platelet()).err().expect("lambda refused").to_string();
+    assert_eq!(gpu, lambda);
 }

@@ -137,20 +137,7 @@ impl CpuEngine {
         step: u64,
         platelets: &PlateletSet,
     ) -> Result<Self> {
-        if system.lambda != 0.5 {
-            return Err(KernelError::invalid(
-                "lambda",
-                system.lambda,
-                "must be 0.5 with platelets (multiple time stepping splits velocity-Verlet)",
-            ));
-        }
-        platelets.check(system)?;
-        let max_tag = state.tag.iter().copied().max().unwrap_or(0);
-        if platelets.tag.iter().any(|&t| t <= max_tag) {
-            return Err(KernelError::InconsistentState(format!(
-                "platelet ids must lie above every plasma id (largest {max_tag})"
-            )));
-        }
+        platelets.check_for_engine(system, state)?;
         let mut e = Self::new(system, state, step)?;
         e.platelets = Some(PlateletCpu::new(
             platelets,

@@ -15,6 +15,7 @@ use crate::bonded::Topology;
 use crate::error::{KernelError, Result};
 use crate::nonbonded::{min_image_any, Exclusions, LennardJones, NeighborList};
 use crate::platelet::{Angle, Bond, Dihedral, PlateletTemplate, Zone};
+use crate::state::ParticleState;
 use crate::system::{DpdPair, DpdSystem};
 
 /// Jump factors between the four time-step levels of Zhang et al. 2015: plasma (the system's
@@ -244,6 +245,27 @@ impl PlateletSet {
     pub fn outer_membrane(&self) -> Vec<u32> {
         let n = self.per_platelet();
         (0..self.len() as u32).filter(|&i| self.template.zone[i as usize % n] == Zone::MembraneOuter).collect()
+    }
+
+    /// What every engine checks before taking these platelets into `system` beside the plasma
+    /// `state`: the split velocity-Verlet of multiple time stepping (`lambda` 0.5), ids above
+    /// every plasma id (the pair-noise keys), and [`PlateletSet::check`].
+    pub fn check_for_engine(&self, system: &DpdSystem, state: &ParticleState) -> Result<()> {
+        if system.lambda != 0.5 {
+            return Err(KernelError::invalid(
+                "lambda",
+                system.lambda,
+                "must be 0.5 with platelets (multiple time stepping splits velocity-Verlet)",
+            ));
+        }
+        self.check(system)?;
+        let max_tag = state.tag.iter().copied().max().unwrap_or(0);
+        if self.tag.iter().any(|&t| t <= max_tag) {
+            return Err(KernelError::InconsistentState(format!(
+                "platelet ids must lie above every plasma id (largest {max_tag})"
+            )));
+        }
+        Ok(())
     }
 
     /// Refuses platelets that overlap each other or a wall, or that do not fit `system`.

@@ -191,7 +191,7 @@ pub fn coupling_params() -> Vec<ParamSpec> {
         ParamSpec::choice(
             "coupling",
             COUPLINGS,
-            "fine: every platelet as particles; surrogate: a reduced model learned online stands in where the policy allows",
+            "fine: every platelet as particles; surrogate: a reduced model (shipped or learned online, see coupling_source) stands in where the policy allows",
         ),
         ParamSpec::choice(
             "coupling_source",
