@@ -432,6 +432,25 @@ pub fn coupling_observables(
     };
     let Some(co) = &o.coupling else {
         let platelets = o.probe.as_ref().and_then(|p| p.platelets.as_ref()).map_or(0, PlateletProbe::count);
+        if let Some(a) = &o.adaptive {
+            let c = &a.counters;
+            ins("coupling", json!("adaptive"));
+            ins("fine_steps", json!(o.steps * platelets as u64));
+            ins("surrogate_steps", json!(0));
+            ins("fallbacks", json!(0));
+            ins("interface_levels", json!([a.fine, a.coarse]));
+            ins("interface_substeps", json!(c.substeps));
+            ins("reference_interface_substeps", json!(c.reference_substeps));
+            ins("substeps_saved", json!(c.saved()));
+            ins("coarse_segments", json!(c.coarse_segments));
+            ins("segments", json!(c.segments));
+            ins("level_switches", json!(c.switches));
+            ins("ats_trials", json!(c.trials));
+            ins("ats_harvested", json!(a.harvested));
+            ins("ats_coarse_label_fraction", json!(a.coarse_label_fraction));
+            ins("ats_seconds", json!(c.seconds));
+            return;
+        }
         ins("coupling", json!("fine"));
         ins("fine_steps", json!(o.steps * platelets as u64));
         ins("surrogate_steps", json!(0));

@@ -2,6 +2,7 @@
 //! [`dsl`] builder, the [`scenarios`] that ship, the [`run`] loop and the `hemoscale` binary.
 #![warn(missing_docs)]
 
+pub mod adaptive;
 pub mod bench;
 pub mod compare;
 pub mod coupled;

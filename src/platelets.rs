@@ -48,6 +48,9 @@ pub struct PlateletsConfig {
     /// A learned reduced model stands in for the particles where the policy allows
     /// ([`crate::coupled`]); None: every platelet runs fine.
     pub coupling: Option<crate::coupled::CouplingConfig>,
+    /// Adaptive time stepping of the fine platelets ([`crate::adaptive`]); None: the scenario's
+    /// levels throughout.
+    pub adaptive: Option<crate::adaptive::AdaptiveConfig>,
 }
 
 impl PlateletsConfig {

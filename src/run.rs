@@ -12,6 +12,7 @@ use hemoscale_kernels::walls::{split_frozen, WallCounts};
 use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, KernelError, Observables, ParticleState};
 use thiserror::Error;
 
+use crate::adaptive::Adaptive;
 use crate::coupled::Coupled;
 use crate::dsl::{Backend, Scenario};
 use crate::flow::FlowProbe;
@@ -228,6 +229,23 @@ pub struct RunOutcome {
     pub platelet_seconds: f64,
     /// The coupling at the end; None without coupling.
     pub coupling: Option<CouplingOutcome>,
+    /// What adaptive stepping did; None without it.
+    pub adaptive: Option<AdaptiveOutcome>,
+}
+
+/// What adaptive time stepping did in a run.
+#[derive(Clone, Debug)]
+pub struct AdaptiveOutcome {
+    /// The scenario's interface factor.
+    pub fine: u32,
+    /// The coarse one.
+    pub coarse: u32,
+    /// Sub-steps, segments, switches and trials.
+    pub counters: crate::adaptive::AdaptiveCounters,
+    /// Rows harvested (0 unless harvesting).
+    pub harvested: usize,
+    /// Fraction of harvested segments where the coarse factor met the tolerance.
+    pub coarse_label_fraction: Option<f64>,
 }
 
 /// What the coupling did in a run.
@@ -324,8 +342,14 @@ pub fn run(
         open_with_platelets(scenario.backend, &initial.system, &initial.state, 0, initial.platelets.as_ref())?;
     engine.compute_forces()?;
     let mut coupled: Option<Coupled> = None;
+    let mut adaptive: Option<Adaptive> = None;
     if let (Some(cfg), Some(set)) = (&scenario.platelets, &initial.platelets) {
         let mut pp = PlateletProbe::new(cfg, &set.template, set.count, f64::from(system.dt));
+        // Refuse a bad adaptive-stepping set-up before the rest-stress calibration runs.
+        let decider = match cfg.adaptive {
+            Some(a) => Some(adaptive_decider(a, set, opts, out)?),
+            None => None,
+        };
         if cfg.calibration_steps > 0 {
             pp.rest = crate::platelets::calibrate_rest_stress(scenario, cfg)?;
             let u = cfg.units;
@@ -374,6 +398,20 @@ pub fn run(
                 cp.write_to(dir)?;
             }
             coupled = Some(cp);
+        }
+        if let (Some(a), Some(decider)) = (cfg.adaptive, decider) {
+            adaptive = Some(Adaptive::new(
+                a,
+                set,
+                &system,
+                scenario.backend,
+                engine.step(),
+                &pp.rest,
+                decider,
+                &scenario.name,
+                model_key(scenario, cfg),
+                cfg.sample_every,
+            ));
         }
         probe.get_or_insert_with(|| FlowProbe::new(u64::MAX, u64::MAX)).platelets = Some(pp);
     }
@@ -435,6 +473,9 @@ pub fn run(
                 let flags = pp.activated_flags();
                 if flags.iter().any(|&a| a) {
                     engine.activate_platelets(&flags)?;
+                }
+                if let Some(a) = adaptive.as_mut() {
+                    a.sample(&mut engine, pp, &ps, &flags)?;
                 }
             }
         }
@@ -560,6 +601,12 @@ pub fn run(
         }
         crate::coupled::write_events(&dir.join("coupling_events.csv"), &c.controller, cfg.units)?;
     }
+    if let (Some(h), Some(dir)) = (adaptive.as_ref().and_then(|a| a.harvest.as_ref()), &opts.out_dir) {
+        if !h.is_empty() {
+            let save_err = |e: hemoscale_surrogates::SurrogateError| std::io::Error::other(e.to_string());
+            h.to_dataset().save(&dir.join("ats_harvest.hsd")).map_err(save_err)?;
+        }
+    }
     Ok(RunOutcome {
         backend: engine.backend().name(),
         adapter: engine.device_name(),
@@ -574,7 +621,18 @@ pub fn run(
         probe,
         system,
         adhesion: engine.adhesion_counts(),
-        platelet_seconds: coupled.as_ref().map_or(engine.platelet_seconds(), |c| c.platelet_seconds(engine.as_ref())),
+        platelet_seconds: match (&coupled, &adaptive) {
+            (Some(c), _) => c.platelet_seconds(engine.as_ref()),
+            (None, Some(a)) => a.platelet_seconds(engine.as_ref()),
+            (None, None) => engine.platelet_seconds(),
+        },
+        adaptive: adaptive.map(|a| AdaptiveOutcome {
+            fine: a.fine,
+            coarse: a.coarse(),
+            harvested: a.harvest.as_ref().map_or(0, |h| h.len()),
+            coarse_label_fraction: a.harvest.as_ref().map(|h| h.coarse_fraction()),
+            counters: a.counters,
+        }),
         coupling: coupled.map(|c| CouplingOutcome {
             fine_seconds: c.fine_seconds(engine.as_ref()),
             mean_shear_rate: c.shear_rate_sum.0 / c.shear_rate_sum.1.max(1) as f64,
@@ -583,6 +641,54 @@ pub fn run(
             controller: c.controller,
         }),
     })
+}
+
+/// The network of an adaptive-stepping run (None when harvesting): checks the coarse factor
+/// against the scenario's and loads `--coupling-model`, refusing what does not fit.
+fn adaptive_decider(
+    a: crate::adaptive::AdaptiveConfig,
+    set: &hemoscale_kernels::platelet_set::PlateletSet,
+    opts: &RunOptions,
+    out: &mut dyn Write,
+) -> Result<Option<hemoscale_coupling::adaptive::AtsDecider>, RunError> {
+    let invalid = |field: &str, value: &dyn std::fmt::Display, why: String| {
+        let mut e = crate::params::ValidationErrors::default();
+        e.push(field, value, why);
+        RunError::Invalid(e)
+    };
+    let fine = set.params.mts.interface;
+    if a.coarse >= fine {
+        return Err(invalid(
+            "ats_coarse",
+            &a.coarse,
+            format!("must be below mts_interface ({fine}): it is the coarser level"),
+        ));
+    }
+    if a.harvest {
+        writeln!(
+            out,
+            "# coupling: adaptive stepping harvest, noise-free trials at interface {fine} and {} every {} samples",
+            a.coarse, a.segment
+        )?;
+        return Ok(None);
+    }
+    let Some(path) = &opts.coupling_model else {
+        return Err(invalid(
+            "coupling",
+            &"adaptive",
+            "needs a network: --coupling-model FILE (a `hemoscale train` model of an ats_harvest.hsd), or --set ats_harvest=1 to harvest its training data".into(),
+        ));
+    };
+    let refuse = |why: String| invalid("--coupling-model", &path.display(), why);
+    let m = hemoscale_surrogates::model::Model::load(path).map_err(|e| refuse(e.to_string()))?;
+    let d = hemoscale_coupling::adaptive::AtsDecider::new(m, a.window, a.margin, a.max_jump).map_err(refuse)?;
+    writeln!(
+        out,
+        "# coupling: adaptive stepping, interface {fine} or {} sub-steps, network {}",
+        a.coarse,
+        path.display()
+    )?;
+    Ok(Some(d))
 }
 
 /// What a reduced model of the platelets of `cfg` in `scenario` is valid for.

@@ -167,3 +167,72 @@ fn the_shipped_model_works_out_of_the_box() {
     assert!(surrogate >= 500, "{obs}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Adaptive time stepping end to end: a harvest run labels segments by noise-free trials at both
+/// interface factors and writes them as a dataset; `hemoscale train` fits a GRU network to it; a
+/// run with that network coarsens where it allows, and its sub-step count is exactly what the
+/// levels in force imply; a bad set-up is refused with exit status 2 before anything runs.
+///
+/// The tolerance here is lenient (50 % of the rest stress) so that the coarse factor qualifies
+/// and the decision path runs; at the default 1 % it never does (`docs/coupling.md`, adaptive
+/// stepping). References: the trial labels' own bookkeeping and the sub-step arithmetic, exact.
+#[test]
+fn adaptive_stepping_harvests_trains_and_decides() {
+    let dir = tmp("ats");
+    let ats = ["coupling=adaptive", "ats_window=2", "ats_segment=2"];
+    let harvest = dir.join("harvest");
+    let sets: Vec<&str> = ats.iter().copied().chain(["ats_harvest=1", "ats_stress_tolerance=0.5"]).collect();
+    let o = shear_flip(&harvest, "600", &sets, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let h = observables(&harvest);
+    // 600 steps sampled every 20: 30 samples, a segment every 2, the first window full at once.
+    assert_eq!(h["segments"], 15, "{h}");
+    assert_eq!(h["ats_trials"], 15, "{h}");
+    assert_eq!(h["ats_harvested"], 15, "{h}");
+    assert_eq!(h["substeps_saved"], 0.0, "harvesting runs the reference levels: {h}");
+    let fraction = h["ats_coarse_label_fraction"].as_f64().expect("a fraction");
+    assert!(fraction > 0.5, "at 50 % of the rest stress the coarse factor should mostly qualify: {h}");
+    let data = harvest.join("ats_harvest.hsd");
+    let model = dir.join("ats.hsm");
+    let o = hemoscale(&[
+        "train",
+        "--data",
+        path(&data),
+        "--model",
+        "gru:8@2+mlp:8:tanh",
+        "--epochs",
+        "30",
+        "--batch",
+        "4",
+        "--threads",
+        "2",
+        "--out",
+        path(&model),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let run = dir.join("run");
+    let o = shear_flip(&run, "600", &ats, &["--coupling-model", path(&model)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = observables(&run);
+    let (sub, reference) =
+        (r["interface_substeps"].as_u64().unwrap(), r["reference_interface_substeps"].as_u64().unwrap());
+    assert_eq!(reference, 600 * 8, "{r}");
+    let coarse = r["coarse_segments"].as_u64().unwrap();
+    assert!(coarse > 0 && r["level_switches"].as_u64().unwrap() > 0, "the network should coarsen here: {r}");
+    // Each coarse segment (40 steps) runs 4 interface sub-steps a step instead of 8.
+    assert_eq!(sub, reference - coarse * 40 * 4, "{r}");
+
+    // Refusals, each before the calibration run: no network, a network of the wrong shape, a
+    // coarse factor that is not coarser.
+    for (sets, extra, field) in [
+        (vec!["coupling=adaptive"], vec![], "coupling"),
+        (vec!["coupling=adaptive"], vec!["--coupling-model", path(&model)], "--coupling-model"),
+        (vec!["coupling=adaptive", "ats_harvest=1", "ats_coarse=8"], vec![], "ats_coarse"),
+    ] {
+        let o = shear_flip(&dir.join("refused"), "100", &sets, &extra);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{sets:?}: {err}");
+        assert!(err.contains(field), "{sets:?} should name {field}: {err}");
+    }
+}

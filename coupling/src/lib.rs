@@ -14,6 +14,9 @@
 //!   its reason (not trained, out of the training range, near a wall or another platelet or an
 //!   adhesion site, too uncertain, periodic verification);
 //! - [`model_file`]: learned models saved with a checksum and the platelet they are valid for;
+//! - [`adaptive`]: adaptive time stepping of fine platelets (Han et al. 2021): a recurrent
+//!   network over a window of a platelet's recent state chooses its interface time-step level and
+//!   for how many segments that holds, trained on trial segments run at both levels;
 //! - [`batched_inference`]: a surrogate network evaluated for all platelets in one WGSL dispatch,
 //!   its weights in a storage buffer (the CPU reference is `Model::predict`);
 //! - [`harvest`]: the fine samples the models are fitted to, kept per run and written as a
@@ -25,6 +28,7 @@
 //! not drive an engine. The scenario layer moves platelets between the engine (fine) and the
 //! controller (reduced), re-creating their particles from the reduced state on a fall-back.
 
+pub mod adaptive;
 pub mod batched_inference;
 pub mod bootstrap;
 pub mod controller;

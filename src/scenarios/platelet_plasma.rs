@@ -15,6 +15,7 @@
 //! 1.3 times their rest length at most, `kernels/tests/platelet_dynamics.rs`).
 
 use super::fluid::{float, fluid_params};
+use crate::adaptive::AdaptiveConfig;
 use crate::coupled::CouplingConfig;
 use crate::kernels::activation::ActivationModel;
 use crate::kernels::adhesion::{Adhesion, AdhesionParams, Patch};
@@ -23,6 +24,7 @@ use crate::kernels::platelet_set::{MtsLevels, PlateletParams};
 use crate::params::{Bound, Kind, ParamSpec, ParamValues};
 use crate::platelets::PlateletsConfig;
 use crate::units::{Plasma, Units};
+use hemoscale_coupling::adaptive::ErrorTolerance;
 use hemoscale_coupling::{ControllerConfig, Policy};
 
 /// Temperature of the platelet scenarios' plasma.
@@ -175,11 +177,12 @@ pub fn platelets_config(v: &ParamValues, sample_every: u64) -> PlateletsConfig {
         adhesion: None,
         agonist_activated: Vec::new(),
         coupling: None,
+        adaptive: None,
     }
 }
 
 /// Names of the `coupling` key's values.
-pub const COUPLINGS: &[&str] = &["fine", "surrogate"];
+pub const COUPLINGS: &[&str] = &["fine", "surrogate", "adaptive"];
 /// Where a coupled run's first reduced model comes from (`coupling_source`).
 pub const COUPLING_SOURCES: &[&str] = &["shipped", "online"];
 
@@ -191,7 +194,7 @@ pub fn coupling_params() -> Vec<ParamSpec> {
         ParamSpec::choice(
             "coupling",
             COUPLINGS,
-            "fine: every platelet as particles; surrogate: a reduced model (shipped or learned online, see coupling_source) stands in where the policy allows",
+            "fine: every platelet as particles; surrogate: a reduced model (shipped or learned online, see coupling_source) stands in where the policy allows; adaptive: particles, at an interface time step a network chooses per segment (ats_* keys; --coupling-model NETWORK, or ats_harvest=1 to harvest its training data)",
         ),
         ParamSpec::choice(
             "coupling_source",
@@ -225,12 +228,40 @@ pub fn coupling_params() -> Vec<ParamSpec> {
             "largest spread of the learned stress (relative to the typical stress) the reduced model may have",
         ),
         float("coupling_range_margin", 0.25, "1", In(0.0), In(10.0), "widening of the trained shear-rate range on each side"),
+        integer("ats_coarse", 4.0, "1", 1.0, 1000.0, "coupling=adaptive: interface sub-steps per plasma step of the coarse level (at most mts_interface)"),
+        integer("ats_segment", 5.0, "samples", 1.0, 1000.0, "coupling=adaptive: platelet samples per segment (between decisions)"),
+        integer("ats_window", 8.0, "samples", 1.0, 64.0, "coupling=adaptive: platelet samples the network reads"),
+        integer("ats_max_jump", 8.0, "segments", 1.0, 1000.0, "coupling=adaptive: longest step jump (segments a decision holds)"),
+        float("ats_margin", 0.5, "1", In(0.0), In(10.0), "coupling=adaptive: coarsen only where the predicted ln(error / tolerance) is below -margin"),
+        float("ats_tolerance", 0.03, "1", Ex(0.0), In(1.0), "coupling=adaptive: tolerance of a trial's orientation error, relative to the rotation over the segment"),
+        float("ats_stress_tolerance", 0.01, "1", Ex(0.0), In(1.0), "coupling=adaptive: tolerance of a trial's membrane-stress error, relative to the membrane's rest stress"),
+        integer("ats_harvest", 0.0, "1", 0.0, 1.0, "coupling=adaptive: 1 runs noise-free trials at both levels every segment and writes ats_harvest.hsd instead of deciding"),
     ]
+}
+
+/// Adaptive stepping of the keys (None unless `coupling=adaptive`).
+pub fn adaptive(v: &ParamValues) -> Option<AdaptiveConfig> {
+    if v.choice("coupling") != "adaptive" {
+        return None;
+    }
+    Some(AdaptiveConfig {
+        coarse: v.get("ats_coarse") as u32,
+        segment: v.get("ats_segment") as u64,
+        window: v.get("ats_window") as usize,
+        tolerance: ErrorTolerance {
+            rotation: v.get("ats_tolerance"),
+            rotation_floor: 0.01,
+            stress: v.get("ats_stress_tolerance"),
+        },
+        max_jump: v.get("ats_max_jump") as u32,
+        margin: v.get("ats_margin"),
+        harvest: v.get("ats_harvest") > 0.5,
+    })
 }
 
 /// The coupling of the keys (None for `coupling=fine`); clearances from the platelet's size.
 pub fn coupling(v: &ParamValues) -> Option<CouplingConfig> {
-    if v.choice("coupling") == "fine" {
+    if v.choice("coupling") != "surrogate" {
         return None;
     }
     let radius = 0.5 * PLATELET_DIAMETER_RC;

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::fluid::{float, fluid_builder};
 use super::platelet_plasma::{
-    coupling, coupling_params, plasma_params, platelet_params, platelets_config, units, PLASMA_VISCOSITY,
+    adaptive, coupling, coupling_params, plasma_params, platelet_params, platelets_config, units, PLASMA_VISCOSITY,
 };
 use super::vessel::{wall_params, with_walls};
 use super::Builtin;
@@ -74,6 +74,7 @@ impl Builtin for ShearFlip {
         let rate = u.rate_to_dpd(v.get("shear_rate"));
         let mut cfg = platelets_config(v, SAMPLE_EVERY);
         cfg.coupling = coupling(v);
+        cfg.adaptive = adaptive(v);
         let phi0 = v.get("phi0") as f32;
         cfg.placements = vec![Placement {
             center: [0.5 * lx as f32, 0.5 * ly as f32, 0.5 * lz as f32],
