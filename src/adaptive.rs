@@ -20,7 +20,6 @@ use std::time::Instant;
 
 use hemoscale_coupling::adaptive::{self, segment_error, AtsDecider, AtsHarvest, ErrorTolerance, SegmentTrack, Window};
 use hemoscale_coupling::ModelKey;
-use hemoscale_kernels::platelet_observables::scalar_stress;
 use hemoscale_kernels::platelet_set::{PlateletSet, PlateletState};
 use hemoscale_kernels::{DpdSystem, Engine};
 
@@ -87,7 +86,7 @@ pub struct Adaptive {
     samples: u64,
     hold: u32,
     last_step: u64,
-    stress_scale: f64,
+    noise_floor: f64,
     decider: Option<AtsDecider>,
     /// Harvested rows (harvesting only).
     pub harvest: Option<AtsHarvest>,
@@ -117,9 +116,9 @@ impl Adaptive {
         let fine = set.params.mts.interface;
         let mut cold = system.clone();
         cold.kt = 0.0;
-        // Errors are measured against the stress the membrane always carries (its rest stress):
-        // a fixed scale per platelet, unlike the flow-induced stress, which passes through zero.
-        let stress_scale = scalar_stress(&RestStress::tensor(rest.membrane, [0.0, 0.0, 1.0])).max(1e-12);
+        // Stress errors are relative to the flow-induced stress the run accumulates, never below
+        // the rest stress's thermal noise over one stress window (see `Adaptive::trial`).
+        let noise_floor = rest.noise.max(1e-12);
         let segment_steps = cfg.segment * sample_every;
         let harvest = cfg.harvest.then(|| {
             AtsHarvest::new(adaptive::description(
@@ -145,7 +144,7 @@ impl Adaptive {
             samples: 0,
             hold: 0,
             last_step: step,
-            stress_scale,
+            noise_floor,
             decider,
             harvest,
             counters: AdaptiveCounters::default(),
@@ -307,12 +306,22 @@ impl Adaptive {
             );
         }
         self.counters.trials += 1;
+        // The scale of the stress error: the platelet's mean flow-induced stress so far (its stress
+        // accumulation over the time run: what the 3 % of stress accumulation is 3 % of), at least
+        // the thermal noise floor of one stress window (before the first window closes, the
+        // accumulation is still 0).
+        let elapsed = probe.units.time_to_s(step as f64 * f64::from(self.system.dt)).max(f64::MIN_POSITIVE);
+        let scales: Vec<f64> = probe
+            .stress_accumulations()
+            .iter()
+            .map(|sa| probe.units.stress_to_dpd(sa / elapsed).max(self.noise_floor))
+            .collect();
         let h = self.harvest.as_mut().expect("harvesting");
         if h.tracks.len() < self.base.count {
             h.tracks.resize(self.base.count, Vec::new());
         }
         for (p, (fine, coarse)) in tracks[0].iter().zip(&tracks[1]).enumerate() {
-            let e = segment_error(fine, coarse, self.stress_scale, &self.cfg.tolerance);
+            let e = segment_error(fine, coarse, scales[p], &self.cfg.tolerance);
             h.tracks[p].push((self.windows[p].flat(), e));
         }
         Ok(())

@@ -55,16 +55,22 @@ pub fn open_engine(
     state: &ParticleState,
     step: u64,
 ) -> Result<Box<dyn Engine>, KernelError> {
+    Ok(match gpu_context(backend)? {
+        Some(ctx) => Box::new(GpuEngine::with_context(ctx, system, state, step)?),
+        None => Box::new(CpuEngine::new(system, state, step)?),
+    })
+}
+
+/// The GPU `backend` asks for: none for `cpu`; any adapter for `gpu` (lavapipe included; an error
+/// when there is none); a hardware adapter for `auto`, or none, with a notice, when there is
+/// none (the native CPU serves). The one place that choice is made, for engines and inference.
+pub fn gpu_context(backend: Backend) -> Result<Option<GpuContext>, KernelError> {
     match backend {
-        Backend::Cpu => Ok(Box::new(CpuEngine::new(system, state, step)?)),
-        Backend::Gpu => Ok(Box::new(GpuEngine::new(system, state, step, AdapterChoice::Any)?)),
-        Backend::Auto => match GpuContext::new(AdapterChoice::HardwareOnly) {
-            Ok(ctx) => Ok(Box::new(GpuEngine::with_context(ctx, system, state, step)?)),
-            Err(e) => {
-                eprintln!("notice: using the native CPU backend ({e})");
-                Ok(Box::new(CpuEngine::new(system, state, step)?))
-            }
-        },
+        Backend::Cpu => Ok(None),
+        Backend::Gpu => GpuContext::new(AdapterChoice::Any).map(Some),
+        Backend::Auto => Ok(GpuContext::new(AdapterChoice::HardwareOnly)
+            .inspect_err(|e| eprintln!("notice: using the native CPU backend ({e})"))
+            .ok()),
     }
 }
 
@@ -145,21 +151,10 @@ pub fn open_with_platelets(
     let Some(set) = platelets else {
         return Ok(open_engine(backend, system, state, step)?);
     };
-    let cpu =
-        || -> Result<Box<dyn Engine>, RunError> { Ok(Box::new(CpuEngine::with_platelets(system, state, step, set)?)) };
-    match backend {
-        Backend::Cpu => cpu(),
-        Backend::Gpu => {
-            Ok(Box::new(GpuEngine::with_platelets(GpuContext::new(AdapterChoice::Any)?, system, state, step, set)?))
-        }
-        Backend::Auto => match GpuContext::new(AdapterChoice::HardwareOnly) {
-            Ok(ctx) => Ok(Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?)),
-            Err(e) => {
-                eprintln!("notice: using the native CPU backend ({e})");
-                cpu()
-            }
-        },
-    }
+    Ok(match gpu_context(backend)? {
+        Some(ctx) => Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?),
+        None => Box::new(CpuEngine::with_platelets(system, state, step, set)?),
+    })
 }
 
 /// How often to print and sample, and what to write where.

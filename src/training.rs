@@ -14,7 +14,6 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use hemoscale_coupling::batched_inference::{GpuModel, InferenceError};
-use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
 use hemoscale_surrogates::comm::threads::ThreadComm;
 use hemoscale_surrogates::dataset::Dataset;
 use hemoscale_surrogates::model::Model;
@@ -310,13 +309,7 @@ pub fn predict_command(model: &Path, data: &Path, backend: Backend, out: Option<
             arch.outputs
         )));
     }
-    let gpu = match backend {
-        Backend::Cpu => None,
-        Backend::Gpu => Some(GpuContext::new(AdapterChoice::Any).map_err(|e| CommandError::Failed(e.to_string()))?),
-        Backend::Auto => GpuContext::new(AdapterChoice::HardwareOnly)
-            .inspect_err(|e| eprintln!("notice: using the native CPU backend ({e})"))
-            .ok(),
-    };
+    let gpu = crate::run::gpu_context(backend).map_err(|e| CommandError::Failed(e.to_string()))?;
     let failed = |e: InferenceError| match e {
         InferenceError::Gpu(_) => CommandError::Failed(e.to_string()),
         _ => CommandError::Invalid(e.to_string()),

@@ -174,7 +174,7 @@ fn the_shipped_model_works_out_of_the_box() {
 /// levels in force imply; a bad set-up is refused with exit status 2 before anything runs.
 ///
 /// The tolerance here is lenient (50 % of the rest stress) so that the coarse factor qualifies
-/// and the decision path runs; at the default 1 % it never does (`docs/coupling.md`, adaptive
+/// and the decision path runs; at the default 3 % it never does (`docs/coupling.md`, adaptive
 /// stepping). References: the trial labels' own bookkeeping and the sub-step arithmetic, exact.
 #[test]
 fn adaptive_stepping_harvests_trains_and_decides() {

@@ -125,7 +125,8 @@ pub struct ErrorTolerance {
     /// Rotations smaller than this (rad) count as this much, so that a platelet lying still
     /// does not turn a tiny absolute error into a large relative one.
     pub rotation_floor: f64,
-    /// Largest membrane-stress error relative to the stress scale.
+    /// Largest membrane-stress error (Bludszuweit scalar of the difference) relative to the
+    /// stress scale.
     pub stress: f64,
 }
 
@@ -146,8 +147,11 @@ pub fn axis_angle(a: DVec3, b: DVec3) -> f64 {
 pub fn segment_error(reference: &SegmentTrack, coarse: &SegmentTrack, stress_scale: f64, tol: &ErrorTolerance) -> f64 {
     let turned = axis_angle(reference.start, reference.end).max(tol.rotation_floor);
     let rotation = axis_angle(reference.end, coarse.end) / (tol.rotation * turned);
-    let diff: f64 = reference.stress.iter().zip(&coarse.stress).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
-    let stress = diff / (tol.stress * stress_scale.max(f64::MIN_POSITIVE));
+    let mut diff = [0.0; 6];
+    for (d, (a, b)) in diff.iter_mut().zip(reference.stress.iter().zip(&coarse.stress)) {
+        *d = a - b;
+    }
+    let stress = scalar_stress(&diff) / (tol.stress * stress_scale.max(f64::MIN_POSITIVE));
     rotation.max(stress)
 }
 
@@ -355,9 +359,15 @@ mod tests {
         // 1 % of the rotation: a third of the tolerance.
         let e = segment_error(&reference, &track(turn(0.505), 1.0), 1.0, &tol);
         assert!((e - 1.0 / 3.0).abs() < 1e-6, "{e}");
-        // 6 % of the stress scale: twice the tolerance.
+        // A difference of 0.06 in xx alone is a Bludszuweit scalar of 0.06 / sqrt(3): 1.155 times
+        // the tolerance on a unit scale.
         let e = segment_error(&reference, &track(turn(0.5), 1.06), 1.0, &tol);
-        assert!((e - 2.0).abs() < 1e-9, "{e}");
+        assert!((e - 0.06 / 3f64.sqrt() / 0.03).abs() < 1e-9, "{e}");
+        // An isotropic difference (a pressure) changes no scalar stress, so it is no error.
+        let mut iso = track(turn(0.5), 1.06);
+        iso.stress[1] = 0.06;
+        iso.stress[2] = 0.06;
+        assert!(segment_error(&reference, &iso, 1.0, &tol) < 1e-6);
         // A platelet lying still: the floor, not the tiny rotation, sets the scale.
         let still = track(turn(1e-6), 1.0);
         let e = segment_error(&still, &track(turn(1e-6 + 1e-4), 1.0), 1.0, &tol);

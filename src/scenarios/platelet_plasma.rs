@@ -234,7 +234,7 @@ pub fn coupling_params() -> Vec<ParamSpec> {
         integer("ats_max_jump", 8.0, "segments", 1.0, 1000.0, "coupling=adaptive: longest step jump (segments a decision holds)"),
         float("ats_margin", 0.5, "1", In(0.0), In(10.0), "coupling=adaptive: coarsen only where the predicted ln(error / tolerance) is below -margin"),
         float("ats_tolerance", 0.03, "1", Ex(0.0), In(1.0), "coupling=adaptive: tolerance of a trial's orientation error, relative to the rotation over the segment"),
-        float("ats_stress_tolerance", 0.01, "1", Ex(0.0), In(1.0), "coupling=adaptive: tolerance of a trial's membrane-stress error, relative to the membrane's rest stress"),
+        float("ats_stress_tolerance", 0.03, "1", Ex(0.0), In(1.0), "coupling=adaptive: tolerance of a trial's membrane-stress error, relative to the mean flow-induced stress accumulated so far"),
         integer("ats_harvest", 0.0, "1", 0.0, 1.0, "coupling=adaptive: 1 runs noise-free trials at both levels every segment and writes ats_harvest.hsd instead of deciding"),
     ]
 }
