@@ -43,6 +43,21 @@ pub fn layout(device: &wgpu::Device, label: &str, slots: &[(u32, Bind)]) -> wgpu
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(label), entries: &entries })
 }
 
+/// Refuses a bind group layout with more storage buffers than the adapter allows per shader stage,
+/// naming the kernel, the count and the adapter's limit. Without this check wgpu fails later with
+/// a cascade of validation errors about invalid layouts that names no cause a user can act on
+/// (seen with a software OpenGL adapter, which allows 16, when no Vulkan driver is installed).
+pub fn check_storage_slots(limits: &wgpu::Limits, label: &str, slots: &[(u32, Bind)]) -> Result<()> {
+    let storage = slots.iter().filter(|(_, k)| !matches!(k, Bind::Uniform)).count() as u32;
+    if storage > limits.max_storage_buffers_per_shader_stage {
+        return Err(KernelError::DeviceLimit(format!(
+            "the `{label}` kernels bind {storage} storage buffers, and this adapter allows {} per shader stage (a Vulkan driver such as Mesa's lavapipe, package mesa-vulkan-drivers, allows more)",
+            limits.max_storage_buffers_per_shader_stage
+        )));
+    }
+    Ok(())
+}
+
 /// A bind group binding `buffers[k]` (whole) at index `slots[k].0`.
 pub fn bind(
     device: &wgpu::Device,
@@ -186,4 +201,19 @@ pub fn read_back(device: &wgpu::Device, queue: &wgpu::Queue, src: &wgpu::Buffer,
     drop(view);
     staging.unmap();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layout_over_the_storage_limit_is_refused_with_the_numbers() {
+        let slots = [(0, Bind::Uniform), (1, Bind::Read), (2, Bind::ReadWrite), (3, Bind::Read)];
+        let mut limits = wgpu::Limits { max_storage_buffers_per_shader_stage: 3, ..wgpu::Limits::default() };
+        assert!(check_storage_slots(&limits, "k", &slots).is_ok());
+        limits.max_storage_buffers_per_shader_stage = 2;
+        let e = check_storage_slots(&limits, "k", &slots).unwrap_err().to_string();
+        assert!(e.contains("`k` kernels bind 3 storage buffers") && e.contains("allows 2"), "{e}");
+    }
 }

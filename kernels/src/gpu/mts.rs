@@ -215,6 +215,8 @@ impl PlateletGpu {
         b: &Buffers,
         integrate: &super::integrate::Integrate,
     ) -> Result<Self> {
+        super::kernel::check_storage_slots(&ctx.limits, "mts", &SLOTS)?;
+        super::kernel::check_storage_slots(&ctx.limits, "mts args", &ARGS_SLOTS)?;
         let grid = CellGrid::new(system);
         let p = set.params.interface;
         if !grid.has_distinct_neighbours() {
