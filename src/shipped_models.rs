@@ -78,7 +78,7 @@ pub fn fit_command(files: &[PathBuf], set: &[String], out: &Path) -> Result<Valu
     let summary = json!({
         "file": out.display().to_string(),
         "samples": merged.len(),
-        "segments": merged.segments().len(),
+        "segments": merged.segment_count(),
         "runs": runs,
         "shear_rate_range_dpd": [range.0, range.1],
         "jeffery": {"a": best.a, "b": best.b, "period_spread": jeffery.period_spread(), "rows": jeffery.rows},

@@ -113,6 +113,11 @@ impl Harvest {
         out
     }
 
+    /// How many segments [`Self::segments`] would give, without building them.
+    pub fn segment_count(&self) -> usize {
+        self.samples.iter().map(|s| (s.platelet, s.segment)).collect::<std::collections::BTreeSet<_>>().len()
+    }
+
     /// The stress samples, in the order taken.
     pub fn stress(&self) -> Vec<StressSample> {
         self.samples
@@ -265,6 +270,7 @@ mod tests {
         m.merge(&h);
         assert_eq!(m.len(), 10);
         assert_eq!(m.segments().len(), 4, "two runs of two segments each");
+        assert_eq!(m.segment_count(), 4);
         // Not a harvest: Friedman's dataset.
         let e = Harvest::from_dataset(&Dataset::friedman1(10, 1)).expect_err("refused");
         assert!(e.contains("not a coupling harvest"), "{e}");
