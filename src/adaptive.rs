@@ -23,9 +23,8 @@ use hemoscale_coupling::ModelKey;
 use hemoscale_kernels::platelet_set::{PlateletSet, PlateletState};
 use hemoscale_kernels::{DpdSystem, Engine};
 
-use crate::dsl::Backend;
 use crate::platelets::{PlateletProbe, RestStress};
-use crate::run::{open_with_platelets, RunError};
+use crate::run::{reopen, RunError};
 
 /// Adaptive stepping settings (the `ats_*` keys).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -81,7 +80,6 @@ pub struct Adaptive {
     base: PlateletSet,
     system: DpdSystem,
     cold: DpdSystem,
-    backend: Backend,
     windows: Vec<Window>,
     samples: u64,
     hold: u32,
@@ -105,7 +103,6 @@ impl Adaptive {
         cfg: AdaptiveConfig,
         set: &PlateletSet,
         system: &DpdSystem,
-        backend: Backend,
         step: u64,
         rest: &RestStress,
         decider: Option<AtsDecider>,
@@ -139,7 +136,6 @@ impl Adaptive {
             base: set.clone(),
             system: system.clone(),
             cold,
-            backend,
             windows: vec![Window::new(cfg.window); set.count],
             samples: 0,
             hold: 0,
@@ -255,7 +251,7 @@ impl Adaptive {
         let plasma = engine.state()?;
         let set = self.set_at(ps, activated, interface);
         self.retired_platelet_seconds += engine.platelet_seconds();
-        *engine = open_with_platelets(self.backend, &self.system, &plasma, step, Some(&set))?;
+        *engine = reopen(engine.as_ref(), &self.system, &plasma, step, Some(&set))?;
         engine.compute_forces()?;
         self.current = interface;
         self.counters.switches += 1;
@@ -278,7 +274,7 @@ impl Adaptive {
         let mut tracks = Vec::new();
         for interface in [self.fine, self.cfg.coarse] {
             let set = self.set_at(ps, activated, interface);
-            let mut e = open_with_platelets(self.backend, &self.cold, &plasma, step, Some(&set))?;
+            let mut e = reopen(engine.as_ref(), &self.cold, &plasma, step, Some(&set))?;
             e.compute_forces()?;
             let mut stress = vec![[0.0; 6]; self.base.count];
             let mut last = Vec::new();

@@ -21,10 +21,9 @@ use hemoscale_kernels::platelet_observables::PlateletSample;
 use hemoscale_kernels::platelet_set::{Placement, PlateletSet, PlateletState};
 use hemoscale_kernels::{DpdSystem, Engine, ParticleState};
 
-use crate::dsl::Backend;
 use crate::output::ThermoCsv;
 use crate::platelets::{PlateletProbe, RestStress};
-use crate::run::{open_with_platelets, RunError};
+use crate::run::{reopen, RunError};
 
 /// How a scenario couples its platelets.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -63,7 +62,6 @@ pub struct Coupled {
     last_measured: Option<u64>,
     base: PlateletSet,
     carve_margin: f32,
-    backend: Backend,
     /// The run's system (it does not change; kept here so a sample need not clone it).
     system: DpdSystem,
     rest_sample: PlateletSample,
@@ -113,7 +111,6 @@ impl Coupled {
         set: &PlateletSet,
         probe: &PlateletProbe,
         carve_margin: f32,
-        backend: Backend,
         system: &DpdSystem,
         step: u64,
     ) -> Self {
@@ -127,7 +124,6 @@ impl Coupled {
             last_measured: None,
             base: set.clone(),
             carve_margin,
-            backend,
             system: system.clone(),
             rest_sample: probe.rest_sample(),
             cost: CouplingCost::default(),
@@ -392,7 +388,7 @@ impl Coupled {
             carver.carve(&plasma, &self.system, self.carve_margin).0
         };
         self.retired_platelet_seconds += engine.platelet_seconds();
-        *engine = open_with_platelets(self.backend, &self.system, &state, step, (!fine.is_empty()).then_some(&set))?;
+        *engine = reopen(engine.as_ref(), &self.system, &state, step, (!fine.is_empty()).then_some(&set))?;
         engine.compute_forces()?;
         self.fine = fine;
         Ok(())

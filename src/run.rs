@@ -157,6 +157,24 @@ pub fn open_with_platelets(
     })
 }
 
+/// An engine like `like` (the same backend and, on the GPU, the same device) for `state` at
+/// `step` with `platelets`: what a run uses when it rebuilds its engine mid-run, so that the
+/// rebuild neither chooses a backend again nor opens a second device.
+pub fn reopen(
+    like: &dyn Engine,
+    system: &DpdSystem,
+    state: &ParticleState,
+    step: u64,
+    platelets: Option<&PlateletSet>,
+) -> Result<Box<dyn Engine>, RunError> {
+    Ok(match (like.gpu_context(), platelets) {
+        (Some(ctx), Some(set)) => Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?),
+        (Some(ctx), None) => Box::new(GpuEngine::with_context(ctx, system, state, step)?),
+        (None, Some(set)) => Box::new(CpuEngine::with_platelets(system, state, step, set)?),
+        (None, None) => Box::new(CpuEngine::new(system, state, step)?),
+    })
+}
+
 /// How often to print and sample, and what to write where.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -363,7 +381,7 @@ pub fn run(
             pp.write_to(dir, opts.thermo_every)?;
         }
         if let Some(c) = cfg.coupling {
-            let mut cp = Coupled::new(c, set, &pp, cfg.carve_margin, scenario.backend, &system, engine.step());
+            let mut cp = Coupled::new(c, set, &pp, cfg.carve_margin, &system, engine.step());
             if let Some(path) = &opts.coupling_model {
                 let refuse = |why: String| {
                     let mut e = crate::params::ValidationErrors::default();
@@ -399,7 +417,6 @@ pub fn run(
                 a,
                 set,
                 &system,
-                scenario.backend,
                 engine.step(),
                 &pp.rest,
                 decider,

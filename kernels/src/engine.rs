@@ -81,6 +81,11 @@ pub trait Engine {
     fn platelet_seconds(&self) -> f64 {
         0.0
     }
+    /// The GPU device this engine runs on (None on the CPU): an engine rebuilt from this one's
+    /// state opens on the same device.
+    fn gpu_context(&self) -> Option<crate::gpu::GpuContext> {
+        None
+    }
     /// Adhesion events and bonds; None without platelets or adhesion.
     fn adhesion_counts(&self) -> Option<AdhesionCounts> {
         None

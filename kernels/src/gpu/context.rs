@@ -15,7 +15,10 @@ pub enum AdapterChoice {
     Any,
 }
 
-/// An opened device with its queue and what we know of the adapter.
+/// An opened device with its queue and what we know of the adapter. A clone shares the device,
+/// its queue and its error sink: an engine rebuilt at the same step (a coupled run changing which
+/// platelets run fine) reuses the device instead of opening another.
+#[derive(Clone)]
 pub struct GpuContext {
     /// The device.
     pub device: wgpu::Device,

@@ -371,6 +371,9 @@ impl Engine for GpuEngine {
     }
     /// Not measured: the device runs the platelet levels asynchronously between the plasma's
     /// passes, so host clocks cannot split them (NaN, reported as null).
+    fn gpu_context(&self) -> Option<GpuContext> {
+        Some(self.ctx.clone())
+    }
     fn platelet_seconds(&self) -> f64 {
         if self.platelets.is_some() {
             f64::NAN
