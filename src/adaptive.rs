@@ -159,7 +159,8 @@ impl Adaptive {
         self.current
     }
 
-    /// Seconds the engines spent in their platelet levels.
+    /// Seconds spent on platelets: the engines' platelet levels plus adaptive stepping's own work
+    /// (trials, decisions, rebuilds), as a coupled run counts its coupling's work.
     pub fn platelet_seconds(&self, engine: &dyn Engine) -> f64 {
         self.retired_platelet_seconds + engine.platelet_seconds() + self.counters.seconds
     }

@@ -49,7 +49,8 @@ const KIND: &str = "hemoscale adaptive-stepping harvest";
 /// The features of one fine platelet at one sample (DPD units): rotation per plasma step, the
 /// squares of the normal's flow and gradient components (the phase of the orbit; a model is
 /// trained for one scenario's frame, [`ModelKey`]), the membrane stress scalar, the shape ratio
-/// and the variance of the particle velocities about the platelet's own (a kinetic temperature).
+/// and the variance of the particle velocities about the platelet's mean velocity (a kinetic
+/// temperature, with the platelet's rotation in it).
 pub fn features(s: &PlateletSample, dt: f64, velocity_variance: f64) -> [f64; FEATURES] {
     let omega = DVec3::from(s.omega).length();
     [
