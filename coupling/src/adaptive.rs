@@ -335,10 +335,11 @@ impl AtsDecider {
         (0..windows.len())
             .map(|r| {
                 let ln_error = y[[r, 0]];
-                let jump = y[[r, 1]].round().clamp(1.0, f64::from(self.max_jump)) as u32;
-                // A NaN prediction is not a licence to coarsen.
+                // A NaN jump survives the clamp and casts to 0: one segment, then ask again.
+                let jump = (y[[r, 1]].round().clamp(1.0, f64::from(self.max_jump)) as u32).max(1);
+                // A NaN prediction is not a licence to coarsen (the comparison is false).
                 let coarse = ln_error + self.margin <= 0.0;
-                AtsDecision { coarse, jump: if jump == 0 { 1 } else { jump }, ln_error }
+                AtsDecision { coarse, jump, ln_error }
             })
             .collect()
     }
@@ -414,6 +415,40 @@ mod tests {
         assert_eq!(describe(&d).unwrap().coarse, 4);
         let other = Dataset::friedman1(3, 1);
         assert!(describe(&other).is_err());
+    }
+
+    /// A network whose outputs are the constants `ln_error` and `jump` whatever it reads: zero
+    /// weights, and the output standardisation's means carry the values.
+    fn constant(window: usize, ln_error: f64, jump: f64) -> Model {
+        use hemoscale_surrogates::network::{Architecture, Network};
+        use hemoscale_surrogates::normalize::Standardizer;
+        let arch = Architecture::parse("mlp:4:tanh", window * FEATURES, 2).unwrap();
+        let n = arch.param_count();
+        Model {
+            network: Network::from_params(arch, vec![0.0; n]).unwrap(),
+            inputs: Standardizer::identity(window * FEATURES),
+            outputs: Standardizer { mean: vec![ln_error, jump], std: vec![1.0, 1.0] },
+        }
+    }
+
+    #[test]
+    fn the_decider_coarsens_below_the_margin_and_caps_the_jump() {
+        let w = vec![vec![0.0; 2 * FEATURES]];
+        let d = AtsDecider::new(constant(2, -1.0, 3.2), 2, 0.5, 8).unwrap();
+        assert_eq!(d.decide(&w)[0], AtsDecision { coarse: true, jump: 3, ln_error: -1.0 });
+        // Within the margin of the tolerance: stay fine.
+        let d = AtsDecider::new(constant(2, -0.4, 3.0), 2, 0.5, 8).unwrap();
+        assert!(!d.decide(&w)[0].coarse);
+        // Jumps are capped and never below one segment; a NaN never coarsens.
+        let d = AtsDecider::new(constant(2, -2.0, 40.0), 2, 0.0, 5).unwrap();
+        assert_eq!(d.decide(&w)[0].jump, 5);
+        let d = AtsDecider::new(constant(2, -2.0, -3.0), 2, 0.0, 5).unwrap();
+        assert_eq!(d.decide(&w)[0].jump, 1);
+        let d = AtsDecider::new(constant(2, f64::NAN, f64::NAN), 2, 0.0, 5).unwrap();
+        let nan = d.decide(&w)[0];
+        assert!(!nan.coarse && nan.jump == 1, "{nan:?}");
+        // A network reading other windows, or giving other outputs, is refused.
+        assert!(AtsDecider::new(constant(3, 0.0, 1.0), 2, 0.0, 5).unwrap_err().contains("reads 12 inputs"));
     }
 
     #[test]
