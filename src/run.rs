@@ -159,7 +159,9 @@ pub fn open_with_platelets(
 
 /// An engine like `like` (the same backend and, on the GPU, the same device) for `state` at
 /// `step` with `platelets`: what a run uses when it rebuilds its engine mid-run, so that the
-/// rebuild neither chooses a backend again nor opens a second device.
+/// rebuild neither chooses a backend again nor opens a second device. Refused while `like` holds
+/// adhesion bonds: a platelet set carries no bonds, so the rebuilt engine would silently drop
+/// them.
 pub fn reopen(
     like: &dyn Engine,
     system: &DpdSystem,
@@ -167,6 +169,13 @@ pub fn reopen(
     step: u64,
     platelets: Option<&PlateletSet>,
 ) -> Result<Box<dyn Engine>, RunError> {
+    if let Some(a) = like.adhesion_counts().filter(|a| a.platelet_bonds + a.wall_bonds > 0) {
+        return Err(KernelError::InconsistentState(format!(
+            "step {step}: the engine would be rebuilt (a platelet changing model or time step) while it holds {} adhesion bonds, which a rebuild cannot carry yet; coupling and adaptive stepping support platelets that do not adhere",
+            a.platelet_bonds + a.wall_bonds
+        ))
+        .into());
+    }
     Ok(match (like.gpu_context(), platelets) {
         (Some(ctx), Some(set)) => Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?),
         (Some(ctx), None) => Box::new(GpuEngine::with_context(ctx, system, state, step)?),

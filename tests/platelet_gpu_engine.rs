@@ -204,6 +204,28 @@ fn adhesion_follows_the_cpu() {
     assert!((fc - fg).abs() <= 2, "bonds formed: cpu {fc}, gpu {fg}");
 }
 
+/// An engine holding adhesion bonds is never rebuilt (coupling, adaptive stepping): a platelet set
+/// carries no bonds, and the rebuilt engine would drop them without a word. CPU only.
+#[test]
+fn a_rebuild_refuses_to_drop_adhesion_bonds() {
+    let agg = find("aggregation").expect("aggregation");
+    let v = ParamValues::parse(&agg.params(), &[]).expect("defaults");
+    let sc = agg.build(&v, 5, 10, Backend::Cpu).expect("valid scenario");
+    let initial = initial_conditions(&sc, Backend::Cpu).expect("initial conditions");
+    let set = initial.platelets.clone().expect("platelets");
+    let mut cpu = CpuEngine::with_platelets(&initial.system, &initial.state, 0, &set).expect("cpu engine");
+    cpu.compute_forces().expect("forces");
+    // Before any bond forms, a rebuild is fine.
+    let state = cpu.state().expect("state");
+    assert!(hemoscale::run::reopen(&cpu, &initial.system, &state, 0, Some(&set)).is_ok());
+    let _ = cpu.run(10, 0).expect("run");
+    let bonds = cpu.adhesion_counts().expect("counts");
+    assert!(bonds.platelet_bonds + bonds.wall_bonds > 0, "{bonds:?}");
+    let state = cpu.state().expect("state");
+    let err = hemoscale::run::reopen(&cpu, &initial.system, &state, 10, Some(&set)).err().expect("refused").to_string();
+    assert!(err.contains("adhesion bonds") && err.contains("step 10"), "{err}");
+}
+
 /// A non-finite platelet velocity stops both engines at the first step's health check, with the
 /// same message.
 #[test]
