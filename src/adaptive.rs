@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use hemoscale_coupling::adaptive::{self, segment_error, AtsDecider, AtsHarvest, ErrorTolerance, SegmentTrack, Window};
 use hemoscale_coupling::ModelKey;
+use hemoscale_kernels::platelet_observables::PlateletSample;
 use hemoscale_kernels::platelet_set::{PlateletSet, PlateletState};
 use hemoscale_kernels::{DpdSystem, Engine};
 
@@ -154,24 +155,20 @@ impl Adaptive {
         self.cfg.coarse
     }
 
-    /// The interface factor in force.
-    pub fn current(&self) -> u32 {
-        self.current
-    }
-
     /// Seconds spent on platelets: the engines' platelet levels plus adaptive stepping's own work
     /// (trials, decisions, rebuilds), as a coupled run counts its coupling's work.
     pub fn platelet_seconds(&self, engine: &dyn Engine) -> f64 {
         self.retired_platelet_seconds + engine.platelet_seconds() + self.counters.seconds
     }
 
-    /// One platelet sample: `ps` is the state the probe just sampled, `activated` the probe's
-    /// activation flags. May replace `engine`.
+    /// One platelet sample: `ps` is the state the probe just sampled, `now` its measurement (in
+    /// platelet order), `activated` the probe's activation flags. May replace `engine`.
     pub fn sample(
         &mut self,
         engine: &mut Box<dyn Engine>,
         probe: &PlateletProbe,
         ps: &PlateletState,
+        now: &[PlateletSample],
         activated: &[bool],
     ) -> Result<(), RunError> {
         let step = engine.step();
@@ -182,7 +179,6 @@ impl Adaptive {
         self.counters.reference_substeps += steps * u64::from(self.fine) * count;
         let n = self.base.per_platelet();
         let dt = f64::from(self.system.dt);
-        let now = probe.measure(ps);
         for (p, s) in now.iter().enumerate() {
             let v = adaptive::velocity_variance(&ps.vel[p * n..(p + 1) * n]);
             self.windows[p].push(adaptive::features(s, dt, v));
@@ -199,7 +195,7 @@ impl Adaptive {
         }
         if self.cfg.harvest {
             if self.windows.iter().all(Window::is_full) {
-                self.trial(engine, probe, ps, activated, &now)?;
+                self.trial(engine, probe, ps, activated, now)?;
             }
         } else if self.hold > 0 {
             self.hold -= 1;
@@ -267,7 +263,7 @@ impl Adaptive {
         probe: &PlateletProbe,
         ps: &PlateletState,
         activated: &[bool],
-        now: &[hemoscale_kernels::platelet_observables::PlateletSample],
+        now: &[PlateletSample],
     ) -> Result<(), RunError> {
         let step = engine.step();
         let plasma = engine.state()?;

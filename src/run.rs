@@ -489,14 +489,16 @@ pub fn run(
         } else if pdue {
             if let (Some(ps), Some(pp)) = (engine.platelet_state()?, probe.as_mut().and_then(|p| p.platelets.as_mut()))
             {
-                pp.sample(step, &ps)?;
+                // Measured once: the probe records it, adaptive stepping reads its features.
+                let measured = pp.measure(&ps);
+                pp.record(step, &measured, ps.stress_steps, Some(&ps))?;
                 // Stress-activated platelets become adhesive (a no-op for those already so).
                 let flags = pp.activated_flags();
                 if flags.iter().any(|&a| a) {
                     engine.activate_platelets(&flags)?;
                 }
                 if let Some(a) = adaptive.as_mut() {
-                    a.sample(&mut engine, pp, &ps, &flags)?;
+                    a.sample(&mut engine, pp, &ps, &measured, &flags)?;
                 }
             }
         }
