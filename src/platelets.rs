@@ -267,14 +267,6 @@ impl PlateletProbe {
         step % self.every == 0
     }
 
-    /// Takes one sample of every platelet at `step`: orientation every sample; the membrane
-    /// stress (step-averaged by the engine) is summed until a window of `window` steps is
-    /// complete, then its rest part is removed, its scalar taken, and the activation advanced.
-    pub fn sample(&mut self, step: u64, state: &PlateletState) -> Result<(), OutputError> {
-        let samples = sample_all(&self.sampler, state);
-        self.record(step, &samples, state.stress_steps, Some(state))
-    }
-
     /// Measures every platelet of `state` ([`PlateletSample`]s, in the engine's order).
     pub fn measure(&self, state: &PlateletState) -> Vec<PlateletSample> {
         sample_all(&self.sampler, state)
@@ -294,7 +286,9 @@ impl PlateletProbe {
     }
 
     /// Records one sample of every platelet (`samples` in platelet order, stresses averaged over
-    /// `stress_steps` steps) at `step`, as [`Self::sample`] does; `state`, when it holds every
+    /// `stress_steps` steps) at `step`: orientation every sample; the membrane stress is summed until
+    /// a window of `window` steps is complete, then its rest part is removed, its scalar taken, and
+    /// the activation advanced. `state`, when it holds every
     /// platelet's particles, also gives the membrane meshes.
     pub fn record(
         &mut self,
