@@ -277,10 +277,9 @@ impl Adaptive {
             let mut last = Vec::new();
             for _ in 0..self.cfg.segment {
                 e.run(every, 0)?;
-                let s = e.platelet_state()?.ok_or_else(|| RunError::Blowup {
-                    step,
-                    what: "adaptive stepping: a trial engine lost its platelets".into(),
-                })?;
+                let s = e
+                    .platelet_state()?
+                    .ok_or_else(|| RunError::blowup(step, "adaptive stepping: a trial engine lost its platelets"))?;
                 last = probe.measure(&s);
                 for (acc, m) in stress.iter_mut().zip(&last) {
                     for (a, v) in acc.iter_mut().zip(m.mean_membrane_stress) {

@@ -206,10 +206,10 @@ impl Coupled {
                 (Some(f), _) => self.smoothers[g].update(f, since),
                 (None, Some(old)) => old,
                 (None, None) => {
-                    return Err(RunError::Blowup {
+                    return Err(RunError::blowup(
                         step,
-                        what: format!("coupling: no plasma around platelet {g} to measure its local flow"),
-                    })
+                        format!("coupling: no plasma around platelet {g} to measure its local flow"),
+                    ))
                 }
             };
             self.shear_rate_sum.0 += flow.shear_rate();

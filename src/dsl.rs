@@ -156,6 +156,14 @@ impl Scenario {
         }
     }
 
+    /// A checksum of everything that shapes the physics of a run (the scenario without its run
+    /// length and backend): a checkpoint records it, and a resume into a scenario with another
+    /// fingerprint is refused rather than continued with the wrong physics.
+    pub fn fingerprint(&self) -> u32 {
+        let physics = Self { steps: 0, backend: Backend::Auto, ..self.clone() };
+        crc32fast::hash(format!("{physics:?}").as_bytes())
+    }
+
     /// Number of particles filling the whole box at the density: the plasma of a periodic box, or
     /// the fluid the walls are frozen out of.
     pub fn particles(&self) -> usize {

@@ -167,6 +167,45 @@ impl FlowProbe {
         self.samples += 1;
         Ok(())
     }
+    /// Appends every accumulator (profiles, wall shear, sample count) to `out`, for a
+    /// checkpoint. Platelet measurements are not included: runs with platelets are not
+    /// checkpointed yet.
+    pub fn save(&self, out: &mut Vec<f64>) {
+        use crate::checkpoint::bits;
+        out.push(bits(self.samples));
+        for p in &self.profiles {
+            p.profile.save(out);
+        }
+        if let Some(w) = &self.wall_shear {
+            out.extend([w.sum_top, w.sum_bottom, bits(w.samples), w.dt]);
+            for mark in [w.first, w.last] {
+                let (step, c) = mark.unwrap_or_default();
+                out.extend([bits(u64::from(mark.is_some())), bits(step), bits(c.bounced), bits(c.leaked)]);
+                // Signed: as a number (exact below 2^53 in fixed-point units, far beyond any
+                // run), not as bits (a negative one's bits would read as a NaN).
+                out.extend(c.impulse.map(|i| i as f64));
+            }
+        }
+    }
+
+    /// Reads back what [`save`](Self::save) wrote into a probe built the same way.
+    pub fn restore(&mut self, w: &mut crate::checkpoint::Words<'_>) -> Result<(), String> {
+        self.samples = w.int()?;
+        for p in &mut self.profiles {
+            p.profile.restore(w)?;
+        }
+        if let Some(s) = &mut self.wall_shear {
+            (s.sum_top, s.sum_bottom, s.samples, s.dt) = (w.one()?, w.one()?, w.int()?, w.one()?);
+            let mut mark = || -> Result<Option<(u64, WallCounts)>, String> {
+                let (some, step, bounced, leaked) = (w.int()?, w.int()?, w.int()?, w.int()?);
+                let impulse = [w.one()? as i64, w.one()? as i64];
+                Ok((some == 1).then_some((step, WallCounts { bounced, leaked, impulse })))
+            };
+            (s.first, s.last) = (mark()?, mark()?);
+        }
+        Ok(())
+    }
+
     /// The averaged profile called `name`.
     pub fn profile(&self, name: &str) -> Option<ProfileData> {
         self.profiles.iter().find(|p| p.name == name).and_then(|p| p.profile.finish().ok())

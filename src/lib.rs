@@ -4,9 +4,11 @@
 
 pub mod adaptive;
 pub mod bench;
+pub mod checkpoint;
 pub mod compare;
 pub mod coupled;
 pub mod dsl;
+pub mod faults;
 pub mod fit;
 pub mod flow;
 pub mod output;

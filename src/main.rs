@@ -5,14 +5,21 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
+
 use clap::{Parser, Subcommand};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 use hemoscale::bench::{bench_setup, BenchSetup};
+use hemoscale::checkpoint::{self, Checkpoint, CheckpointError};
 use hemoscale::dsl::Backend;
+use hemoscale::faults::{Injection, Limits};
 use hemoscale::output::Trigger;
 use hemoscale::params::ParamValues;
-use hemoscale::run::{run, RunError, RunOptions};
+use hemoscale::run::{run, CheckpointPlan, RunError, RunOptions};
 use hemoscale::scenarios;
 use hemoscale::training::{self, TrainArgs};
 
@@ -25,45 +32,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a built-in scenario and print a thermo table.
-    Run {
-        /// Scenario name (see `hemoscale scenarios`).
-        scenario: String,
-        /// Set a scenario key: KEY=VALUE (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Steps to run (default: the scenario's).
-        #[arg(long)]
-        steps: Option<u64>,
-        /// Backend: auto (hardware GPU, else CPU), cpu or gpu (any wgpu adapter, lavapipe included).
-        #[arg(long, default_value = "auto")]
-        backend: Backend,
-        /// Seed of all random numbers.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Steps between thermo rows (default: a twentieth of the run).
-        #[arg(long)]
-        thermo: Option<u64>,
-        /// Write the run's summary as one JSON object to this file.
-        #[arg(long, value_name = "PATH")]
-        summary_json: Option<PathBuf>,
-        /// Folder for the run's files: thermo.csv, profiles (CSV, PNG), trajectories, fields
-        /// [default: out/SCENARIO].
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Write trajectory frames (trajectory.xyz for OVITO; particles/*.vtp + particles.pvd for
-        /// ParaView) when this trigger fires, e.g. `every:1000`, `every:500&after:10000`.
-        #[arg(long, value_name = "TRIGGER")]
-        trajectory: Option<Trigger>,
-        /// Write binned fields (fields/*.vti + fields.pvd: density, velocity, stress) averaged
-        /// since the previous firing, when this trigger fires.
-        #[arg(long, value_name = "TRIGGER")]
-        fields: Option<Trigger>,
-        /// With `--set coupling=surrogate`: a reduced-model file (a coupled run writes its own as
-        /// coupling_model.hsr) used instead of learning one online.
-        #[arg(long, value_name = "FILE")]
-        coupling_model: Option<PathBuf>,
-    },
+    /// Run a built-in scenario and print a thermo table; or continue one from its checkpoints
+    /// (`--resume DIR`).
+    Run(Box<RunArgs>),
     /// List the built-in scenarios, or one scenario's keys.
     Scenarios {
         /// A scenario whose keys to list.
@@ -187,41 +158,84 @@ enum ModelCommand {
     },
 }
 
+/// What `hemoscale run` takes. A checkpoint stores these (as JSON), so `--resume DIR` needs
+/// nothing else; with `--resume`, only `--backend` and `--steps` may be given, to continue on
+/// another backend or to run longer.
+#[derive(clap::Args, Clone, Debug, Default, Serialize, Deserialize)]
+struct RunArgs {
+    /// Scenario name (see `hemoscale scenarios`).
+    #[arg(required_unless_present = "resume")]
+    scenario: Option<String>,
+    /// Set a scenario key: KEY=VALUE (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Steps to run (default: the scenario's).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Backend: auto (hardware GPU, else CPU), cpu or gpu (any wgpu adapter, lavapipe included)
+    /// [default: auto].
+    #[arg(long)]
+    backend: Option<String>,
+    /// Seed of all random numbers.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Steps between thermo rows (default: a twentieth of the run).
+    #[arg(long)]
+    thermo: Option<u64>,
+    /// Write the run's summary as one JSON object to this file.
+    #[arg(long, value_name = "PATH")]
+    summary_json: Option<PathBuf>,
+    /// Folder for the run's files: thermo.csv, profiles (CSV, PNG), trajectories, fields
+    /// [default: out/SCENARIO].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write trajectory frames (trajectory.xyz for OVITO; particles/*.vtp + particles.pvd for
+    /// ParaView) when this trigger fires, e.g. `every:1000`, `every:500&after:10000`.
+    #[arg(long, value_name = "TRIGGER")]
+    trajectory: Option<String>,
+    /// Write binned fields (fields/*.vti + fields.pvd: density, velocity, stress) averaged
+    /// since the previous firing, when this trigger fires.
+    #[arg(long, value_name = "TRIGGER")]
+    fields: Option<String>,
+    /// With `--set coupling=surrogate`: a reduced-model file (a coupled run writes its own as
+    /// coupling_model.hsr) used instead of learning one online.
+    #[arg(long, value_name = "FILE")]
+    coupling_model: Option<PathBuf>,
+    /// Write checkpoints into this folder (the two newest are kept), every
+    /// `--checkpoint-every` steps, at the end, and when SIGINT or SIGTERM stops the run.
+    #[arg(long, value_name = "DIR")]
+    checkpoint: Option<PathBuf>,
+    /// Steps between checkpoints (0: only at the end and on a signal) [default: 1000].
+    #[arg(long, value_name = "N", requires = "checkpoint")]
+    checkpoint_every: Option<u64>,
+    /// Continue the run whose checkpoints are in DIR from the newest intact one (damaged ones
+    /// are reported and skipped), with the arguments it was started with.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "set", "checkpoint", "trajectory", "fields", "out", "thermo", "coupling_model", "max_speed", "max_temperature", "inject_fault", "summary_json"])]
+    #[serde(skip)]
+    resume: Option<PathBuf>,
+    /// Stop as blown up when a particle is faster than this (DPD units; checked at thermo rows
+    /// and checkpoints).
+    #[arg(long, value_name = "SPEED")]
+    max_speed: Option<f64>,
+    /// Stop as blown up when the temperature kT exceeds this (checked at every sample).
+    #[arg(long, value_name = "KT")]
+    max_temperature: Option<f64>,
+    /// Force a fault into the run to test that it is caught: nan-velocity@STEP or into-wall@STEP.
+    #[arg(long, value_name = "FAULT@STEP", hide = true)]
+    #[serde(skip)]
+    inject_fault: Option<Injection>,
+}
+
 /// Exit status for input the program refuses (as clap uses for usage errors).
 const EXIT_INVALID: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Run {
-        scenario: scenarios::DEFAULT.into(),
-        set: Vec::new(),
-        steps: None,
-        backend: Backend::Auto,
-        seed: 1,
-        thermo: None,
-        summary_json: None,
-        out: None,
-        trajectory: None,
-        fields: None,
-        coupling_model: None,
+    let command = cli.command.unwrap_or_else(|| {
+        Command::Run(Box::new(RunArgs { scenario: Some(scenarios::DEFAULT.into()), seed: 1, ..RunArgs::default() }))
     });
     match command {
-        Command::Run {
-            scenario,
-            set,
-            steps,
-            backend,
-            seed,
-            thermo,
-            summary_json,
-            out,
-            trajectory,
-            fields,
-            coupling_model,
-        } => {
-            let files = Files { out, trajectory, fields, coupling_model };
-            run_command(&scenario, &set, steps, backend, seed, thermo, summary_json, files)
-        }
+        Command::Run(args) => run_command(*args),
         Command::Scenarios { name, json } => scenarios_command(name.as_deref(), json),
         Command::Bench { what, particles, steps, warmup, backend, summary_json } => {
             bench_command(what, particles, steps, warmup, backend, summary_json)
@@ -280,65 +294,126 @@ fn write_json(path: &PathBuf, value: &Value) -> Result<(), String> {
     std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Where a run writes its files.
-struct Files {
-    out: Option<PathBuf>,
-    trajectory: Option<Trigger>,
-    fields: Option<Trigger>,
-    coupling_model: Option<PathBuf>,
+/// The arguments of the run that wrote the newest intact checkpoint in `dir`, with the
+/// `--backend` and `--steps` given now, and the checkpoint itself.
+fn resume_args(dir: &std::path::Path, now: &RunArgs) -> Result<(RunArgs, Checkpoint), String> {
+    let (c, refused) = checkpoint::newest_good(dir).map_err(|e| e.to_string())?;
+    for r in refused {
+        eprintln!("warning: skipping a damaged checkpoint: {r}");
+    }
+    let mut args: RunArgs = serde_json::from_value(c.recipe.clone())
+        .map_err(|e| format!("{}: the checkpoint's run arguments do not read back: {e}", checkpoint_name(&c)))?;
+    args.backend = now.backend.clone().or(args.backend);
+    args.steps = now.steps.or(args.steps);
+    // Later checkpoints go where this one came from.
+    args.checkpoint = Some(dir.to_path_buf());
+    Ok((args, c))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_command(
-    name: &str,
-    set: &[String],
-    steps: Option<u64>,
-    backend: Backend,
-    seed: u64,
-    thermo: Option<u64>,
-    summary_json: Option<PathBuf>,
-    files: Files,
-) -> ExitCode {
-    let Some(builtin) = scenarios::find(name) else {
+fn checkpoint_name(c: &Checkpoint) -> String {
+    c.path.as_ref().map_or_else(String::new, |p| p.display().to_string())
+}
+
+/// Flag set to the signal's number on SIGINT or SIGTERM; a second one of either ends the process
+/// at once (for a run stuck in its set-up).
+fn stop_flag() -> Arc<AtomicUsize> {
+    let flag = Arc::new(AtomicUsize::new(0));
+    let twice = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // Order matters: the shutdown check runs before the flags are set, so it fires on the
+        // second signal only.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, twice.clone());
+        let _ = signal_hook::flag::register(sig, twice.clone());
+        let _ = signal_hook::flag::register_usize(sig, flag.clone(), sig as usize);
+    }
+    flag
+}
+
+fn run_command(args: RunArgs) -> ExitCode {
+    let (args, resume) = match &args.resume {
+        Some(dir) => match resume_args(dir, &args) {
+            Ok((a, c)) => (a, Some(c)),
+            Err(e) => return invalid(e),
+        },
+        None => (args, None),
+    };
+    let Some(name) = args.scenario.clone() else { return invalid("a scenario name (or --resume DIR) is needed") };
+    let Some(builtin) = scenarios::find(&name) else {
         let names: Vec<&str> = scenarios::all().iter().map(|s| s.name()).collect();
         return invalid(format!("unknown scenario {name:?}; built-in scenarios: {}", names.join(", ")));
     };
-    let values = match ParamValues::parse(&builtin.params(), set) {
+    let values = match ParamValues::parse(&builtin.params(), &args.set) {
         Ok(v) => v,
         Err(e) => return invalid(e),
     };
-    let steps = steps.unwrap_or(builtin.default_steps());
+    let backend: Backend = match args.backend.as_deref().unwrap_or("auto").parse() {
+        Ok(b) => b,
+        Err(e) => return invalid(format!("--backend: {e}")),
+    };
+    let parse_trigger = |flag: &str, t: &Option<String>| -> Result<Option<Trigger>, String> {
+        t.as_deref().map(|t| t.parse::<Trigger>().map_err(|e| format!("--{flag} {t:?}: {e}"))).transpose()
+    };
+    let (trajectory, fields) =
+        match (parse_trigger("trajectory", &args.trajectory), parse_trigger("fields", &args.fields)) {
+            (Ok(t), Ok(f)) => (t, f),
+            (Err(e), _) | (_, Err(e)) => return invalid(e),
+        };
+    let steps = args.steps.unwrap_or(builtin.default_steps());
     if steps == 0 {
         return invalid("--steps = 0: must be >= 1");
     }
-    let scenario = match builtin.build(&values, seed, steps, backend) {
+    for (flag, v) in [("--max-speed", args.max_speed), ("--max-temperature", args.max_temperature)] {
+        if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
+            return invalid(format!("{flag} = {v}: must be a positive number"));
+        }
+    }
+    let scenario = match builtin.build(&values, args.seed, steps, backend) {
         Ok(s) => s,
         Err(e) => return invalid(e),
     };
     let mut opts = RunOptions::for_steps(steps);
-    if let Some(t) = thermo {
+    if let Some(t) = args.thermo {
         if t == 0 {
             return invalid("--thermo = 0: must be >= 1");
         }
         opts.thermo_every = t;
     }
-    opts.out_dir = Some(files.out.unwrap_or_else(|| PathBuf::from("out").join(name)));
-    opts.trajectory = files.trajectory;
-    opts.fields = files.fields;
-    opts.coupling_model = files.coupling_model;
+    opts.out_dir = Some(args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&name)));
+    opts.trajectory = trajectory;
+    opts.fields = fields;
+    opts.coupling_model = args.coupling_model.clone();
+    opts.limits = Limits { max_speed: args.max_speed, max_temperature: args.max_temperature };
+    opts.inject = args.inject_fault;
+    if let Some(dir) = &args.checkpoint {
+        let recipe = match serde_json::to_value(&args) {
+            Ok(v) => v,
+            Err(e) => return failed(format!("cannot record the run's arguments: {e}")),
+        };
+        opts.checkpoint =
+            Some(CheckpointPlan { dir: dir.clone(), every: args.checkpoint_every.unwrap_or(1000), recipe });
+    }
+    opts.resume = resume;
+    opts.stop = Some(stop_flag());
     let probe = builtin.probe(&scenario, steps);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let outcome = match run(&scenario, &opts, probe, &mut out) {
         Ok(o) => o,
         Err(RunError::Invalid(e)) => return invalid(e),
+        Err(RunError::Checkpoint(e @ (CheckpointError::Mismatch { .. } | CheckpointError::None { .. }))) => {
+            return invalid(e)
+        }
+        Err(e @ RunError::Interrupted { signal, .. }) => {
+            eprintln!("{e}");
+            return ExitCode::from(128 + signal.min(127) as u8);
+        }
         Err(e) => return failed(e),
     };
     let observables = builtin.observables(&scenario, &outcome);
     let _ = writeln!(
         out,
         "# {} steps in {:.2} s: {:.4e} particle-steps/s; {}",
-        outcome.steps,
+        outcome.timed_steps(),
         outcome.wall_seconds,
         outcome.particle_steps_per_second(),
         observables.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
@@ -346,23 +421,24 @@ fn run_command(
     if let Some(dir) = opts.out_dir.as_deref() {
         print_outputs(&mut out, dir);
     }
-    if let Some(path) = summary_json {
+    if let Some(path) = &args.summary_json {
         let summary = json!({
             "scenario": name,
             "backend": outcome.backend,
             "adapter": outcome.adapter,
             "particles": outcome.particles,
             "steps": outcome.steps,
+            "resumed_at": outcome.resumed_at,
             "fluid_particles": outcome.fluid_particles,
             "wall_particles": outcome.wall_particles,
             "out": opts.out_dir.as_ref().map(|d| d.display().to_string()),
             "wall_seconds": outcome.wall_seconds,
             "particle_steps_per_second": outcome.particle_steps_per_second(),
-            "seed": seed,
+            "seed": args.seed,
             "parameters": values.to_json(),
             "observables": observables,
         });
-        if let Err(e) = write_json(&path, &summary) {
+        if let Err(e) = write_json(path, &summary) {
             return failed(e);
         }
     }

@@ -3,6 +3,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use hemoscale_kernels::adhesion::AdhesionCounts;
@@ -13,8 +15,10 @@ use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, KernelErr
 use thiserror::Error;
 
 use crate::adaptive::Adaptive;
+use crate::checkpoint::{Checkpoint, CheckpointError, Counters, Words};
 use crate::coupled::Coupled;
 use crate::dsl::{Backend, Scenario};
+use crate::faults::{blown, first_bad_particle, inject, Limits};
 use crate::flow::FlowProbe;
 use crate::output::{
     plot_profile, FieldGrid, Frame, Masses, OutputError, ProfileGeometry, Series, ThermoCsv, Trigger, VtiSeries,
@@ -32,19 +36,46 @@ pub enum RunError {
     #[error("{0}")]
     Invalid(#[from] crate::params::ValidationErrors),
     /// The simulation blew up.
-    #[error("simulation blew up at step {step}: {what}")]
+    #[error("simulation blew up at step {step}: {what}{}", last_good(.checkpoint.as_deref()))]
     Blowup {
         /// Step of the first bad sample.
         step: u64,
-        /// What was wrong.
+        /// What was wrong (with the first bad particle when one is to blame).
         what: String,
+        /// The last good checkpoint, left intact (None: none was written).
+        checkpoint: Option<PathBuf>,
     },
+    /// A signal (SIGINT, SIGTERM) stopped the run; a checkpoint was written when the run had a
+    /// checkpoint folder.
+    #[error("stopped by signal {signal} at step {step}{}", last_good(.checkpoint.as_deref()))]
+    Interrupted {
+        /// The signal's number.
+        signal: usize,
+        /// The step the run stopped at.
+        step: u64,
+        /// The checkpoint written at that step.
+        checkpoint: Option<PathBuf>,
+    },
+    /// A checkpoint could not be written, or the one to resume from does not fit.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     /// Writing output failed.
     #[error("output: {0}")]
     Io(#[from] std::io::Error),
     /// An output writer refused or failed.
     #[error("output: {0}")]
     Output(#[from] OutputError),
+}
+
+fn last_good(checkpoint: Option<&Path>) -> String {
+    checkpoint.map_or_else(String::new, |p| format!("; last good checkpoint: {} (resume with --resume)", p.display()))
+}
+
+impl RunError {
+    /// A blow-up at `step` (no checkpoint named yet; the run adds its last good one).
+    pub fn blowup(step: u64, what: impl Into<String>) -> Self {
+        Self::Blowup { step, what: what.into(), checkpoint: None }
+    }
 }
 
 /// Opens an engine for `system` and `state` on the chosen backend. With [`Backend::Auto`] a
@@ -201,6 +232,32 @@ pub struct RunOptions {
     /// A reduced-model file for a coupled run (`--coupling-model`): used instead of learning
     /// one online.
     pub coupling_model: Option<PathBuf>,
+    /// Where and how often to write checkpoints (None: never).
+    pub checkpoint: Option<CheckpointPlan>,
+    /// Continue from this checkpoint instead of fresh initial conditions.
+    pub resume: Option<Checkpoint>,
+    /// Set (to the signal's number) by a signal handler: the run writes a checkpoint at the next
+    /// chunk boundary, at most [`MAX_CHUNK`] steps later, and stops.
+    pub stop: Option<Arc<AtomicUsize>>,
+    /// Bounds beyond which the run stops as blown up.
+    pub limits: Limits,
+    /// A fault to force into the run (tests of the fault checks).
+    pub inject: Option<crate::faults::Injection>,
+}
+
+/// Most steps between two looks at the stop flag, fault checks included.
+pub const MAX_CHUNK: u64 = 500;
+
+/// Where and how often a run writes checkpoints ([`crate::checkpoint`]).
+#[derive(Clone, Debug)]
+pub struct CheckpointPlan {
+    /// Folder of the checkpoint files.
+    pub dir: PathBuf,
+    /// Steps between checkpoints (0: only at the end and when a signal stops the run).
+    pub every: u64,
+    /// What the caller needs to build the scenario again (stored in each file; the binary
+    /// stores its `run` arguments).
+    pub recipe: serde_json::Value,
 }
 
 impl RunOptions {
@@ -213,6 +270,11 @@ impl RunOptions {
             trajectory: None,
             fields: None,
             coupling_model: None,
+            checkpoint: None,
+            resume: None,
+            stop: None,
+            limits: Limits::default(),
+            inject: None,
         }
     }
 }
@@ -230,8 +292,10 @@ pub struct RunOutcome {
     pub fluid_particles: usize,
     /// Frozen wall particles.
     pub wall_particles: usize,
-    /// Steps run.
+    /// Steps of the run (from step 0, a resumed part included).
     pub steps: u64,
+    /// The step the run resumed at (0: it started fresh); `wall_seconds` covers the steps after it.
+    pub resumed_at: u64,
     /// Wall-clock seconds spent stepping (set-up excluded).
     pub wall_seconds: f64,
     /// Samples in order.
@@ -288,7 +352,11 @@ pub struct CouplingOutcome {
 impl RunOutcome {
     /// Particle-steps per second.
     pub fn particle_steps_per_second(&self) -> f64 {
-        self.particles as f64 * self.steps as f64 / self.wall_seconds.max(1e-12)
+        self.particles as f64 * self.timed_steps() as f64 / self.wall_seconds.max(1e-12)
+    }
+    /// Steps this process ran (the run's steps less those before the checkpoint it resumed from).
+    pub fn timed_steps(&self) -> u64 {
+        self.steps - self.resumed_at
     }
     /// Mean of `f` over the samples of the second half of the run (NaN without samples there).
     pub fn second_half_mean(&self, f: impl Fn(&Observables) -> f64) -> f64 {
@@ -310,20 +378,34 @@ struct Writers {
 }
 
 impl Writers {
-    fn open(dir: &Path, opts: &RunOptions, scenario: &Scenario) -> Result<Self, RunError> {
+    /// Opens the files fresh, or, for a run resumed at `resume`, keeps what was written up to
+    /// that step and appends.
+    fn open(dir: &Path, opts: &RunOptions, scenario: &Scenario, resume: Option<u64>) -> Result<Self, RunError> {
         std::fs::create_dir_all(dir)?;
-        let thermo = ThermoCsv::create(dir.join("thermo.csv"), &THERMO_COLUMNS)?;
         let traj = opts.trajectory.is_some();
+        let fields = opts.fields.is_some();
         let l = scenario.sim_box.len.map(f64::from);
         // Bins of about 1 rc, at most 64 per axis.
         let bins = l.map(|x| (x.round() as usize).clamp(1, 64));
+        let grid = if fields { Some(FieldGrid::new(l, bins)?) } else { None };
+        if let Some(step) = resume {
+            return Ok(Self {
+                dir: dir.to_path_buf(),
+                thermo: ThermoCsv::resume(dir.join("thermo.csv"), &THERMO_COLUMNS, step)?,
+                xyz: if traj { Some(XyzWriter::resume(dir.join("trajectory.xyz"), step)?) } else { None },
+                vtp: if traj { Some(VtpSeries::resume(dir.join("particles"), "particles", step)?) } else { None },
+                vti: if fields { Some(VtiSeries::resume(dir.join("fields"), "fields", step)?) } else { None },
+                grid,
+            });
+        }
+        let thermo = ThermoCsv::create(dir.join("thermo.csv"), &THERMO_COLUMNS)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             thermo,
             xyz: if traj { Some(XyzWriter::create(dir.join("trajectory.xyz"))?) } else { None },
             vtp: if traj { Some(VtpSeries::create(dir.join("particles"), "particles")?) } else { None },
-            vti: if opts.fields.is_some() { Some(VtiSeries::create(dir.join("fields"), "fields")?) } else { None },
-            grid: if opts.fields.is_some() { Some(FieldGrid::new(l, bins)?) } else { None },
+            vti: if fields { Some(VtiSeries::create(dir.join("fields"), "fields")?) } else { None },
+            grid,
         })
     }
 }
@@ -358,11 +440,28 @@ pub fn run(
     mut probe: Option<FlowProbe>,
     out: &mut dyn Write,
 ) -> Result<RunOutcome, RunError> {
-    let initial = initial_conditions(scenario, scenario.backend)?;
+    let resumed = opts.resume.as_ref();
+    if scenario.platelets.is_some() && (opts.checkpoint.is_some() || resumed.is_some()) {
+        let mut e = crate::params::ValidationErrors::default();
+        e.push(
+            "--checkpoint",
+            &scenario.name,
+            "runs with platelets cannot be checkpointed yet (their bonds, stress history and coupling are not saved); run it without --checkpoint",
+        );
+        return Err(RunError::Invalid(e));
+    }
+    let initial = match resumed {
+        Some(c) => resumed_conditions(scenario, c)?,
+        None => initial_conditions(scenario, scenario.backend)?,
+    };
     let system = initial.system.clone();
+    let start_step = resumed.map_or(0, |c| c.step);
     let mut engine =
-        open_with_platelets(scenario.backend, &initial.system, &initial.state, 0, initial.platelets.as_ref())?;
-    engine.compute_forces()?;
+        open_with_platelets(scenario.backend, &initial.system, &initial.state, start_step, initial.platelets.as_ref())?;
+    if resumed.is_none() {
+        // A checkpoint brings the forces of its last step along (the next half-kick needs them).
+        engine.compute_forces()?;
+    }
     let mut coupled: Option<Coupled> = None;
     let mut adaptive: Option<Adaptive> = None;
     if let (Some(cfg), Some(set)) = (&scenario.platelets, &initial.platelets) {
@@ -448,38 +547,85 @@ pub fn run(
         engine.backend().name(),
         engine.device_name()
     )?;
+    if let Some(c) = resumed {
+        let from = c.path.as_ref().map_or_else(|| "memory".to_string(), |p| p.display().to_string());
+        writeln!(out, "# resumed at step {} from {from}", c.step)?;
+    }
     let mut files = match &opts.out_dir {
-        Some(dir) => Some(Writers::open(dir, opts, scenario)?),
+        Some(dir) => Some(Writers::open(dir, opts, scenario, resumed.map(|c| c.step))?),
         None => None,
     };
+    // Counters and accumulators continue where the checkpoint left them.
+    let base = resumed.map_or_else(WallCounts::default, |c| c.counters.wall_counts());
+    let mut samples = resumed.map_or_else(Vec::new, |c| c.samples.clone());
+    if let Some(c) = resumed {
+        let mismatch = |why: String| CheckpointError::Mismatch { path: checkpoint_name(c), why };
+        let mut w = Words::new(&c.probe);
+        if let Some(p) = probe.as_mut() {
+            p.restore(&mut w).map_err(|e| mismatch(format!("flow probe: {e}")))?;
+        }
+        w.finish().map_err(|e| mismatch(format!("flow probe: {e}")))?;
+        let mut w = Words::new(&c.fields);
+        if let Some(g) = files.as_mut().and_then(|f| f.grid.as_mut()) {
+            g.restore(&mut w).map_err(|e| mismatch(format!("field grid (--fields): {e}")))?;
+        }
+        w.finish().map_err(|e| mismatch(format!("field grid (--fields): {e}")))?;
+    }
+    let mut last_good = resumed.and_then(|c| c.path.clone());
+    let limits = opts.limits;
     let dt = f64::from(system.dt);
     let type_names: Vec<String> = system.types.iter().map(|t| t.name.clone()).collect();
     let masses: Vec<f64> = system.types.iter().map(|t| if t.frozen { 0.0 } else { f64::from(t.mass) }).collect();
     writeln!(out, "{:>10} {:>12} {:>12} {:>12} {:>10}", "step", "temperature", "pressure", "steps/s", "ETA")?;
     let start = Instant::now();
-    let mut samples = Vec::new();
-    let mut done = 0u64;
     let mut since_row = Instant::now();
     let mut steps_since_row = 0u64;
-    let (first, every) = (engine.step(), opts.thermo_every.max(1));
-    let end = first + scenario.steps;
-    while done < scenario.steps {
+    let every = opts.thermo_every.max(1);
+    let end = scenario.steps;
+    let checkpoint_due =
+        |s: u64| opts.checkpoint.as_ref().is_some_and(|c| s == end || (c.every > 0 && s % c.every == 0));
+    let inject_due = |s: u64| opts.inject.is_some_and(|i| i.step == s);
+    let ckpt =
+        |engine: &mut dyn Engine, samples: &[Observables], probe: &Option<FlowProbe>, files: &Option<Writers>| {
+            let plan = opts.checkpoint.as_ref().expect("checked by the caller");
+            let grid = files.as_ref().and_then(|f| f.grid.as_ref());
+            write_checkpoint(
+                engine,
+                scenario,
+                plan,
+                (base, initial.fluid, initial.wall),
+                samples,
+                probe.as_ref(),
+                grid,
+                &limits,
+            )
+        };
+    while engine.step() < end {
         let step0 = engine.step();
-        // Rows at multiples of `thermo_every` (counted from the first step) and at the end.
-        let row_at = (first + ((step0 - first) / every + 1) * every).min(end);
+        // Rows at multiples of `thermo_every` and at the end.
+        let row_at = ((step0 / every + 1) * every).min(end);
+        let limit = row_at.min(step0 + MAX_CHUNK);
         let platelets_due = |s: u64| probe.as_ref().and_then(|p| p.platelets.as_ref()).is_some_and(|p| p.due(s));
         let state_due = |s: u64| {
             probe.as_ref().is_some_and(|p| p.due(s))
                 || opts.trajectory.as_ref().is_some_and(|t| t.fires(s))
                 || opts.fields.as_ref().is_some_and(|t| t.fires(s))
         };
-        let next = (step0 + 1..=row_at).find(|&s| state_due(s) || platelets_due(s)).unwrap_or(row_at);
+        let next = (step0 + 1..=limit)
+            .find(|&s| state_due(s) || platelets_due(s) || checkpoint_due(s) || inject_due(s))
+            .unwrap_or(limit);
         let chunk = next - step0;
         let got = engine.run(chunk, opts.sample_every)?;
-        done += chunk;
         steps_since_row += chunk;
         if let Some(bad) = got.iter().find(|o| !o.is_finite()) {
-            return Err(RunError::Blowup { step: bad.step, what: "non-finite velocity or force".into() });
+            let what = "non-finite velocity or force";
+            return Err(blown(engine.as_mut(), &system, &limits, bad.step, what.into(), &last_good));
+        }
+        if let Some((hot, t)) =
+            limits.max_temperature.and_then(|t| got.iter().find(|o| o.temperature() > t).map(|o| (o, t)))
+        {
+            let what = format!("temperature {:.6} above the bound --max-temperature {t}", hot.temperature());
+            return Err(blown(engine.as_mut(), &system, &limits, hot.step, what, &last_good));
         }
         samples.extend(got.iter().copied());
         let step = engine.step();
@@ -505,7 +651,7 @@ pub fn run(
         if sdue {
             let state = engine.state()?;
             if let Some(p) = probe.as_mut().filter(|p| p.due(step)) {
-                let counts = if p.wall_shear.is_some() { engine.wall_counts()? } else { WallCounts::default() };
+                let counts = if p.wall_shear.is_some() { plus(base, engine.wall_counts()?) } else { base };
                 p.sample(&system, &state, step, counts)?;
             }
             if let Some(f) = files.as_mut() {
@@ -545,51 +691,76 @@ pub fn run(
                 }
             }
         }
-        if step < row_at {
-            continue;
-        }
-        // The row shows the state at its step: the last sample when it is that step's, otherwise
-        // one extra reduction (rows are output steps; nothing is read back in between).
-        let row = match got.last() {
-            Some(o) if o.step == step => *o,
-            _ => engine.observables()?,
-        };
-        if !row.is_finite() {
-            return Err(RunError::Blowup { step: row.step, what: "non-finite velocity or force".into() });
-        }
-        let counts = engine.wall_counts()?;
-        if counts.leaked > 0 {
-            return Err(RunError::Blowup {
-                step,
-                what: format!(
-                    "{} particle(s) ended a step inside a wall (bounce-back could not return them): \
-                     lower dt or the driving force",
+        if step == row_at {
+            // The row shows the state at its step: the last sample when it is that step's,
+            // otherwise one extra reduction (rows are output steps; nothing is read back in
+            // between).
+            let row = match got.last() {
+                Some(o) if o.step == step => *o,
+                _ => engine.observables()?,
+            };
+            if !row.is_finite() {
+                let what = "non-finite velocity or force".to_string();
+                return Err(blown(engine.as_mut(), &system, &limits, step, what, &last_good));
+            }
+            let counts = plus(base, engine.wall_counts()?);
+            if counts.leaked > 0 {
+                let what = format!(
+                    "{} time(s) a particle ended a step inside a wall (bounce-back could not return it): lower dt or the driving force",
                     counts.leaked
-                ),
-            });
+                );
+                return Err(blown(engine.as_mut(), &system, &limits, step, what, &last_good));
+            }
+            if limits.max_speed.is_some() {
+                if let Some(bad) = first_bad_particle(&system, &engine.state()?, &limits) {
+                    return Err(RunError::Blowup { step, what: bad, checkpoint: last_good });
+                }
+            }
+            let rate = steps_since_row as f64 / since_row.elapsed().as_secs_f64().max(1e-9);
+            (since_row, steps_since_row) = (Instant::now(), 0);
+            let eta = (end - step) as f64 / rate;
+            writeln!(
+                out,
+                "{:>10} {:>12.5} {:>12.5} {:>12.1} {:>9.1}s",
+                step,
+                row.temperature(),
+                row.pressure(),
+                rate,
+                eta
+            )?;
+            if let Some(f) = files.as_mut() {
+                f.thermo.write_row(&thermo_row(&row, dt))?;
+            }
         }
-        let rate = steps_since_row as f64 / since_row.elapsed().as_secs_f64().max(1e-9);
-        (since_row, steps_since_row) = (Instant::now(), 0);
-        let eta = (scenario.steps - done) as f64 / rate;
-        writeln!(
-            out,
-            "{:>10} {:>12.5} {:>12.5} {:>12.1} {:>9.1}s",
-            step,
-            row.temperature(),
-            row.pressure(),
-            rate,
-            eta
-        )?;
-        if let Some(f) = files.as_mut() {
-            f.thermo.write_row(&thermo_row(&row, dt))?;
+        if checkpoint_due(step) {
+            match ckpt(engine.as_mut(), &samples, &probe, &files) {
+                Ok(path) => last_good = Some(path),
+                Err(RunError::Blowup { step, what, .. }) => {
+                    return Err(RunError::Blowup { step, what, checkpoint: last_good })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(i) = opts.inject.filter(|i| i.step == step) {
+            inject(engine.as_mut(), &system, i.fault)?;
+            writeln!(out, "# injected fault {:?} at step {step}", i.fault)?;
+        }
+        if let Some(signal) = opts.stop.as_ref().map(|f| f.load(Ordering::SeqCst)).filter(|&s| s != 0) {
+            let checkpoint = match &opts.checkpoint {
+                Some(_) if !checkpoint_due(step) => Some(ckpt(engine.as_mut(), &samples, &probe, &files)?),
+                Some(_) => last_good,
+                None => None,
+            };
+            return Err(RunError::Interrupted { signal, step, checkpoint });
         }
     }
     let wall_seconds = start.elapsed().as_secs_f64();
     let last = engine.observables()?;
     if !last.is_finite() {
-        return Err(RunError::Blowup { step: last.step, what: "non-finite velocity or force".into() });
+        let what = "non-finite velocity or force".to_string();
+        return Err(blown(engine.as_mut(), &system, &limits, last.step, what, &last_good));
     }
-    let wall_counts = engine.wall_counts()?;
+    let wall_counts = plus(base, engine.wall_counts()?);
     if let (Some(f), Some(p)) = (files.as_ref(), probe.as_ref()) {
         write_profiles(&f.dir, p)?;
     }
@@ -637,6 +808,7 @@ pub fn run(
         fluid_particles: initial.fluid,
         wall_particles: initial.wall,
         steps: scenario.steps,
+        resumed_at: start_step,
         wall_seconds,
         samples,
         last,
@@ -664,6 +836,90 @@ pub fn run(
             controller: c.controller,
         }),
     })
+}
+
+/// `a + b`, counter by counter: the engine counts from its (re)start, a resumed run adds what
+/// the checkpoint had counted before.
+fn plus(a: WallCounts, b: WallCounts) -> WallCounts {
+    WallCounts {
+        bounced: a.bounced + b.bounced,
+        leaked: a.leaked + b.leaked,
+        impulse: [a.impulse[0] + b.impulse[0], a.impulse[1] + b.impulse[1]],
+    }
+}
+
+/// How a checkpoint is named in messages.
+fn checkpoint_name(c: &Checkpoint) -> String {
+    c.path.as_ref().map_or_else(|| "checkpoint in memory".to_string(), |p| p.display().to_string())
+}
+
+/// The system and particles of `scenario` from checkpoint `c`, refused when `c` was written by
+/// another scenario (name or physics) or lies beyond the run's end.
+fn resumed_conditions(scenario: &Scenario, c: &Checkpoint) -> Result<Initial, RunError> {
+    let mismatch = |why: String| CheckpointError::Mismatch { path: checkpoint_name(c), why };
+    if c.scenario != scenario.name {
+        return Err(mismatch(format!("written by scenario {:?}, not {:?}", c.scenario, scenario.name)).into());
+    }
+    if c.fingerprint != scenario.fingerprint() {
+        return Err(mismatch(
+            "written by a run whose physics differs (keys, seed, geometry or platelets); resume with the same scenario settings".into(),
+        )
+        .into());
+    }
+    if c.step > scenario.steps {
+        return Err(mismatch(format!("at step {}, beyond the run's {} steps", c.step, scenario.steps)).into());
+    }
+    let system = if scenario.vessel.is_some() {
+        scenario
+            .walled_system()
+            .ok_or_else(|| KernelError::InconsistentState("the vessel's distance field could not be sampled".into()))?
+    } else {
+        scenario.system()
+    };
+    let initial =
+        Initial { system, state: c.state.clone(), fluid: c.counters.fluid, wall: c.counters.wall, platelets: None };
+    initial.state.check(&initial.system).map_err(|e| mismatch(e.to_string()))?;
+    Ok(initial)
+}
+
+/// Writes a checkpoint of the engine's current state with the run's samples and accumulators,
+/// after checking that the state is good (no fault, [`first_bad_particle`]; no particle inside
+/// a wall): a bad state is reported as a blow-up and never written, so the last checkpoint on
+/// disk stays the last good one.
+#[allow(clippy::too_many_arguments)]
+fn write_checkpoint(
+    engine: &mut dyn Engine,
+    scenario: &Scenario,
+    plan: &CheckpointPlan,
+    (base, fluid, wall): (WallCounts, usize, usize),
+    samples: &[Observables],
+    probe: Option<&FlowProbe>,
+    grid: Option<&FieldGrid>,
+    limits: &Limits,
+) -> Result<PathBuf, RunError> {
+    let step = engine.step();
+    let state = engine.state()?;
+    let counts = plus(base, engine.wall_counts()?);
+    if let Some(bad) = first_bad_particle(engine.system(), &state, limits) {
+        return Err(RunError::blowup(step, format!("checkpoint not written: {bad}")));
+    }
+    if counts.leaked > 0 {
+        return Err(RunError::blowup(
+            step,
+            format!("checkpoint not written: {} particle(s) leaked into a wall", counts.leaked),
+        ));
+    }
+    let mut counters = Counters { fluid, wall, ..Counters::default() };
+    counters.set_wall_counts(counts);
+    let mut c = Checkpoint::new(&scenario.name, scenario.fingerprint(), plan.recipe.clone(), step, state, counters);
+    c.samples = samples.to_vec();
+    if let Some(p) = probe {
+        p.save(&mut c.probe);
+    }
+    if let Some(g) = grid {
+        g.save(&mut c.fields);
+    }
+    Ok(c.write(&plan.dir)?)
 }
 
 /// The network of an adaptive-stepping run (None when harvesting): checks the coarse factor

@@ -460,6 +460,12 @@ impl Engine for CpuEngine {
             n_local: self.pos.len(),
         })
     }
+    fn overwrite(&mut self, state: &ParticleState) -> Result<()> {
+        self.state()?.check_same_particles(state)?;
+        let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
+        (self.pos, self.vel, self.force) = (four(&state.pos), four(&state.vel), four(&state.force));
+        Ok(())
+    }
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
         Ok(self.platelets.as_mut().map(PlateletCpu::state))
     }

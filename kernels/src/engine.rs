@@ -66,6 +66,12 @@ pub trait Engine {
     fn wall_counts(&mut self) -> Result<WallCounts>;
     /// Copies the particle state back to the host (in the engine's memory order).
     fn state(&mut self) -> Result<ParticleState>;
+    /// Overwrites the positions, velocities and forces of the particles in place with those of
+    /// `state`, which must hold the same particles in the memory order [`Engine::state`] returns
+    /// (types and tags are checked, values are not). For tools that edit a running system and for
+    /// tests that inject faults (a NaN velocity, a particle inside a wall) to check they are
+    /// caught.
+    fn overwrite(&mut self, state: &ParticleState) -> Result<()>;
     /// Platelet particles (positions, velocities, interface forces); None without platelets.
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
         Ok(None)

@@ -72,6 +72,20 @@ impl ParticleState {
         Ok(())
     }
 
+    /// Checks that `other` holds the same particles in the same order (tags and types), as
+    /// [`crate::Engine::overwrite`] requires.
+    pub fn check_same_particles(&self, other: &ParticleState) -> Result<()> {
+        if self.len() != other.len() || self.tag != other.tag || self.type_id != other.type_id {
+            return Err(KernelError::InconsistentState(
+                "overwrite: the state must hold the engine's particles (tags and types) in its memory order".into(),
+            ));
+        }
+        if [other.vel.len(), other.force.len()].iter().any(|&l| l != other.len()) {
+            return Err(KernelError::InconsistentState("overwrite: pos, vel and force must have equal lengths".into()));
+        }
+        Ok(())
+    }
+
     /// Returns a copy sorted by tag, the canonical order for comparing runs.
     pub fn sorted_by_tag(&self) -> Self {
         let mut order: Vec<usize> = (0..self.len()).collect();

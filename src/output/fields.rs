@@ -283,6 +283,32 @@ impl FieldGrid {
         Ok(out)
     }
 
+    /// Appends the sums and the sample count to `out` (a checkpoint; [`restore`](Self::restore)
+    /// reads them back into a grid of the same bins).
+    pub fn save(&self, out: &mut Vec<f64>) {
+        out.push(crate::checkpoint::bits(self.samples));
+        out.extend(&self.count);
+        out.extend(&self.mass);
+        out.extend(self.momentum.iter().flatten());
+        out.extend(self.second_moment.iter().flatten());
+        out.extend(self.virial.iter().flatten());
+    }
+
+    /// Reads back what [`save`](Self::save) wrote.
+    pub fn restore(&mut self, w: &mut crate::checkpoint::Words<'_>) -> Result<(), String> {
+        let n = self.count.len();
+        self.samples = w.int()?;
+        self.count.copy_from_slice(w.take(n)?);
+        self.mass.copy_from_slice(w.take(n)?);
+        let m = w.take(3 * n)?;
+        self.momentum = m.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
+        let s = w.take(6 * n)?;
+        self.second_moment = s.chunks_exact(6).map(|c| std::array::from_fn(|k| c[k])).collect();
+        let v = w.take(6 * n)?;
+        self.virial = v.chunks_exact(6).map(|c| std::array::from_fn(|k| c[k])).collect();
+        Ok(())
+    }
+
     /// Clears the sums and the sample count (the bins stay).
     pub fn reset(&mut self) {
         self.samples = 0;
@@ -514,6 +540,21 @@ impl Profile1d {
             count: self.count.iter().map(|c| c / s).collect(),
             samples: self.samples,
         })
+    }
+
+    /// Appends the sums and the sample count to `out` (a checkpoint).
+    pub fn save(&self, out: &mut Vec<f64>) {
+        out.push(crate::checkpoint::bits(self.samples));
+        out.extend(&self.count);
+        out.extend(&self.velocity_sum);
+    }
+
+    /// Reads back what [`save`](Self::save) wrote into a profile of the same bins.
+    pub fn restore(&mut self, w: &mut crate::checkpoint::Words<'_>) -> Result<(), String> {
+        self.samples = w.int()?;
+        self.count.copy_from_slice(w.take(self.bins)?);
+        self.velocity_sum.copy_from_slice(w.take(self.bins)?);
+        Ok(())
     }
 
     /// Clears the sums and the sample count.

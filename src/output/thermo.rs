@@ -2,8 +2,8 @@
 //! output step, like LAMMPS' `thermo` or HOOMD-blue's `Table` writer. Each row is handed to the
 //! operating system as soon as it is written, so a killed run keeps every complete row.
 
-use std::fs::File;
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::number::f64_text;
@@ -39,6 +39,39 @@ impl ThermoCsv {
         let header = columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",") + "\n";
         file.write_all(header.as_bytes()).map_err(|e| OutputError::io(&path, e))?;
         Ok(Self { path, columns, file, rows: 0 })
+    }
+
+    /// Reopens the table `path` of a run resumed at `step`: keeps the header (which must name
+    /// `columns`) and the complete rows up to `step` (first column), drops later or torn rows
+    /// (written after the checkpoint, they will be written again), and appends from there. A
+    /// missing file is created.
+    pub fn resume<S: AsRef<str>>(path: impl AsRef<Path>, columns: &[S], step: u64) -> Result<Self, OutputError> {
+        let path = path.as_ref().to_path_buf();
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Self::create(&path, columns),
+            Err(e) => return Err(OutputError::io(&path, e)),
+        };
+        let header = columns.iter().map(|c| csv_field(c.as_ref())).collect::<Vec<_>>().join(",") + "\n";
+        if !text.starts_with(header.as_bytes()) {
+            return Err(OutputError::data(&path, format!("cannot resume: its header is not {:?}", header.trim_end())));
+        }
+        let (mut keep, mut rows) = (header.len(), 0);
+        for line in text[header.len()..].split_inclusive(|&b| b == b'\n') {
+            let first = line.split(|&b| b == b',').next().and_then(|f| std::str::from_utf8(f).ok());
+            match first.and_then(|f| f.trim().parse::<f64>().ok()) {
+                Some(s) if line.ends_with(b"\n") && s <= step as f64 => {
+                    keep += line.len();
+                    rows += 1;
+                }
+                _ => break,
+            }
+        }
+        let mut file = OpenOptions::new().write(true).open(&path).map_err(|e| OutputError::io(&path, e))?;
+        file.set_len(keep as u64).map_err(|e| OutputError::io(&path, e))?;
+        let _ = file.seek(SeekFrom::End(0)).map_err(|e| OutputError::io(&path, e))?;
+        let columns = columns.iter().map(|c| c.as_ref().to_string()).collect();
+        Ok(Self { path, columns, file, rows })
     }
 
     /// Appends one row, one value per column, each in the shortest text that reads back as the
@@ -105,6 +138,25 @@ mod tests {
         assert!(ThermoCsv::create(&path, &[] as &[&str]).is_err());
         let e = ThermoCsv::create(dir.join("no/such/dir.csv"), &["a"]).unwrap_err().to_string();
         assert!(e.contains("no/such/dir.csv"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn resume_keeps_rows_up_to_the_step_and_drops_torn_ones() {
+        let dir = std::env::temp_dir().join(format!("hemoscale-thermo-resume-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("thermo.csv");
+        std::fs::write(&path, "step,t\n0,1\n10,2\n20,3\n30,4\n40,").unwrap();
+        let mut t = ThermoCsv::resume(&path, &["step", "t"], 20).unwrap();
+        assert_eq!(t.rows_written(), 3);
+        t.write_row(&[30.0, 5.0]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "step,t\n0,1\n10,2\n20,3\n30,5\n");
+        // A torn last row before the step is dropped too.
+        std::fs::write(&path, "step,t\n0,1\n10,2").unwrap();
+        let _ = ThermoCsv::resume(&path, &["step", "t"], 20).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "step,t\n0,1\n");
+        let e = ThermoCsv::resume(&path, &["step", "other"], 20).unwrap_err().to_string();
+        assert!(e.contains("cannot resume"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -125,6 +125,10 @@ struct PvdCollection {
 impl PvdCollection {
     fn push(&mut self, time: f64, file: String) -> Result<(), OutputError> {
         self.entries.push((time, file));
+        self.write()
+    }
+
+    fn write(&self) -> Result<(), OutputError> {
         let mut xml = String::from(
             "<?xml version=\"1.0\"?>\n<VTKFile type=\"Collection\" version=\"0.1\" byte_order=\"LittleEndian\">\n  \
              <Collection>\n",
@@ -162,6 +166,36 @@ impl Series {
         Ok(Self { dir: dir.to_path_buf(), stem: stem.to_string(), ext, pvd, last_step: None })
     }
 
+    /// Reopens the series of a run resumed at `step`: frames after `step` (written after the
+    /// checkpoint; they will be written again) are deleted and dropped from the `.pvd`, the rest
+    /// are kept.
+    fn resume(dir: &Path, stem: &str, ext: &'static str, step: u64) -> Result<Self, OutputError> {
+        let mut s = Self::create(dir, stem, ext)?;
+        let prefix = format!("{stem}_");
+        let suffix = format!(".{ext}");
+        let step_of = |name: &str| name.strip_prefix(&prefix)?.strip_suffix(&suffix)?.parse::<u64>().ok();
+        if let Ok(text) = std::fs::read_to_string(&s.pvd.path) {
+            for line in text.lines().filter(|l| l.trim_start().starts_with("<DataSet")) {
+                let attr = |key: &str| line.split(&format!("{key}=\"")).nth(1)?.split('"').next().map(str::to_owned);
+                let (Some(t), Some(file)) = (attr("timestep").and_then(|t| t.parse::<f64>().ok()), attr("file")) else {
+                    continue;
+                };
+                if step_of(&file).is_some_and(|k| k <= step) {
+                    s.last_step = step_of(&file);
+                    s.pvd.entries.push((t, file));
+                }
+            }
+        }
+        for e in std::fs::read_dir(dir).map_err(|e| OutputError::io(dir, e))?.filter_map(|e| e.ok()) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if step_of(&name).is_some_and(|k| k > step) {
+                std::fs::remove_file(e.path()).map_err(|err| OutputError::io(&e.path(), err))?;
+            }
+        }
+        s.pvd.write()?;
+        Ok(s)
+    }
+
     /// Checks the step and time, returns the frame file's name and path.
     fn next_file(&self, step: u64, time: f64) -> Result<(String, PathBuf), OutputError> {
         let name = format!("{}_{step:010}.{}", self.stem, self.ext);
@@ -195,6 +229,12 @@ impl VtpSeries {
     /// `{dir}/{stem}_{step:010}.vtp` per frame. Nothing is written until the first frame.
     pub fn create(dir: impl AsRef<Path>, stem: &str) -> Result<Self, OutputError> {
         Ok(Self { series: Series::create(dir.as_ref(), stem, "vtp")? })
+    }
+
+    /// Reopens the series of a run resumed at `step`, keeping the frames up to `step` and
+    /// deleting later ones.
+    pub fn resume(dir: impl AsRef<Path>, stem: &str, step: u64) -> Result<Self, OutputError> {
+        Ok(Self { series: Series::resume(dir.as_ref(), stem, "vtp", step)? })
     }
 
     /// Writes `frame` (checked first, [`Frame::check`]) to its own `.vtp` and rewrites the
@@ -361,6 +401,12 @@ impl VtiSeries {
         Ok(Self { series: Series::create(dir.as_ref(), stem, "vti")? })
     }
 
+    /// Reopens the series of a run resumed at `step`, keeping the frames up to `step` and
+    /// deleting later ones.
+    pub fn resume(dir: impl AsRef<Path>, stem: &str, step: u64) -> Result<Self, OutputError> {
+        Ok(Self { series: Series::resume(dir.as_ref(), stem, "vti", step)? })
+    }
+
     /// Writes one frame of cell data on `grid` and rewrites the `.pvd`; steps must increase.
     /// Returns the frame file's path.
     pub fn write_frame(
@@ -516,6 +562,16 @@ mod tests {
         let e = s.write_frame(&Frame { step: 10, ..frame }).unwrap_err().to_string();
         assert!(e.contains("frame at step 10 after a frame at step 10"), "{e}");
         assert_eq!(s.frames_written(), 2);
+        // Resumed at step 7: the frame at 10 goes (file and entry); writing continues after 5.
+        let mut r = VtpSeries::resume(&dir, "traj", 7).unwrap();
+        assert_eq!(r.frames_written(), 1);
+        assert!(!dir.join("traj_0000000010.vtp").exists() && dir.join("traj_0000000005.vtp").exists());
+        assert!(r.write_frame(&Frame { step: 5, ..frame }).is_err(), "steps still increase");
+        r.write_frame(&Frame { step: 8, time: 0.08, ..frame }).unwrap();
+        let pvd = std::fs::read_to_string(r.pvd_path()).unwrap();
+        assert!(
+            pvd.contains("traj_0000000005.vtp") && pvd.contains("traj_0000000008.vtp") && !pvd.contains("_0000000010")
+        );
 
         let mut v = VtiSeries::create(&dir, "fields").unwrap();
         let grid = ImageGrid { cells: [2, 1, 1], origin: [0.0; 3], spacing: [1.0; 3] };

@@ -48,6 +48,46 @@ impl XyzWriter {
         Ok(Self { path, file, frames: 0 })
     }
 
+    /// Reopens the trajectory `path` of a run resumed at `step`: keeps the complete frames up to
+    /// `step` (their `Step=` key), drops later or torn ones, and appends from there. A missing
+    /// file is created.
+    pub fn resume(path: impl AsRef<Path>, step: u64) -> Result<Self, OutputError> {
+        let path = path.as_ref().to_path_buf();
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Self::create(&path),
+            Err(e) => return Err(OutputError::io(&path, e)),
+        };
+        let (mut keep, mut frames) = (0usize, 0u64);
+        let mut lines = text.split_inclusive(|&b| b == b'\n').peekable();
+        'frames: while lines.peek().is_some() {
+            let mut len = 0;
+            let mut line = || lines.next().filter(|l| l.ends_with(b"\n")).inspect(|l| len += l.len());
+            let Some(n) = line().and_then(|l| std::str::from_utf8(l).ok()?.trim().parse::<usize>().ok()) else { break };
+            let Some(comment) = line().and_then(|l| std::str::from_utf8(l).ok().map(str::to_owned)) else { break };
+            let frame_step =
+                comment.split_whitespace().find_map(|w| w.strip_prefix("Step=")).and_then(|v| v.parse::<u64>().ok());
+            for _ in 0..n {
+                if line().is_none() {
+                    break 'frames;
+                }
+            }
+            match frame_step {
+                Some(s) if s <= step => {
+                    keep += len;
+                    frames += 1;
+                }
+                _ => break,
+            }
+        }
+        let file = OpenOptions::new().write(true).open(&path).map_err(|e| OutputError::io(&path, e))?;
+        file.set_len(keep as u64).map_err(|e| OutputError::io(&path, e))?;
+        drop(file);
+        let mut w = Self::append(&path)?;
+        w.frames = frames;
+        Ok(w)
+    }
+
     /// Appends `frame`, checked first ([`Frame::check`]; type names must be non-empty and hold
     /// no whitespace or quotes, since readers split lines at whitespace). The frame is formatted
     /// in memory and written with one call, so a killed run leaves at most one torn frame at the
@@ -132,6 +172,23 @@ mod tests {
         assert_eq!(lines[3], "wall 2 2.5 3 1e-7 0 3 3 2");
         assert!(lines[5].contains("Step=200"));
         assert_eq!(w.frames_written(), 2);
+        // A run resumed at step 150 keeps the first frame, drops the second and appends.
+        let mut torn = std::fs::read(&path).unwrap();
+        torn.extend_from_slice(b"2\nLattice=");
+        std::fs::write(&path, &torn).unwrap();
+        let mut r = XyzWriter::resume(&path, 150).unwrap();
+        assert_eq!(r.frames_written(), 1);
+        r.write_frame(&Frame { step: 160, ..frame }).unwrap();
+        let resumed = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(resumed.lines().count(), 8);
+        assert!(
+            resumed.lines().nth(1).unwrap().contains("Step=100")
+                && resumed.lines().nth(5).unwrap().contains("Step=160")
+        );
+        drop(r);
+        w = XyzWriter::create(&path).unwrap();
+        w.write_frame(&frame).unwrap();
+        w.write_frame(&Frame { step: 200, ..frame }).unwrap();
 
         let bad_names = vec!["red cell".to_string(), "wall".to_string()];
         let e = w.write_frame(&Frame { type_names: &bad_names, ..frame }).unwrap_err().to_string();

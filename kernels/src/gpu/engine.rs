@@ -357,6 +357,21 @@ impl Engine for GpuEngine {
             n_local: n as usize,
         })
     }
+    fn overwrite(&mut self, state: &ParticleState) -> Result<()> {
+        self.state()?.check_same_particles(state)?;
+        // The w lanes carry the type (positions) and tag (velocities) bits, as uploaded.
+        let pack = |v: &[[f32; 3]], w: &dyn Fn(usize) -> f32| -> Vec<[f32; 4]> {
+            v.iter().enumerate().map(|(i, a)| [a[0], a[1], a[2], w(i)]).collect()
+        };
+        let pos = pack(&state.pos, &|i| f32::from_bits(state.type_id[i]));
+        let vel = pack(&state.vel, &|i| f32::from_bits(state.tag[i]));
+        let force = pack(&state.force, &|_| 0.0);
+        let q = &self.ctx.queue;
+        q.write_buffer(&self.b.pos, 0, bytemuck::cast_slice(&pos));
+        q.write_buffer(&self.b.vel, 0, bytemuck::cast_slice(&vel));
+        q.write_buffer(&self.b.force, 0, bytemuck::cast_slice(&force));
+        self.ctx.sync()
+    }
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
         Ok(self.platelets.as_mut().map(PlateletGpu::state))
     }

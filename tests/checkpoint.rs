@@ -1,0 +1,309 @@
+//! Checkpoints and faults through the `hemoscale` binary: a run killed with SIGKILL at a random
+//! moment and resumed ends exactly as an uninterrupted one (CPU: bit for bit; GPU: within the
+//! CPU–GPU parity tolerance, 1e-3 in position); damaged checkpoints are refused and their
+//! predecessor is used; forced faults are caught within one output interval with a diagnostic
+//! naming the particle, and the last good checkpoint stays.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hemoscale::checkpoint::{self, Checkpoint};
+
+fn hemoscale() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hemoscale"));
+    c.stdin(Stdio::null());
+    c
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hemoscale-ckpt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A small plane Couette run (864 particles with walls): every kind of output and accumulator
+/// (thermo, trajectory, fields, velocity profile, wall shear) has to continue across a resume.
+fn couette_args(backend: &str, steps: u64, every: u64) -> Vec<String> {
+    let args = format!(
+        "run couette --backend {backend} --steps {steps} --thermo 50 --set width=6 --set height=6 \
+         --checkpoint-every {every} --trajectory every:100 --fields every:200"
+    );
+    args.split_whitespace().map(String::from).collect()
+}
+
+fn run_to_end(dir: &Path, args: &[String]) -> Output {
+    let o = hemoscale()
+        .args(args)
+        .arg("--checkpoint")
+        .arg(dir.join("ckpt"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--summary-json")
+        .arg(dir.join("summary.json"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "run failed: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn resume(dir: &Path) -> Output {
+    hemoscale().arg("run").arg("--resume").arg(dir.join("ckpt")).output().unwrap()
+}
+
+/// Starts the run, waits for its first checkpoint, then SIGKILLs it after a random delay
+/// (printed, so a failure can be replayed). Returns whether the kill landed mid-run.
+fn run_and_kill(dir: &Path, args: &[String], max_delay_ms: u64) -> bool {
+    let mut child = hemoscale()
+        .args(args)
+        .arg("--checkpoint")
+        .arg(dir.join("ckpt"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--summary-json")
+        .arg(dir.join("summary.json"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while checkpoint::list(&dir.join("ckpt")).unwrap().is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first checkpoint");
+        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint after 2 minutes");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    let delay = u64::from(nanos) % max_delay_ms;
+    eprintln!("killing {delay} ms after the first checkpoint");
+    std::thread::sleep(Duration::from_millis(delay));
+    let finished = child.try_wait().unwrap().is_some();
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    eprintln!("killed run: {status:?}; checkpoints {:?}", checkpoint::list(&dir.join("ckpt")).unwrap());
+    !finished
+}
+
+fn final_checkpoint(dir: &Path, steps: u64) -> Checkpoint {
+    Checkpoint::load(&dir.join("ckpt").join(Checkpoint::file_name(steps))).unwrap()
+}
+
+fn observables(dir: &Path) -> serde_json::Value {
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    s["observables"].clone()
+}
+
+#[test]
+fn a_killed_cpu_run_resumes_bit_for_bit() {
+    let steps = 4000;
+    let args = couette_args("cpu", steps, 100);
+    let whole = scratch("cpu-whole");
+    let _ = run_to_end(&whole, &args);
+    let killed = scratch("cpu-killed");
+    // The run takes about 2 s after its first checkpoint (100 steps in) on a 2-core machine.
+    assert!(run_and_kill(&killed, &args, 500), "the run finished before it was killed: make it longer");
+    let o = resume(&killed);
+    assert!(o.status.success(), "resume failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("# resumed at step"));
+    let (a, b) = (final_checkpoint(&whole, steps), final_checkpoint(&killed, steps));
+    // Bit for bit: the particles in memory order, every sample, every accumulator, the counters.
+    assert_eq!(a.state, b.state, "final particle states differ");
+    assert_eq!(a.samples, b.samples, "sampled observables differ");
+    assert_eq!((a.probe.len(), a.fields.len()), (b.probe.len(), b.fields.len()));
+    let same_bits = |x: &[f64], y: &[f64]| x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
+    assert!(same_bits(&a.probe, &b.probe) && same_bits(&a.fields, &b.fields), "accumulators differ");
+    assert_eq!(a.counters, b.counters);
+    // The outputs continue as if nothing happened.
+    for file in ["out/thermo.csv", "out/trajectory.xyz", "out/particles/particles.pvd", "out/fields/fields.pvd"] {
+        assert_eq!(std::fs::read(whole.join(file)).unwrap(), std::fs::read(killed.join(file)).unwrap(), "{file}");
+    }
+    assert_eq!(observables(&whole), observables(&killed));
+    // Only the two newest checkpoints are kept.
+    assert_eq!(checkpoint::list(&killed.join("ckpt")).unwrap().len(), checkpoint::KEEP);
+    for d in [whole, killed] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn sigterm_writes_a_checkpoint_and_the_run_resumes_bit_for_bit() {
+    let steps = 4000;
+    // Checkpoints only at the end: the one the signal writes is the only one on the way.
+    let args = couette_args("cpu", steps, 0);
+    let whole = scratch("term-whole");
+    let _ = run_to_end(&whole, &args);
+    let d = scratch("term");
+    let child = hemoscale()
+        .args(&args)
+        .arg("--checkpoint")
+        .arg(d.join("ckpt"))
+        .arg("--out")
+        .arg(d.join("out"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first thermo row past the set-up, then ask the run to stop.
+    let thermo = d.join("out/thermo.csv");
+    let t0 = Instant::now();
+    while std::fs::read_to_string(&thermo).map_or(0, |t| t.lines().count()) < 3 {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no thermo rows after 2 minutes");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(128 + 15), "{stderr}");
+    let list = checkpoint::list(&d.join("ckpt")).unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    let at = list[0].0;
+    assert!(0 < at && at < steps && stderr.contains(&format!("stopped by signal 15 at step {at}")), "{stderr}");
+    let o = resume(&d);
+    assert!(o.status.success(), "resume failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(final_checkpoint(&whole, steps).state, final_checkpoint(&d, steps).state);
+    assert_eq!(std::fs::read(whole.join("out/thermo.csv")).unwrap(), std::fs::read(thermo).unwrap());
+    for d in [whole, d] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn a_killed_gpu_run_resumes_within_the_parity_tolerance() {
+    if common::gpu_context().is_none() {
+        return;
+    }
+    let steps = 300;
+    let args = couette_args("gpu", steps, 50);
+    let whole = scratch("gpu-whole");
+    let _ = run_to_end(&whole, &args);
+    let killed = scratch("gpu-killed");
+    let _ = run_and_kill(&killed, &args, 1000);
+    let o = resume(&killed);
+    assert!(o.status.success(), "resume failed: {}", String::from_utf8_lossy(&o.stderr));
+    let (a, b) =
+        (final_checkpoint(&whole, steps).state.sorted_by_tag(), final_checkpoint(&killed, steps).state.sorted_by_tag());
+    assert_eq!(a.tag, b.tag);
+    let len = [6.0f32, 6.0, 8.0];
+    let mut dx = 0.0f32;
+    for (p, q) in a.pos.iter().zip(&b.pos) {
+        for k in 0..3 {
+            let d = (p[k] - q[k]).abs();
+            dx = dx.max(d.min(len[k] - d));
+        }
+    }
+    eprintln!("GPU: max |dx| between the uninterrupted and the resumed run after {steps} steps: {dx:e}");
+    assert!(dx <= 1e-3, "positions differ by {dx}");
+    for d in [whole, killed] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn damaged_checkpoints_are_refused_and_the_previous_one_loads() {
+    let steps = 600;
+    let args = couette_args("cpu", steps, 100);
+    let whole = scratch("damage-whole");
+    let _ = run_to_end(&whole, &args);
+    // A copy of the run's folder as it was at step 500: checkpoints 400 and 500.
+    let d = scratch("damage");
+    let _ = run_to_end(&d, &couette_args("cpu", 500, 100));
+    let list = checkpoint::list(&d.join("ckpt")).unwrap();
+    assert_eq!(list.iter().map(|x| x.0).collect::<Vec<_>>(), vec![500, 400]);
+    // Flip one byte of the newest; a direct load names the file and the reason.
+    let newest = &list[0].1;
+    let mut bytes = std::fs::read(newest).unwrap();
+    let k = bytes.len() / 3;
+    bytes[k] ^= 0x40;
+    std::fs::write(newest, &bytes).unwrap();
+    let e = Checkpoint::load(newest).unwrap_err().to_string();
+    assert!(e.contains("checkpoint_000000000500.hsc") && e.contains("checksum mismatch"), "{e}");
+    // The run's recipe said 500 steps; continue to 600 to compare with the uninterrupted run.
+    let o = hemoscale().args(["run", "--steps", "600", "--resume"]).arg(d.join("ckpt")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("skipping a damaged checkpoint") && stderr.contains("checksum mismatch"), "{stderr}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("resumed at step 400"));
+    assert_eq!(final_checkpoint(&whole, steps).state, final_checkpoint(&d, steps).state);
+
+    // Truncated files, all of them: nothing to resume from, exit status 2, each reason given.
+    for (_, p) in checkpoint::list(&d.join("ckpt")).unwrap() {
+        let b = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &b[..b.len() / 2]).unwrap();
+    }
+    let o = resume(&d);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no usable checkpoint") && stderr.matches("truncated or corrupted").count() == 2,
+        "{stderr}"
+    );
+    // An empty folder as well.
+    let o = hemoscale().args(["run", "--resume"]).arg(d.join("nothing-here")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    for d in [whole, d] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+/// A fault forced in at step 230 with thermo rows every 50 steps: caught by step 300 at the
+/// latest, with the particle named; the checkpoint of step 200 is reported and still loads.
+fn forced_fault(fault: &str, expect: &str) {
+    let d = scratch(fault);
+    let o = hemoscale()
+        .args(couette_args("cpu", 1000, 100))
+        .arg("--checkpoint")
+        .arg(d.join("ckpt"))
+        .arg("--out")
+        .arg(d.join("out"))
+        .arg(format!("--inject-fault={fault}@230"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let step: u64 = stderr
+        .split("blew up at step ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no step in {stderr}"));
+    assert!((230..=280).contains(&step), "caught at step {step}, more than one output interval after 230: {stderr}");
+    // The injected particle is the fluid particle with the lowest id (0).
+    assert!(stderr.contains("particle 0 (plasma) at (") && stderr.contains(expect), "{stderr}");
+    assert!(stderr.contains("last good checkpoint:") && stderr.contains("checkpoint_000000000200.hsc"), "{stderr}");
+    let (c, refused) = checkpoint::newest_good(&d.join("ckpt")).unwrap();
+    assert!(refused.is_empty());
+    assert_eq!(c.step, 200, "a checkpoint was written after the fault");
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
+fn a_nan_velocity_is_caught_and_diagnosed() {
+    forced_fault("nan-velocity", "non-finite position, velocity or force");
+}
+
+#[test]
+fn a_particle_forced_into_a_wall_is_caught_and_diagnosed() {
+    forced_fault("into-wall", "inside a wall");
+}
+
+#[test]
+fn a_checkpoint_of_another_scenario_is_refused() {
+    use hemoscale::dsl::{Backend, Scenario};
+    use hemoscale::run::{run, CheckpointPlan, RunError, RunOptions};
+    let d = scratch("mismatch");
+    let build =
+        |seed| Scenario::builder("box").cubic_box(6.0).seed(seed).steps(40).backend(Backend::Cpu).build().unwrap();
+    let mut opts = RunOptions::for_steps(40);
+    opts.checkpoint = Some(CheckpointPlan { dir: d.clone(), every: 20, recipe: serde_json::Value::Null });
+    let _ = run(&build(1), &opts, None, &mut std::io::sink()).unwrap();
+    let (c, _) = checkpoint::newest_good(&d).unwrap();
+    opts.resume = Some(c);
+    // Another seed is other physics: refused, naming the file.
+    let e = run(&build(2), &opts, None, &mut std::io::sink()).unwrap_err();
+    assert!(matches!(e, RunError::Checkpoint(_)), "{e}");
+    assert!(e.to_string().contains("checkpoint_000000000040.hsc") && e.to_string().contains("physics differs"), "{e}");
+    std::fs::remove_dir_all(d).unwrap();
+}
