@@ -26,6 +26,10 @@ use hemoscale::training::{self, TrainArgs};
 #[derive(Parser)]
 #[command(name = "hemoscale", version, about = "Multiscale platelet dynamics: DPD plasma on CPU and GPU")]
 struct Cli {
+    /// Log level on standard error: error, warn, info, debug or trace, or a filter such as
+    /// `hemoscale=debug` (the environment variable HEMOSCALE_LOG overrides it).
+    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    log_level: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -231,6 +235,16 @@ const EXIT_INVALID: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEMOSCALE_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log_level));
+    match filter {
+        Ok(f) => tracing_subscriber::fmt()
+            .with_env_filter(f)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        Err(e) => return invalid(format!("--log-level {:?}: {e}", cli.log_level)),
+    }
     let command = cli.command.unwrap_or_else(|| {
         Command::Run(Box::new(RunArgs { scenario: Some(scenarios::DEFAULT.into()), seed: 1, ..RunArgs::default() }))
     });
@@ -299,7 +313,7 @@ fn write_json(path: &PathBuf, value: &Value) -> Result<(), String> {
 fn resume_args(dir: &std::path::Path, now: &RunArgs) -> Result<(RunArgs, Checkpoint), String> {
     let (c, refused) = checkpoint::newest_good(dir).map_err(|e| e.to_string())?;
     for r in refused {
-        eprintln!("warning: skipping a damaged checkpoint: {r}");
+        tracing::warn!("skipping a damaged checkpoint: {r}");
     }
     let mut args: RunArgs = serde_json::from_value(c.recipe.clone())
         .map_err(|e| format!("{}: the checkpoint's run arguments do not read back: {e}", checkpoint_name(&c)))?;
@@ -394,6 +408,7 @@ fn run_command(args: RunArgs) -> ExitCode {
     }
     opts.resume = resume;
     opts.stop = Some(stop_flag());
+    opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let probe = builtin.probe(&scenario, steps);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -434,6 +449,8 @@ fn run_command(args: RunArgs) -> ExitCode {
             "out": opts.out_dir.as_ref().map(|d| d.display().to_string()),
             "wall_seconds": outcome.wall_seconds,
             "particle_steps_per_second": outcome.particle_steps_per_second(),
+            "checkpoints_written": outcome.checkpoints_written,
+            "checkpoint_seconds": outcome.checkpoint_seconds,
             "seed": args.seed,
             "parameters": values.to_json(),
             "observables": observables,

@@ -243,6 +243,9 @@ pub struct RunOptions {
     pub limits: Limits,
     /// A fault to force into the run (tests of the fault checks).
     pub inject: Option<crate::faults::Injection>,
+    /// Draw a progress bar (steps/s, particle-steps/s, ETA) on standard error: for a terminal;
+    /// otherwise the thermo rows are the plain periodic progress lines.
+    pub progress: bool,
 }
 
 /// Most steps between two looks at the stop flag, fault checks included.
@@ -275,6 +278,7 @@ impl RunOptions {
             stop: None,
             limits: Limits::default(),
             inject: None,
+            progress: false,
         }
     }
 }
@@ -298,6 +302,10 @@ pub struct RunOutcome {
     pub resumed_at: u64,
     /// Wall-clock seconds spent stepping (set-up excluded).
     pub wall_seconds: f64,
+    /// Checkpoints this process wrote.
+    pub checkpoints_written: usize,
+    /// Wall-clock seconds spent writing them (part of `wall_seconds`).
+    pub checkpoint_seconds: f64,
     /// Samples in order.
     pub samples: Vec<Observables>,
     /// Observables of the final state.
@@ -550,6 +558,7 @@ pub fn run(
     if let Some(c) = resumed {
         let from = c.path.as_ref().map_or_else(|| "memory".to_string(), |p| p.display().to_string());
         writeln!(out, "# resumed at step {} from {from}", c.step)?;
+        tracing::info!(step = c.step, from = %from, "resumed");
     }
     let mut files = match &opts.out_dir {
         Some(dir) => Some(Writers::open(dir, opts, scenario, resumed.map(|c| c.step))?),
@@ -577,6 +586,7 @@ pub fn run(
     let type_names: Vec<String> = system.types.iter().map(|t| t.name.clone()).collect();
     let masses: Vec<f64> = system.types.iter().map(|t| if t.frozen { 0.0 } else { f64::from(t.mass) }).collect();
     writeln!(out, "{:>10} {:>12} {:>12} {:>12} {:>10}", "step", "temperature", "pressure", "steps/s", "ETA")?;
+    let bar = opts.progress.then(|| progress_bar(scenario.steps, start_step, engine.n_particles()));
     let start = Instant::now();
     let mut since_row = Instant::now();
     let mut steps_since_row = 0u64;
@@ -585,10 +595,14 @@ pub fn run(
     let checkpoint_due =
         |s: u64| opts.checkpoint.as_ref().is_some_and(|c| s == end || (c.every > 0 && s % c.every == 0));
     let inject_due = |s: u64| opts.inject.is_some_and(|i| i.step == s);
+    // Checkpoints written and the wall-clock seconds they took (part of `wall_seconds`).
+    let checkpoint_cost = std::cell::Cell::new((0usize, 0.0f64));
     let ckpt =
         |engine: &mut dyn Engine, samples: &[Observables], probe: &Option<FlowProbe>, files: &Option<Writers>| {
             let plan = opts.checkpoint.as_ref().expect("checked by the caller");
             let grid = files.as_ref().and_then(|f| f.grid.as_ref());
+            let t0 = Instant::now();
+            let _timed = Timed(&checkpoint_cost, t0);
             write_checkpoint(
                 engine,
                 scenario,
@@ -616,7 +630,13 @@ pub fn run(
             .unwrap_or(limit);
         let chunk = next - step0;
         let got = engine.run(chunk, opts.sample_every)?;
+        tracing::debug!(from = step0, steps = chunk, samples = got.len(), "chunk");
         steps_since_row += chunk;
+        if let Some(b) = &bar {
+            b.set_position(engine.step());
+            let rate = (engine.step() - start_step) as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            b.set_message(format!("{rate:.0} steps/s  {:.3e} particle-steps/s", rate * engine.n_particles() as f64));
+        }
         if let Some(bad) = got.iter().find(|o| !o.is_finite()) {
             let what = "non-finite velocity or force";
             return Err(blown(engine.as_mut(), &system, &limits, bad.step, what.into(), &last_good));
@@ -719,22 +739,28 @@ pub fn run(
             let rate = steps_since_row as f64 / since_row.elapsed().as_secs_f64().max(1e-9);
             (since_row, steps_since_row) = (Instant::now(), 0);
             let eta = (end - step) as f64 / rate;
-            writeln!(
-                out,
+            let line = format!(
                 "{:>10} {:>12.5} {:>12.5} {:>12.1} {:>9.1}s",
                 step,
                 row.temperature(),
                 row.pressure(),
                 rate,
                 eta
-            )?;
+            );
+            match &bar {
+                Some(b) => b.suspend(|| writeln!(out, "{line}"))?,
+                None => writeln!(out, "{line}")?,
+            }
             if let Some(f) = files.as_mut() {
                 f.thermo.write_row(&thermo_row(&row, dt))?;
             }
         }
         if checkpoint_due(step) {
             match ckpt(engine.as_mut(), &samples, &probe, &files) {
-                Ok(path) => last_good = Some(path),
+                Ok(path) => {
+                    tracing::info!(step, path = %path.display(), "checkpoint written");
+                    last_good = Some(path);
+                }
                 Err(RunError::Blowup { step, what, .. }) => {
                     return Err(RunError::Blowup { step, what, checkpoint: last_good })
                 }
@@ -743,6 +769,7 @@ pub fn run(
         }
         if let Some(i) = opts.inject.filter(|i| i.step == step) {
             inject(engine.as_mut(), &system, i.fault)?;
+            tracing::warn!(step, fault = ?i.fault, "fault injected");
             writeln!(out, "# injected fault {:?} at step {step}", i.fault)?;
         }
         if let Some(signal) = opts.stop.as_ref().map(|f| f.load(Ordering::SeqCst)).filter(|&s| s != 0) {
@@ -755,6 +782,17 @@ pub fn run(
         }
     }
     let wall_seconds = start.elapsed().as_secs_f64();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let (written, checkpoint_seconds) = checkpoint_cost.get();
+    if written > 0 {
+        writeln!(
+            out,
+            "# {written} checkpoint(s) written in {checkpoint_seconds:.3} s ({:.2} % of the stepping time)",
+            100.0 * checkpoint_seconds / wall_seconds.max(1e-12)
+        )?;
+    }
     let last = engine.observables()?;
     if !last.is_finite() {
         let what = "non-finite velocity or force".to_string();
@@ -809,6 +847,8 @@ pub fn run(
         wall_particles: initial.wall,
         steps: scenario.steps,
         resumed_at: start_step,
+        checkpoints_written: written,
+        checkpoint_seconds,
         wall_seconds,
         samples,
         last,
@@ -836,6 +876,30 @@ pub fn run(
             controller: c.controller,
         }),
     })
+}
+
+/// A bar over the run's steps, starting at `at`, with the ETA (indicatif's estimate) and, in its
+/// message, steps/s and particle-steps/s since the run (re)started.
+fn progress_bar(steps: u64, at: u64, particles: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(steps), indicatif::ProgressDrawTarget::stderr());
+    let style = indicatif::ProgressStyle::with_template("{bar:32.cyan/blue} {pos}/{len} steps  ETA {eta}  {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_position(at);
+    bar.reset_eta();
+    bar.set_message(format!("{particles} particles"));
+    bar
+}
+
+/// Adds the time since its start to a checkpoint cost counter when dropped (whichever way the
+/// write ended).
+struct Timed<'a>(&'a std::cell::Cell<(usize, f64)>, Instant);
+
+impl Drop for Timed<'_> {
+    fn drop(&mut self) {
+        let (n, t) = self.0.get();
+        self.0.set((n + 1, t + self.1.elapsed().as_secs_f64()));
+    }
 }
 
 /// `a + b`, counter by counter: the engine counts from its (re)start, a resumed run adds what

@@ -1,0 +1,93 @@
+//! Bad input is refused before anything runs: each malformed command or scenario below (a key out
+//! of range, inconsistent geometry, unknown names, missing pieces) exits with status 2 and a
+//! message naming the field, the value and what is allowed; none panics. Several mistakes at once
+//! are all reported.
+
+use std::process::Command;
+
+/// (arguments, texts the error must contain)
+const CASES: &[(&str, &[&str])] = &[
+    // Unknown names and malformed assignments.
+    ("run nosuch", &["unknown scenario \"nosuch\"", "built-in scenarios: dpd-box"]),
+    ("run dpd-box --set bogus=1", &["bogus = 1", "unknown key; known keys: density"]),
+    ("run dpd-box --set density", &["density = : expected KEY=VALUE"]),
+    ("run dpd-box --set density=abc", &["density = abc: not a number; allowed range (0, 100]"]),
+    ("run shear-flip --set coupling=bogus", &["coupling = bogus: one of fine, surrogate, adaptive"]),
+    ("run dpd-box --backend foo", &["--backend", "unknown backend \"foo\"; allowed: auto, cpu, gpu"]),
+    ("run dpd-box --fields sometimes", &["--fields \"sometimes\"", "unknown trigger \"sometimes\""]),
+    ("run dpd-box --inject-fault boom@3", &["expected nan-velocity@STEP or into-wall@STEP"]),
+    ("run dpd-box --seed abc", &["invalid value 'abc' for '--seed"]),
+    // Each fluid key out of its range.
+    ("run dpd-box --set density=0", &["density = 0: allowed range (0, 100] 1/rc^3"]),
+    ("run dpd-box --set density=101", &["density = 101: allowed range (0, 100]"]),
+    ("run dpd-box --set a=-1", &["a = -1: allowed range [0, 1000] kT/rc"]),
+    ("run dpd-box --set gamma=-1", &["gamma = -1: allowed range [0, 1000]"]),
+    ("run dpd-box --set kT=-1", &["kT = -1: allowed range [0, 100]"]),
+    ("run dpd-box --set dt=0", &["dt = 0: allowed range (0, 0.1] tau"]),
+    ("run dpd-box --set dt=0.2", &["dt = 0.2: allowed range (0, 0.1]"]),
+    ("run dpd-box --set lambda=2", &["lambda = 2: allowed range [0, 1]"]),
+    ("run dpd-box --set rc=0", &["rc = 0: allowed range (0, 10]"]),
+    ("run dpd-box --set s=5", &["s = 5: allowed range (0, 4]"]),
+    ("run dpd-box --set particles=1", &["particles = 1: allowed range [2, 50000000] (integer)"]),
+    ("run dpd-box --set particles=1.5", &["particles = 1.5", "(integer)"]),
+    ("run dpd-box --set density=inf", &["density = inf: allowed range (0, 100]"]),
+    // Geometry and keys inconsistent with each other.
+    ("run dpd-box --set morse_r0=2 --set morse_d0=1", &["morse_r0 = 2: must lie in [0, rc = 1]"]),
+    ("run couette --set wall_thickness=0.5", &["wall_thickness = 0.5: must be >= rc = 1"]),
+    ("run couette --set height=0", &["height = 0: allowed range (0, 1000] rc"]),
+    ("run couette --set width=1", &["width = 1: allowed range [2, 1000] rc"]),
+    ("run tube --set radius=0.5", &["radius = 0.5: must be >= rc = 1"]),
+    ("run stenosis --set stenosis_length=20", &["stenosis_length = 20: must be <= length = 16"]),
+    ("run stenosis --set stenosis=1", &["stenosis = 1: allowed range [0, 1)"]),
+    ("run stenosis-platelets --set preactivated=5", &["preactivated = 5: must be <= platelets = 4"]),
+    ("run aggregation --set patch_length=30", &["patch_length = 30: must be <= length = 24"]),
+    ("run shear-flip --set lambda=0.6", &["lambda = 0.6: must be 0.5 with platelets"]),
+    ("run shear-flip --set phi0=4", &["phi0 = 4: allowed range [-3.2, 3.2] rad"]),
+    ("run shear-flip --set diameter=0", &["diameter = 0: allowed range (0, 20]"]),
+    // Run options.
+    ("run dpd-box --steps 0", &["--steps = 0: must be >= 1"]),
+    ("run dpd-box --thermo 0", &["--thermo = 0: must be >= 1"]),
+    ("run dpd-box --trajectory every:0", &["--trajectory \"every:0\"", "period of every: must be at least 1"]),
+    ("run dpd-box --max-speed=-1", &["--max-speed = -1: must be a positive number"]),
+    ("run dpd-box --max-temperature nan", &["--max-temperature = NaN: must be a positive number"]),
+    ("bench dpd --particles 10", &["--particles = 10: allowed range [54, 50000000]"]),
+    // Missing or conflicting pieces.
+    ("run", &["required arguments were not provided", "<SCENARIO>"]),
+    ("run dpd-box --checkpoint-every 10", &["required arguments were not provided", "--checkpoint <DIR>"]),
+    ("run dpd-box --resume /tmp", &["'[SCENARIO]' cannot be used with '--resume <DIR>'"]),
+    (
+        "run --resume /nonexistent/hemoscale-checkpoints",
+        &["no usable checkpoint in /nonexistent/hemoscale-checkpoints"],
+    ),
+];
+
+#[test]
+fn malformed_input_is_refused_with_status_2_and_a_message() {
+    assert!(CASES.len() >= 30);
+    let mut failures = Vec::new();
+    for (args, expect) in CASES {
+        let o = Command::new(env!("CARGO_BIN_EXE_hemoscale")).args(args.split_whitespace()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let missing: Vec<&&str> = expect.iter().filter(|e| !stderr.contains(**e)).collect();
+        if o.status.code() != Some(2) || !missing.is_empty() || stderr.contains("panicked") {
+            failures.push(format!(
+                "`hemoscale {args}`: status {:?}, missing {missing:?}, stderr:\n{stderr}",
+                o.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+}
+
+#[test]
+fn every_mistake_is_reported_at_once() {
+    let o = Command::new(env!("CARGO_BIN_EXE_hemoscale"))
+        .args(["run", "couette", "--set", "density=0", "--set", "dt=0", "--set", "lambda=2", "--set", "nosuch=1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    for field in ["density = 0", "dt = 0", "lambda = 2", "nosuch = 1"] {
+        assert!(stderr.contains(field), "{field} not reported: {stderr}");
+    }
+}
