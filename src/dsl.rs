@@ -43,9 +43,12 @@
 //! ```
 
 use hemoscale_kernels::geometry::{SdfGrid, Shape};
-use hemoscale_kernels::{DpdPair, DpdSystem, NearWallForce, PairTable, ParticleType, SimBox, WallMotion, Walls};
+use hemoscale_kernels::{
+    DpdPair, DpdSystem, Driving, NearWallForce, PairTable, ParticleType, SimBox, WallMotion, Walls,
+};
 
 use crate::params::ValidationErrors;
+pub use crate::variant::Variant;
 
 /// Where a scenario runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +132,35 @@ pub struct Scenario {
     /// Start the fluid between moving channel walls with the linear Couette profile (rather than
     /// at rest), so a run need not wait the `H^2 rho / eta` it takes shear to cross the gap.
     pub start_sheared: bool,
+    /// Time-varying factors of the body force, temperature and wall speed.
+    pub variants: Variants,
+}
+
+/// Factors that scale the scenario's body force, temperature and wall speed step by step
+/// ([`Variant`]; None: the value as built, throughout). A shear rate that steps up is a
+/// wall-speed variant; a flow switched on gently is a body-force ramp from 0 to 1.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Variants {
+    /// Factor of the body force.
+    pub body_force: Option<Variant>,
+    /// Factor of the temperature kT.
+    pub kt: Option<Variant>,
+    /// Factor of the wall speed (and so of the shear rate between moving walls).
+    pub wall_speed: Option<Variant>,
+}
+
+impl Variants {
+    /// The variants by the names users give them (`body_force`, `kT`, `wall_speed`).
+    pub const NAMES: [&'static str; 3] = ["body_force", "kT", "wall_speed"];
+
+    fn all(&self) -> [(&'static str, Option<&Variant>); 3] {
+        [("body_force", self.body_force.as_ref()), ("kT", self.kt.as_ref()), ("wall_speed", self.wall_speed.as_ref())]
+    }
+
+    /// True when no variant is set.
+    pub fn is_empty(&self) -> bool {
+        self.all().iter().all(|v| v.1.is_none())
+    }
 }
 
 impl Scenario {
@@ -152,8 +184,45 @@ impl Scenario {
                 backend: Backend::Auto,
                 platelets: None,
                 start_sheared: false,
+                variants: Variants::default(),
             },
         }
+    }
+
+    /// The driving for the step that advances from `step`: the base values scaled by the
+    /// variants.
+    pub fn driving_at(&self, step: u64) -> Driving {
+        let v = &self.variants;
+        let factor = |x: &Option<Variant>| x.as_ref().map_or(1.0, |x| x.value(step)) as f32;
+        let speed = self.vessel.as_ref().map_or(0.0, |w| w.motion.speed);
+        Driving {
+            body_force: self.body_force.map(|f| f * factor(&v.body_force)),
+            kt: self.kt * factor(&v.kt),
+            wall_speed: speed * factor(&v.wall_speed),
+        }
+    }
+
+    /// The first step after `step` at which the driving may change (None: never).
+    pub fn next_driving_change(&self, step: u64) -> Option<u64> {
+        self.variants.all().iter().filter_map(|(_, v)| v.and_then(|v| v.next_change(step))).min()
+    }
+
+    /// This scenario with variant `name` (one of [`Variants::NAMES`]) set, checked as
+    /// [`ScenarioBuilder::build`] checks it.
+    pub fn vary(mut self, name: &str, variant: Variant) -> Result<Self, ValidationErrors> {
+        match name {
+            "body_force" => self.variants.body_force = Some(variant),
+            "kT" => self.variants.kt = Some(variant),
+            "wall_speed" => self.variants.wall_speed = Some(variant),
+            _ => {
+                let mut e = ValidationErrors::default();
+                e.push("--vary", name, format!("unknown; one of {}", Variants::NAMES.join(", ")));
+                return Err(e);
+            }
+        }
+        let mut e = ValidationErrors::default();
+        check_variants(&self, &mut e);
+        e.into_result(self)
     }
 
     /// A checksum of everything that shapes the physics of a run (the scenario without its run
@@ -316,6 +385,22 @@ impl ScenarioBuilder {
         self
     }
 
+    /// Scales the body force by `variant` step by step.
+    pub fn vary_body_force(mut self, variant: Variant) -> Self {
+        self.s.variants.body_force = Some(variant);
+        self
+    }
+    /// Scales the temperature by `variant` step by step.
+    pub fn vary_kt(mut self, variant: Variant) -> Self {
+        self.s.variants.kt = Some(variant);
+        self
+    }
+    /// Scales the wall speed (the shear rate between moving walls) by `variant` step by step.
+    pub fn vary_wall_speed(mut self, variant: Variant) -> Self {
+        self.s.variants.wall_speed = Some(variant);
+        self
+    }
+
     /// Validates every field and returns the scenario, or every violation found.
     pub fn build(self) -> Result<Scenario, ValidationErrors> {
         let s = self.s;
@@ -369,10 +454,36 @@ impl ScenarioBuilder {
         if let (true, Some(p)) = (e.0.is_empty(), &s.platelets) {
             check_platelets(&s, p, &mut e);
         }
+        check_variants(&s, &mut e);
         if e.0.is_empty() && s.particles() < 2 {
             e.push("particles", s.particles(), "density x volume must give at least 2 particles");
         }
         e.into_result(s)
+    }
+}
+
+/// Checks the variants: sensible values, something to scale, and no platelets (whose levels do
+/// not follow a changing driving yet).
+fn check_variants(s: &Scenario, e: &mut ValidationErrors) {
+    let speed = s.vessel.as_ref().map_or(0.0, |v| v.motion.speed);
+    let base = [
+        ("body_force", s.body_force.iter().any(|&f| f != 0.0), "the body force is 0"),
+        ("kT", s.kt > 0.0, "kT is 0"),
+        ("wall_speed", speed != 0.0, "the walls do not move"),
+    ];
+    for ((name, v), (_, nonzero, why)) in s.variants.all().into_iter().zip(base) {
+        let Some(v) = v else { continue };
+        let field = format!("variant {name}");
+        if let Some(p) = v.problem() {
+            e.push(&field, v, p);
+        } else if name == "kT" && v.extremes().iter().any(|&x| x < 0.0) {
+            e.push(&field, v, "a temperature factor must be >= 0");
+        } else if !nonzero {
+            e.push(&field, v, format!("scales a value that is 0 ({why}); set it first"));
+        }
+    }
+    if s.platelets.is_some() && !s.variants.is_empty() {
+        e.push("variants", "", "time-varying driving is not supported with platelets yet");
     }
 }
 

@@ -19,6 +19,7 @@ pub mod scenarios;
 pub mod shipped_models;
 pub mod training;
 pub mod units;
+pub mod variant;
 
 /// The neural surrogates (re-exported so users need one dependency).
 pub use hemoscale_surrogates as surrogates;

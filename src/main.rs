@@ -214,9 +214,16 @@ struct RunArgs {
     checkpoint_every: Option<u64>,
     /// Continue the run whose checkpoints are in DIR from the newest intact one (damaged ones
     /// are reported and skipped), with the arguments it was started with.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "set", "checkpoint", "trajectory", "fields", "out", "thermo", "coupling_model", "max_speed", "max_temperature", "inject_fault", "summary_json"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "set", "checkpoint", "trajectory", "fields", "out", "thermo", "coupling_model", "max_speed", "max_temperature", "inject_fault", "summary_json", "vary"])]
     #[serde(skip)]
     resume: Option<PathBuf>,
+    /// Make a parameter follow the step (repeatable): NAME=VARIANT with NAME body_force, kT or
+    /// wall_speed (a factor of the scenario's value) and VARIANT `ramp:FROM:TO:START:STEPS`,
+    /// `steps:INITIAL,STEP=VALUE,...` or `const:V`; e.g. `--vary body_force=ramp:0:1:0:5000`
+    /// switches a flow on over 5000 steps, `--vary wall_speed=steps:1,20000=2` doubles the shear
+    /// rate at step 20000.
+    #[arg(long, value_name = "NAME=VARIANT")]
+    vary: Vec<String>,
     /// Stop as blown up when a particle is faster than this (DPD units; checked at thermo rows
     /// and checkpoints).
     #[arg(long, value_name = "SPEED")]
@@ -381,10 +388,23 @@ fn run_command(args: RunArgs) -> ExitCode {
             return invalid(format!("{flag} = {v}: must be a positive number"));
         }
     }
-    let scenario = match builtin.build(&values, args.seed, steps, backend) {
+    let mut scenario = match builtin.build(&values, args.seed, steps, backend) {
         Ok(s) => s,
         Err(e) => return invalid(e),
     };
+    for v in &args.vary {
+        let Some((name, spec)) = v.split_once('=') else {
+            return invalid(format!("--vary {v:?}: expected NAME=VARIANT, e.g. body_force=ramp:0:1:0:5000"));
+        };
+        let variant = match spec.parse::<hemoscale::variant::Variant>() {
+            Ok(x) => x,
+            Err(e) => return invalid(format!("--vary {name}: {e}")),
+        };
+        scenario = match scenario.vary(name, variant) {
+            Ok(s) => s,
+            Err(e) => return invalid(e),
+        };
+    }
     let mut opts = RunOptions::for_steps(steps);
     if let Some(t) = args.thermo {
         if t == 0 {

@@ -11,7 +11,9 @@ use hemoscale_kernels::adhesion::AdhesionCounts;
 use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
 use hemoscale_kernels::platelet_set::PlateletSet;
 use hemoscale_kernels::walls::{split_frozen, WallCounts};
-use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, KernelError, Observables, ParticleState};
+use hemoscale_kernels::{
+    init, CpuEngine, DpdSystem, Driving, Engine, GpuEngine, KernelError, Observables, ParticleState,
+};
 use thiserror::Error;
 
 use crate::adaptive::Adaptive;
@@ -614,11 +616,20 @@ pub fn run(
                 &limits,
             )
         };
+    // The driving in the engine; variants change it at their change points (a function of the
+    // step alone, so a resumed run sets the same values at the same steps).
+    let mut driving = Driving::of(engine.system());
     while engine.step() < end {
         let step0 = engine.step();
+        let wanted = scenario.driving_at(step0);
+        if wanted != driving {
+            engine.set_driving(wanted)?;
+            tracing::debug!(step = step0, ?wanted, "driving changed");
+            driving = wanted;
+        }
         // Rows at multiples of `thermo_every` and at the end.
         let row_at = ((step0 / every + 1) * every).min(end);
-        let limit = row_at.min(step0 + MAX_CHUNK);
+        let limit = row_at.min(step0 + MAX_CHUNK).min(scenario.next_driving_change(step0).unwrap_or(u64::MAX));
         let platelets_due = |s: u64| probe.as_ref().and_then(|p| p.platelets.as_ref()).is_some_and(|p| p.due(s));
         let state_due = |s: u64| {
             probe.as_ref().is_some_and(|p| p.due(s))

@@ -51,6 +51,12 @@ const CASES: &[(&str, &[&str])] = &[
     ("run dpd-box --max-speed=-1", &["--max-speed = -1: must be a positive number"]),
     ("run dpd-box --max-temperature nan", &["--max-temperature = NaN: must be a positive number"]),
     ("bench dpd --particles 10", &["--particles = 10: allowed range [54, 50000000]"]),
+    // Time-varying driving.
+    ("run dpd-box --vary kT=ramp:1:2:5", &["--vary kT", "expected const:V, ramp:FROM:TO:START:STEPS"]),
+    ("run dpd-box --vary body_force=const:2", &["variant body_force = const:2", "scales a value that is 0"]),
+    ("run dpd-box --vary kT=steps:1,5=-1", &["variant kT = steps:1,5=-1: a temperature factor must be >= 0"]),
+    ("run couette --vary pressure=const:2", &["--vary = pressure: unknown; one of body_force, kT, wall_speed"]),
+    ("run shear-flip --vary wall_speed=const:2", &["time-varying driving is not supported with platelets yet"]),
     // Missing or conflicting pieces.
     ("run", &["required arguments were not provided", "<SCENARIO>"]),
     ("run dpd-box --checkpoint-every 10", &["required arguments were not provided", "--checkpoint <DIR>"]),

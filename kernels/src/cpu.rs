@@ -18,6 +18,7 @@ use crate::rng::seed_key;
 use crate::state::ParticleState;
 use crate::system::DpdSystem;
 use crate::walls::{Bounce, WallCounts};
+use crate::Driving;
 
 /// Raw pointer that may cross threads; users prove disjointness of accesses.
 struct SyncPtr<T>(*mut T);
@@ -464,6 +465,18 @@ impl Engine for CpuEngine {
         self.state()?.check_same_particles(state)?;
         let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
         (self.pos, self.vel, self.force) = (four(&state.pos), four(&state.vel), four(&state.force));
+        Ok(())
+    }
+    fn set_driving(&mut self, driving: Driving) -> Result<()> {
+        if self.platelets.is_some() {
+            return Err(KernelError::invalid(
+                "driving",
+                "variant",
+                "time-varying driving is not supported with platelets yet",
+            ));
+        }
+        self.system = driving.applied_to(&self.system)?;
+        self.coeffs = pair_coeffs(&self.system);
         Ok(())
     }
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {

@@ -41,6 +41,48 @@ pub enum Pass {
     Step,
 }
 
+/// The parameters a run may change while it runs (as HOOMD-blue's variants change them): the
+/// body force, the temperature and the speed of moving walls.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Driving {
+    /// Body force per particle.
+    pub body_force: [f32; 3],
+    /// Temperature kT (the dissipative–random pair's noise amplitude follows it).
+    pub kt: f32,
+    /// Speed of the top wall relative to the bottom one (0 without moving walls).
+    pub wall_speed: f32,
+}
+
+impl Driving {
+    /// The driving `system` was built with.
+    pub fn of(system: &DpdSystem) -> Self {
+        Self {
+            body_force: system.body_force,
+            kt: system.kt,
+            wall_speed: system.walls.as_ref().map_or(0.0, |w| w.motion.speed),
+        }
+    }
+
+    /// `system` with this driving, validated (a wall speed needs walls).
+    pub fn applied_to(&self, system: &DpdSystem) -> Result<DpdSystem> {
+        let mut s = system.clone();
+        s.body_force = self.body_force;
+        s.kt = self.kt;
+        match s.walls.as_mut() {
+            Some(w) => w.motion.speed = self.wall_speed,
+            None if self.wall_speed != 0.0 => {
+                return Err(crate::error::KernelError::invalid("wall_speed", self.wall_speed, "needs walls"))
+            }
+            None => {}
+        }
+        if !self.wall_speed.is_finite() {
+            return Err(crate::error::KernelError::invalid("wall_speed", self.wall_speed, "must be finite"));
+        }
+        s.validate()?;
+        Ok(s)
+    }
+}
+
 /// A DPD simulation that can be advanced and observed.
 pub trait Engine {
     /// The backend.
@@ -72,6 +114,9 @@ pub trait Engine {
     /// tests that inject faults (a NaN velocity, a particle inside a wall) to check they are
     /// caught.
     fn overwrite(&mut self, state: &ParticleState) -> Result<()>;
+    /// Changes the body force, temperature and wall speed from the next step on (the state is
+    /// untouched). Refused with platelets: their levels keep their own copies yet.
+    fn set_driving(&mut self, driving: Driving) -> Result<()>;
     /// Platelet particles (positions, velocities, interface forces); None without platelets.
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
         Ok(None)

@@ -33,7 +33,7 @@ pub mod system;
 pub mod walls;
 
 pub use cpu::CpuEngine;
-pub use engine::{BackendKind, Engine, Pass};
+pub use engine::{BackendKind, Driving, Engine, Pass};
 pub use error::{KernelError, Result};
 pub use geometry::{SdfGrid, Shape};
 pub use gpu::{GpuContext, GpuEngine};

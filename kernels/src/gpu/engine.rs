@@ -18,13 +18,17 @@ use super::kernel::{dispatch, read_back};
 use super::mts::PlateletGpu;
 use super::observables::Reduce;
 use super::scan::{Scan, ScanWorkspace};
+use crate::cell_list::CellGrid;
+use crate::dpd::pair_coeffs;
 use crate::engine::{BackendKind, Engine, Pass};
 use crate::error::{KernelError, Result};
+use crate::gpu::buffers::Params;
 use crate::observables::{from_sums, Observables, SUM_WORDS};
 use crate::platelet_set::{PlateletSet, PlateletState};
 use crate::state::ParticleState;
 use crate::system::DpdSystem;
 use crate::walls::WallCounts;
+use crate::Driving;
 
 /// Steps recorded into one command buffer before it is submitted (the host does not wait).
 const STEPS_PER_SUBMIT: u32 = 200;
@@ -370,6 +374,21 @@ impl Engine for GpuEngine {
         q.write_buffer(&self.b.pos, 0, bytemuck::cast_slice(&pos));
         q.write_buffer(&self.b.vel, 0, bytemuck::cast_slice(&vel));
         q.write_buffer(&self.b.force, 0, bytemuck::cast_slice(&force));
+        self.ctx.sync()
+    }
+    fn set_driving(&mut self, driving: Driving) -> Result<()> {
+        if self.platelets.is_some() {
+            return Err(KernelError::invalid(
+                "driving",
+                "variant",
+                "time-varying driving is not supported with platelets yet",
+            ));
+        }
+        self.system = driving.applied_to(&self.system)?;
+        let params = Params::new(&self.system, &CellGrid::new(&self.system), self.b.n);
+        let q = &self.ctx.queue;
+        q.write_buffer(&self.b.params, 0, bytemuck::bytes_of(&params));
+        q.write_buffer(&self.b.pairs, 0, bytemuck::cast_slice(&pair_coeffs(&self.system)));
         self.ctx.sync()
     }
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
