@@ -2,7 +2,10 @@
 //!
 //! A checkpoint holds the particles in the engine's memory order (positions, velocities, the
 //! forces velocity-Verlet's next half-kick needs, types, ids), the step, the bounce-back counters,
-//! the observables sampled so far and the accumulators of the run's probe and field grid, plus a
+//! the observables sampled so far and the accumulators of the run's probe and field grid, the
+//! platelets (their levels' state: particles, forces of every level, pair-list references, stress
+//! sums, activation and adhesion bonds; and the run's measurements: tracks, stress accumulation,
+//! the rest stress), plus a
 //! fingerprint of the scenario and the caller's *recipe* (for the `hemoscale` binary: the `run`
 //! command's arguments) so `hemoscale run --resume DIR` needs nothing else. The random numbers are
 //! counter-based (keyed by seed, step and particle ids), so there is no generator state to keep.
@@ -37,6 +40,7 @@
 
 use std::path::{Path, PathBuf};
 
+use hemoscale_kernels::mts::PlateletSnapshot;
 use hemoscale_kernels::walls::WallCounts;
 use hemoscale_kernels::{Observables, ParticleState};
 use hemoscale_surrogates::container;
@@ -107,6 +111,18 @@ impl Counters {
     }
 }
 
+/// The platelets of a checkpoint: their levels' dynamic state, the run's measurements of them,
+/// and the first platelet id (ids key the pair noise, so they must come back the same).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlateletCheckpoint {
+    /// Id of the first platelet particle.
+    pub first_tag: u32,
+    /// The engine's platelet levels.
+    pub levels: PlateletSnapshot,
+    /// The run's platelet measurements ([`crate::platelets::PlateletProbe::save`]).
+    pub probe: serde_json::Value,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     scenario: String,
@@ -116,6 +132,8 @@ struct Header {
     counters: Counters,
     samples: usize,
     recipe: serde_json::Value,
+    #[serde(default)]
+    platelets: Option<PlateletCheckpoint>,
 }
 
 /// Numbers per sampled [`Observables`]: step, n, volume, momentum (3), kinetic (6), virial (6).
@@ -143,6 +161,8 @@ pub struct Checkpoint {
     pub probe: Vec<f64>,
     /// Accumulators of the run's field grid ([`crate::output::FieldGrid::save`]).
     pub fields: Vec<f64>,
+    /// The platelets (None without).
+    pub platelets: Option<PlateletCheckpoint>,
     /// The file it was read from (None for one built in memory).
     pub path: Option<PathBuf>,
 }
@@ -167,6 +187,7 @@ impl Checkpoint {
             samples: Vec::new(),
             probe: Vec::new(),
             fields: Vec::new(),
+            platelets: None,
             path: None,
         }
     }
@@ -187,6 +208,7 @@ impl Checkpoint {
             counters: self.counters,
             samples: self.samples.len(),
             recipe: self.recipe.clone(),
+            platelets: self.platelets.clone(),
         };
         let flat = |v: &[[f32; 3]]| v.iter().flatten().map(|&x| f64::from(x)).collect::<Vec<f64>>();
         let ints = |v: &[u32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
@@ -255,6 +277,7 @@ impl Checkpoint {
             samples,
             probe,
             fields,
+            platelets: h.platelets,
             path: Some(path.to_path_buf()),
         })
     }

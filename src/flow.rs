@@ -168,8 +168,8 @@ impl FlowProbe {
         Ok(())
     }
     /// Appends every accumulator (profiles, wall shear, sample count) to `out`, for a
-    /// checkpoint. Platelet measurements are not included: runs with platelets are not
-    /// checkpointed yet.
+    /// checkpoint. The platelet measurements are saved on their own
+    /// ([`crate::platelets::PlateletProbe::save`]).
     pub fn save(&self, out: &mut Vec<f64>) {
         use crate::checkpoint::bits;
         out.push(bits(self.samples));

@@ -91,7 +91,7 @@ impl PlateletsConfig {
 /// of order 1 in the membrane and in the traction stresslet, 30 to 60 times the stress a shear of
 /// 2e5 1/s adds. The flow-induced stress, what activates platelets, is the measured stress minus
 /// this rest stress turned with the platelet.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RestStress {
     /// Membrane virial: in-plane and normal components.
     pub membrane: [f64; 2],
@@ -119,7 +119,7 @@ impl RestStress {
 }
 
 /// One sample of one platelet, in DPD units plus the continuous orientation angle.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrackPoint {
     /// Step.
     pub step: u64,
@@ -196,6 +196,19 @@ impl Clone for PlateletProbe {
     }
 }
 
+/// What [`PlateletProbe::save`] keeps.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ProbeState {
+    tracks: Vec<Vec<TrackPoint>>,
+    activation: Vec<Activation>,
+    rest: RestStress,
+    windows: Vec<Vec<(f64, f64, f64)>>,
+    acc: Vec<([f64; 6], [f64; 6], [f64; 3])>,
+    acc_steps: u64,
+    window_start: u64,
+    last_step: Option<u64>,
+}
+
 #[derive(Debug)]
 struct ProbeFiles {
     dir: PathBuf,
@@ -250,15 +263,51 @@ impl PlateletProbe {
         }
     }
 
-    /// Writes `platelets.csv` and membrane meshes (every `mesh_every` steps, 0: never) into `dir`.
-    pub fn write_to(&mut self, dir: &Path, mesh_every: u64) -> Result<(), OutputError> {
+    /// Writes `platelets.csv` and membrane meshes (every `mesh_every` steps, 0: never) into `dir`;
+    /// for a run resumed at step `resume`, keeps what was written up to that step and appends.
+    pub fn write_to(&mut self, dir: &Path, mesh_every: u64, resume: Option<u64>) -> Result<(), OutputError> {
         std::fs::create_dir_all(dir).map_err(|e| OutputError::io(dir, e))?;
-        self.files = Some(ProbeFiles {
-            dir: dir.to_path_buf(),
-            csv: ThermoCsv::create(dir.join("platelets.csv"), &PLATELET_COLUMNS)?,
-            meshes: MeshSeries::create(dir.join("platelets"), "membrane")?,
-            mesh_every,
-        });
+        let (csv, meshes) = match resume {
+            Some(step) => (
+                ThermoCsv::resume(dir.join("platelets.csv"), &PLATELET_COLUMNS, step)?,
+                MeshSeries::resume(dir.join("platelets"), "membrane", step)?,
+            ),
+            None => (
+                ThermoCsv::create(dir.join("platelets.csv"), &PLATELET_COLUMNS)?,
+                MeshSeries::create(dir.join("platelets"), "membrane")?,
+            ),
+        };
+        self.files = Some(ProbeFiles { dir: dir.to_path_buf(), csv, meshes, mesh_every });
+        Ok(())
+    }
+
+    /// The measurements so far, for a checkpoint ([`restore`](Self::restore) reads them back
+    /// into a probe of the same platelets): tracks, activation, the rest stress, the stress
+    /// windows and the running window's sums.
+    pub fn save(&self) -> serde_json::Value {
+        let state = ProbeState {
+            tracks: self.tracks.clone(),
+            activation: self.activation.clone(),
+            rest: self.rest,
+            windows: self.windows.clone(),
+            acc: self.acc.iter().map(|(m, t, n)| (*m, *t, n.to_array())).collect(),
+            acc_steps: self.acc_steps,
+            window_start: self.window_start,
+            last_step: self.last_step,
+        };
+        serde_json::to_value(state).expect("plain data")
+    }
+
+    /// Reads back what [`save`](Self::save) wrote.
+    pub fn restore(&mut self, v: &serde_json::Value) -> Result<(), String> {
+        let s: ProbeState = serde_json::from_value(v.clone()).map_err(|e| format!("platelet probe: {e}"))?;
+        let n = self.tracks.len();
+        if [s.tracks.len(), s.activation.len(), s.windows.len(), s.acc.len()].iter().any(|&l| l != n) {
+            return Err(format!("platelet probe: saved for {} platelets, the run has {n}", s.tracks.len()));
+        }
+        (self.tracks, self.activation, self.rest, self.windows) = (s.tracks, s.activation, s.rest, s.windows);
+        self.acc = s.acc.into_iter().map(|(m, t, v)| (m, t, DVec3::from_array(v))).collect();
+        (self.acc_steps, self.window_start, self.last_step) = (s.acc_steps, s.window_start, s.last_step);
         Ok(())
     }
 

@@ -17,7 +17,7 @@ use hemoscale_kernels::{
 use thiserror::Error;
 
 use crate::adaptive::Adaptive;
-use crate::checkpoint::{Checkpoint, CheckpointError, Counters, Words};
+use crate::checkpoint::{Checkpoint, CheckpointError, Counters, PlateletCheckpoint, Words};
 use crate::coupled::Coupled;
 use crate::dsl::{Backend, Scenario};
 use crate::faults::{blown, first_bad_particle, inject, Limits};
@@ -451,14 +451,16 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<RunOutcome, RunError> {
     let resumed = opts.resume.as_ref();
-    if scenario.platelets.is_some() && (opts.checkpoint.is_some() || resumed.is_some()) {
+    let refuse_checkpoint = |why: &str| {
         let mut e = crate::params::ValidationErrors::default();
-        e.push(
-            "--checkpoint",
-            &scenario.name,
-            "runs with platelets cannot be checkpointed yet (their bonds, stress history and coupling are not saved); run it without --checkpoint",
-        );
-        return Err(RunError::Invalid(e));
+        e.push("--checkpoint", &scenario.name, format!("{why}; run it without --checkpoint"));
+        RunError::Invalid(e)
+    };
+    let coupled_run = scenario.platelets.as_ref().is_some_and(|c| c.coupling.is_some() || c.adaptive.is_some());
+    if coupled_run && (opts.checkpoint.is_some() || resumed.is_some()) {
+        return Err(refuse_checkpoint(
+            "runs with coupling=surrogate or coupling=adaptive cannot be checkpointed yet (the coupling's models and counters are not saved)",
+        ));
     }
     let initial = match resumed {
         Some(c) => resumed_conditions(scenario, c)?,
@@ -468,9 +470,20 @@ pub fn run(
     let start_step = resumed.map_or(0, |c| c.step);
     let mut engine =
         open_with_platelets(scenario.backend, &initial.system, &initial.state, start_step, initial.platelets.as_ref())?;
-    if resumed.is_none() {
-        // A checkpoint brings the forces of its last step along (the next half-kick needs them).
-        engine.compute_forces()?;
+    match resumed {
+        // A checkpoint brings the forces of its last step along (the next half-kick needs them),
+        // and the platelet levels' whole state.
+        Some(c) => {
+            if let Some(snapshot) = &c.platelets {
+                engine.restore_platelets(&snapshot.levels)?;
+            }
+        }
+        None => engine.compute_forces()?,
+    }
+    if initial.platelets.is_some() && opts.checkpoint.is_some() && engine.platelet_snapshot()?.is_none() {
+        return Err(refuse_checkpoint(
+            "on the GPU backend, runs with platelets cannot be checkpointed yet (the device's platelet levels are not exported); use --backend cpu",
+        ));
     }
     let mut coupled: Option<Coupled> = None;
     let mut adaptive: Option<Adaptive> = None;
@@ -481,7 +494,13 @@ pub fn run(
             Some(a) => Some(adaptive_decider(a, set, opts, out)?),
             None => None,
         };
-        if cfg.calibration_steps > 0 {
+        if let Some(saved) = resumed.and_then(|c| c.platelets.as_ref()) {
+            // The rest stress comes back with the measurements: no calibration run.
+            pp.restore(&saved.probe).map_err(|why| CheckpointError::Mismatch {
+                path: resumed.map(checkpoint_name).unwrap_or_default(),
+                why,
+            })?;
+        } else if cfg.calibration_steps > 0 {
             pp.rest = crate::platelets::calibrate_rest_stress(scenario, cfg)?;
             let u = cfg.units;
             writeln!(
@@ -496,7 +515,7 @@ pub fn run(
             )?;
         }
         if let Some(dir) = &opts.out_dir {
-            pp.write_to(dir, opts.thermo_every)?;
+            pp.write_to(dir, opts.thermo_every, resumed.map(|c| c.step))?;
         }
         if let Some(c) = cfg.coupling {
             let mut cp = Coupled::new(c, set, &pp, cfg.carve_margin, &system, engine.step());
@@ -609,7 +628,7 @@ pub fn run(
                 engine,
                 scenario,
                 plan,
-                (base, initial.fluid, initial.wall),
+                (base, initial.fluid, initial.wall, initial.platelets.as_ref().and_then(|s| s.tag.first().copied())),
                 samples,
                 probe.as_ref(),
                 grid,
@@ -951,8 +970,12 @@ fn resumed_conditions(scenario: &Scenario, c: &Checkpoint) -> Result<Initial, Ru
     } else {
         scenario.system()
     };
-    let initial =
-        Initial { system, state: c.state.clone(), fluid: c.counters.fluid, wall: c.counters.wall, platelets: None };
+    let platelets = match (&scenario.platelets, &c.platelets) {
+        (Some(cfg), Some(p)) => Some(cfg.build_set(p.first_tag)?),
+        (None, None) => None,
+        _ => return Err(mismatch("platelets in one of the run and the checkpoint but not the other".into()).into()),
+    };
+    let initial = Initial { system, state: c.state.clone(), fluid: c.counters.fluid, wall: c.counters.wall, platelets };
     initial.state.check(&initial.system).map_err(|e| mismatch(e.to_string()))?;
     Ok(initial)
 }
@@ -966,7 +989,7 @@ fn write_checkpoint(
     engine: &mut dyn Engine,
     scenario: &Scenario,
     plan: &CheckpointPlan,
-    (base, fluid, wall): (WallCounts, usize, usize),
+    (base, fluid, wall, first_platelet_tag): (WallCounts, usize, usize, Option<u32>),
     samples: &[Observables],
     probe: Option<&FlowProbe>,
     grid: Option<&FieldGrid>,
@@ -988,6 +1011,10 @@ fn write_checkpoint(
     counters.set_wall_counts(counts);
     let mut c = Checkpoint::new(&scenario.name, scenario.fingerprint(), plan.recipe.clone(), step, state, counters);
     c.samples = samples.to_vec();
+    if let (Some(first_tag), Some(levels)) = (first_platelet_tag, engine.platelet_snapshot()?) {
+        let pp = probe.and_then(|p| p.platelets.as_ref()).expect("a run with platelets measures them");
+        c.platelets = Some(PlateletCheckpoint { first_tag, levels, probe: pp.save() });
+    }
     if let Some(p) = probe {
         p.save(&mut c.probe);
     }

@@ -128,6 +128,45 @@ fn a_killed_cpu_run_resumes_bit_for_bit() {
 }
 
 #[test]
+fn a_killed_platelet_run_resumes_bit_for_bit() {
+    // One platelet flipping in shear (about 25 s of rest-stress calibration, then about 6 s for
+    // 1,000 steps on 2 cores): the platelet levels, stress accumulation and tracks continue too.
+    let steps = 1000;
+    let args: Vec<String> = format!(
+        "run shear-flip --backend cpu --steps {steps} --thermo 50 --checkpoint-every 100 --trajectory every:200"
+    )
+    .split_whitespace()
+    .map(String::from)
+    .collect();
+    let whole = scratch("platelets-whole");
+    let _ = run_to_end(&whole, &args);
+    let killed = scratch("platelets-killed");
+    assert!(run_and_kill(&killed, &args, 3000), "the run finished before it was killed: make it longer");
+    let o = resume(&killed);
+    assert!(o.status.success(), "resume failed: {}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("# resumed at step") && !stdout.contains("rest stress"), "no calibration on resume");
+    let (a, b) = (final_checkpoint(&whole, steps), final_checkpoint(&killed, steps));
+    assert_eq!(a.state, b.state, "final plasma states differ");
+    assert!(a.platelets.is_some());
+    assert_eq!(a.platelets, b.platelets, "platelet levels or measurements differ");
+    assert_eq!(a.samples, b.samples);
+    for file in ["out/thermo.csv", "out/platelets.csv", "out/trajectory.xyz", "out/platelets/membrane.pvd"] {
+        assert_eq!(std::fs::read(whole.join(file)).unwrap(), std::fs::read(killed.join(file)).unwrap(), "{file}");
+    }
+    let (mut x, mut y) = (observables(&whole), observables(&killed));
+    for timing in ["platelet_seconds", "platelet_cost_fraction"] {
+        for m in [&mut x, &mut y] {
+            let _ = m.as_object_mut().unwrap().remove(timing);
+        }
+    }
+    assert_eq!(x, y);
+    for d in [whole, killed] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
 fn sigterm_writes_a_checkpoint_and_the_run_resumes_bit_for_bit() {
     let steps = 4000;
     // Checkpoints only at the end: the one the signal writes is the only one on the way.

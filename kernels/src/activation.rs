@@ -57,7 +57,7 @@ impl ActivationModel {
 }
 
 /// The activation state of one platelet along its trajectory.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Activation {
     /// `integral tau^(alpha/beta) (1 + S) dt`.
     pub dose: f64,

@@ -133,7 +133,7 @@ pub struct Adhesion {
 }
 
 /// What a site is bonded to.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Partner {
     /// Another platelet's site (platelet-particle index).
     Site(u32),
@@ -142,7 +142,7 @@ pub enum Partner {
 }
 
 /// One adhesion bond.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdhesionBond {
     /// The site (platelet-particle index) holding the bond.
     pub site: u32,
@@ -210,7 +210,73 @@ pub struct AdhesionState {
     broken: u64,
 }
 
+/// What a checkpoint keeps of an [`AdhesionState`]: the bonds, the site positions the
+/// candidate lists were last built from (the lists are rebuilt from them, so they come back the
+/// same), and the event counters.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AdhesionSnapshot {
+    /// Bonds held, in formation order.
+    pub bonds: Vec<AdhesionBond>,
+    /// Site positions at the last list build (empty: never built).
+    pub reference: Vec<[f32; 4]>,
+    /// Bonds formed so far.
+    pub formed: u64,
+    /// Bonds broken so far.
+    pub broken: u64,
+}
+
 impl AdhesionState {
+    /// The state a checkpoint keeps.
+    pub fn snapshot(&self) -> AdhesionSnapshot {
+        AdhesionSnapshot {
+            bonds: self.bonds.clone(),
+            reference: self.reference.clone(),
+            formed: self.formed,
+            broken: self.broken,
+        }
+    }
+
+    /// Restores `s` into adhesion over the same sites; `pos` are the platelet particles' current
+    /// positions (only the sites' reference positions enter the rebuilt lists).
+    pub fn restore(
+        &mut self,
+        s: &AdhesionSnapshot,
+        pos: &[[f32; 4]],
+        len: [f32; 3],
+        walls: Option<&Walls>,
+    ) -> Result<()> {
+        let n = self.bonded.len() as u32;
+        let bad = |what: &str| Err(KernelError::InconsistentState(format!("adhesion snapshot: {what}")));
+        if !s.reference.is_empty() && s.reference.len() != self.sites.len() {
+            return bad("its reference positions do not match the adhesive sites");
+        }
+        let mut bonded = vec![false; n as usize];
+        for b in &s.bonds {
+            let partner = match b.partner {
+                Partner::Site(j) => Some(j),
+                Partner::Wall(_) => None,
+            };
+            if b.site >= n || partner.is_some_and(|j| j >= n) {
+                return bad("a bond names a particle beyond the platelets");
+            }
+            bonded[b.site as usize] = true;
+            if let Some(j) = partner {
+                bonded[j as usize] = true;
+            }
+        }
+        self.reference.clear();
+        (self.pairs, self.wall_sites) = (Vec::new(), Vec::new());
+        if !s.reference.is_empty() {
+            let mut at_build = pos.to_vec();
+            for (&i, r) in self.sites.iter().zip(&s.reference) {
+                at_build[i as usize] = *r;
+            }
+            self.refresh(&at_build, len, walls);
+        }
+        (self.bonds, self.bonded, self.formed, self.broken) = (s.bonds.clone(), bonded, s.formed, s.broken);
+        Ok(())
+    }
+
     /// Adhesion among the platelet particles `sites` (outer membrane), `per_platelet` particles
     /// to a platelet, `n` platelet particles in all, lists with Verlet skin `skin`.
     pub fn new(adhesion: Adhesion, sites: Vec<u32>, per_platelet: usize, n: usize, skin: f32) -> Result<Self> {

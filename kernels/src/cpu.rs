@@ -479,6 +479,15 @@ impl Engine for CpuEngine {
         self.coeffs = pair_coeffs(&self.system);
         Ok(())
     }
+    fn platelet_snapshot(&mut self) -> Result<Option<crate::mts::PlateletSnapshot>> {
+        Ok(self.platelets.as_ref().map(PlateletCpu::snapshot))
+    }
+    fn restore_platelets(&mut self, snapshot: &crate::mts::PlateletSnapshot) -> Result<()> {
+        match self.platelets.as_mut() {
+            Some(p) => p.restore(snapshot),
+            None => Err(KernelError::invalid("platelets", 0, "this engine has no platelets to restore")),
+        }
+    }
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
         Ok(self.platelets.as_mut().map(PlateletCpu::state))
     }

@@ -117,6 +117,17 @@ pub trait Engine {
     /// Changes the body force, temperature and wall speed from the next step on (the state is
     /// untouched). Refused with platelets: their levels keep their own copies yet.
     fn set_driving(&mut self, driving: Driving) -> Result<()>;
+    /// The platelet levels' dynamic state for a checkpoint: None without platelets, and on
+    /// the GPU, which cannot export its levels yet.
+    fn platelet_snapshot(&mut self) -> Result<Option<crate::mts::PlateletSnapshot>> {
+        Ok(None)
+    }
+    /// Restores what [`Engine::platelet_snapshot`] returned into an engine built from the same
+    /// platelet set and plasma state.
+    fn restore_platelets(&mut self, snapshot: &crate::mts::PlateletSnapshot) -> Result<()> {
+        let _ = snapshot;
+        Err(crate::error::KernelError::invalid("platelets", 0, "this engine cannot restore platelet levels"))
+    }
     /// Platelet particles (positions, velocities, interface forces); None without platelets.
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
         Ok(None)

@@ -359,6 +359,64 @@ impl PlateletCpu {
         }
     }
 
+    /// The dynamic state a checkpoint keeps ([`PlateletSnapshot`]).
+    pub fn snapshot(&self) -> PlateletSnapshot {
+        PlateletSnapshot {
+            pos: self.pos.clone(),
+            vel: self.vel.clone(),
+            f1: self.f1.clone(),
+            f2: self.f2.clone(),
+            f3: self.f3.clone(),
+            nl_reference: self.nl.reference().to_vec(),
+            stress_sum: self.stress.stress_sum.clone(),
+            traction_sum: self.stress.traction_sum.clone(),
+            stress_steps: self.stress.steps,
+            activated: self.activated.clone(),
+            rebuilds: self.rebuilds,
+            bounced: self.bounced,
+            adhesion: self.adhesion.as_ref().map(AdhesionState::snapshot),
+        }
+    }
+
+    /// Restores a snapshot of levels built from the same platelet set: afterwards the levels
+    /// continue exactly as the ones it was taken from (the pair lists are rebuilt from the
+    /// positions they were last built at, so they hold the same pairs in the same order).
+    pub fn restore(&mut self, s: &PlateletSnapshot) -> Result<()> {
+        let n = self.pos.len();
+        let lens = [s.pos.len(), s.vel.len(), s.f1.len(), s.f2.len(), s.f3.len()];
+        if lens.iter().any(|&l| l != n)
+            || s.activated.len() != self.activated.len()
+            || s.stress_sum.len() != self.stress.count
+            || s.traction_sum.len() != self.stress.count
+            || (!s.nl_reference.is_empty() && s.nl_reference.len() != n)
+            || s.adhesion.is_some() != self.adhesion.is_some()
+        {
+            return Err(KernelError::InconsistentState(format!(
+                "platelet snapshot of {} particles and {} platelets{} does not fit these levels ({n} particles, {} platelets{})",
+                s.pos.len(),
+                s.activated.len(),
+                if s.adhesion.is_some() { " with adhesion" } else { "" },
+                self.activated.len(),
+                if self.adhesion.is_some() { " with adhesion" } else { "" },
+            )));
+        }
+        (self.pos, self.vel) = (s.pos.clone(), s.vel.clone());
+        (self.f1, self.f2, self.f3) = (s.f1.clone(), s.f2.clone(), s.f3.clone());
+        self.nl = if s.nl_reference.is_empty() {
+            NeighborList::default()
+        } else {
+            NeighborList::build(&s.nl_reference, self.len, self.reach(), &self.exclusions)
+        };
+        (self.stress.stress_sum, self.stress.traction_sum) = (s.stress_sum.clone(), s.traction_sum.clone());
+        self.stress.steps = s.stress_steps;
+        self.activated = s.activated.clone();
+        (self.rebuilds, self.bounced) = (s.rebuilds, s.bounced);
+        if let (Some(a), Some(snap)) = (self.adhesion.as_mut(), s.adhesion.as_ref()) {
+            a.restore(snap, &self.pos, self.len, self.walls.as_ref())?;
+        }
+        Ok(())
+    }
+
     /// Momentum of the platelet particles (f64).
     pub fn momentum(&self) -> [f64; 3] {
         let m = f64::from(self.set.template.particle_mass);
@@ -370,6 +428,42 @@ impl PlateletCpu {
         }
         p
     }
+}
+
+/// The dynamic state of the platelet levels: what a checkpoint holds so that a run continues bit
+/// for bit. Positions, velocities and the forces of every level (the integrator's next kicks
+/// use them); the positions the non-bonded pair list was last built at (it is rebuilt from them,
+/// so the same pairs are summed in the same order and rebuilt at the same steps); the stress
+/// sums since the last read; activation, adhesion bonds and counters. Everything else follows
+/// from the platelet set.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlateletSnapshot {
+    /// Positions (unwrapped).
+    pub pos: Vec<[f32; 4]>,
+    /// Velocities.
+    pub vel: Vec<[f32; 4]>,
+    /// Interface forces.
+    pub f1: Vec<[f32; 4]>,
+    /// Non-bonded forces (with adhesion).
+    pub f2: Vec<[f32; 4]>,
+    /// Bonded forces.
+    pub f3: Vec<[f32; 4]>,
+    /// Positions at the last build of the non-bonded pair list (empty: never built).
+    pub nl_reference: Vec<[f32; 4]>,
+    /// Membrane stress summed since the last read, per platelet.
+    pub stress_sum: Vec<[f64; 6]>,
+    /// Traction stresslet summed the same way.
+    pub traction_sum: Vec<[f64; 6]>,
+    /// Plasma steps in those sums.
+    pub stress_steps: u64,
+    /// Whether each platelet is activated.
+    pub activated: Vec<bool>,
+    /// Pair-list rebuilds so far.
+    pub rebuilds: u64,
+    /// Bounce-backs so far.
+    pub bounced: u64,
+    /// Adhesion bonds and lists (None without adhesion).
+    pub adhesion: Option<crate::adhesion::AdhesionSnapshot>,
 }
 
 /// Every platelet's membrane stress and traction stresslet summed over the plasma steps since the

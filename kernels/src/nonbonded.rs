@@ -167,6 +167,11 @@ pub struct NeighborList {
 }
 
 impl NeighborList {
+    /// The positions the list was built at (empty for an empty list).
+    pub fn reference(&self) -> &[[f32; 4]] {
+        &self.reference
+    }
+
     /// All non-excluded pairs closer than `reach` (cut-off plus skin).
     pub fn build(pos: &[[f32; 4]], len: [f32; 3], reach: f32, exclusions: &Exclusions) -> Self {
         let grid = PairGrid::new(pos, len, reach);

@@ -22,7 +22,7 @@ use crate::platelet::{enclosed_volume, PlateletTemplate, Zone};
 use crate::platelet_set::PlateletState;
 
 /// Measurements of one platelet at one instant (DPD units).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlateletSample {
     /// Centre of mass (unwrapped).
     pub center: [f64; 3],

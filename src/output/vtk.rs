@@ -310,6 +310,12 @@ impl MeshSeries {
         Ok(Self { series: Series::create(dir.as_ref(), stem, "vtp")? })
     }
 
+    /// Reopens the series of a run resumed at `step`, keeping the frames up to `step` and
+    /// deleting later ones.
+    pub fn resume(dir: impl AsRef<Path>, stem: &str, step: u64) -> Result<Self, OutputError> {
+        Ok(Self { series: Series::resume(dir.as_ref(), stem, "vtp", step)? })
+    }
+
     /// Writes one frame; refuses triangles that name missing points and arrays of the wrong length.
     pub fn write_frame(&mut self, f: &MeshFrame<'_>) -> Result<PathBuf, OutputError> {
         let (name, path) = self.series.next_file(f.step, f.time)?;
