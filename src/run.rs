@@ -481,9 +481,7 @@ pub fn run(
         None => engine.compute_forces()?,
     }
     if initial.platelets.is_some() && opts.checkpoint.is_some() && engine.platelet_snapshot()?.is_none() {
-        return Err(refuse_checkpoint(
-            "on the GPU backend, runs with platelets cannot be checkpointed yet (the device's platelet levels are not exported); use --backend cpu",
-        ));
+        return Err(refuse_checkpoint("this engine cannot export its platelet levels for a checkpoint"));
     }
     let mut coupled: Option<Coupled> = None;
     let mut adaptive: Option<Adaptive> = None;

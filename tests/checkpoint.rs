@@ -241,6 +241,47 @@ fn a_killed_gpu_run_resumes_within_the_parity_tolerance() {
 }
 
 #[test]
+fn a_killed_gpu_platelet_run_resumes_within_the_parity_tolerance() {
+    if common::gpu_context().is_none() {
+        return;
+    }
+    // On lavapipe: about 35 s of calibration, then about 8 steps/s.
+    let steps = 300;
+    let args: Vec<String> = format!("run shear-flip --backend gpu --steps {steps} --thermo 50 --checkpoint-every 100")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let whole = scratch("gpu-platelets-whole");
+    let _ = run_to_end(&whole, &args);
+    let killed = scratch("gpu-platelets-killed");
+    assert!(run_and_kill(&killed, &args, 8000), "the run finished before it was killed: make it longer");
+    let o = resume(&killed);
+    assert!(o.status.success(), "resume failed: {}", String::from_utf8_lossy(&o.stderr));
+    let (a, b) = (final_checkpoint(&whole, steps), final_checkpoint(&killed, steps));
+    let (pa, pb) = (a.platelets.expect("platelets saved"), b.platelets.expect("platelets saved"));
+    let diff = |x: &[[f32; 4]], y: &[[f32; 4]]| {
+        x.iter().zip(y).flat_map(|(p, q)| (0..3).map(move |k| (p[k] - q[k]).abs())).fold(0.0f32, f32::max)
+    };
+    let dx = diff(&pa.levels.pos, &pb.levels.pos);
+    // The plasma wraps: compare by the nearest image in shear-flip's default box.
+    let len = [16.0f32, 12.0, 18.0];
+    let (sa, sb) = (a.state.sorted_by_tag(), b.state.sorted_by_tag());
+    assert_eq!(sa.tag, sb.tag);
+    let plasma = sa
+        .pos
+        .iter()
+        .zip(&sb.pos)
+        .flat_map(|(p, q)| (0..3).map(move |k| (p[k] - q[k]).abs().min(len[k] - (p[k] - q[k]).abs())))
+        .fold(0.0f32, f32::max);
+    eprintln!("GPU platelets: max |dx| platelet {dx:e}, plasma {plasma:e}");
+    assert!(dx <= 1e-3, "platelet positions differ by {dx}");
+    assert!(plasma <= 1e-3, "plasma positions differ by {plasma}");
+    for d in [whole, killed] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
 fn damaged_checkpoints_are_refused_and_the_previous_one_loads() {
     let steps = 600;
     let args = couette_args("cpu", steps, 100);

@@ -382,24 +382,7 @@ impl PlateletCpu {
     /// continue exactly as the ones it was taken from (the pair lists are rebuilt from the
     /// positions they were last built at, so they hold the same pairs in the same order).
     pub fn restore(&mut self, s: &PlateletSnapshot) -> Result<()> {
-        let n = self.pos.len();
-        let lens = [s.pos.len(), s.vel.len(), s.f1.len(), s.f2.len(), s.f3.len()];
-        if lens.iter().any(|&l| l != n)
-            || s.activated.len() != self.activated.len()
-            || s.stress_sum.len() != self.stress.count
-            || s.traction_sum.len() != self.stress.count
-            || (!s.nl_reference.is_empty() && s.nl_reference.len() != n)
-            || s.adhesion.is_some() != self.adhesion.is_some()
-        {
-            return Err(KernelError::InconsistentState(format!(
-                "platelet snapshot of {} particles and {} platelets{} does not fit these levels ({n} particles, {} platelets{})",
-                s.pos.len(),
-                s.activated.len(),
-                if s.adhesion.is_some() { " with adhesion" } else { "" },
-                self.activated.len(),
-                if self.adhesion.is_some() { " with adhesion" } else { "" },
-            )));
-        }
+        s.check_fits(self.pos.len(), self.activated.len(), self.adhesion.is_some())?;
         (self.pos, self.vel) = (s.pos.clone(), s.vel.clone());
         (self.f1, self.f2, self.f3) = (s.f1.clone(), s.f2.clone(), s.f3.clone());
         self.nl = if s.nl_reference.is_empty() {
@@ -466,14 +449,37 @@ pub struct PlateletSnapshot {
     pub adhesion: Option<crate::adhesion::AdhesionSnapshot>,
 }
 
+impl PlateletSnapshot {
+    /// Refuses a snapshot that does not fit levels of `n` particles, `platelets` platelets and
+    /// adhesion on or off.
+    pub fn check_fits(&self, n: usize, platelets: usize, adhesion: bool) -> Result<()> {
+        let lens = [self.pos.len(), self.vel.len(), self.f1.len(), self.f2.len(), self.f3.len()];
+        if lens.iter().any(|&l| l != n)
+            || [self.activated.len(), self.stress_sum.len(), self.traction_sum.len()].iter().any(|&l| l != platelets)
+            || (!self.nl_reference.is_empty() && self.nl_reference.len() != n)
+            || self.adhesion.is_some() != adhesion
+        {
+            let with = |a: bool| if a { " with adhesion" } else { "" };
+            return Err(KernelError::InconsistentState(format!(
+                "platelet snapshot of {} particles and {} platelets{} does not fit these levels ({n} particles, {platelets} platelets{})",
+                self.pos.len(),
+                self.activated.len(),
+                with(self.adhesion.is_some()),
+                with(adhesion),
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Every platelet's membrane stress and traction stresslet summed over the plasma steps since the
 /// last read (both engines add one term at the end of each plasma step).
 pub(crate) struct StressAverage {
     sampler: Sampler,
-    count: usize,
-    stress_sum: Vec<[f64; 6]>,
-    traction_sum: Vec<[f64; 6]>,
-    steps: u64,
+    pub(crate) count: usize,
+    pub(crate) stress_sum: Vec<[f64; 6]>,
+    pub(crate) traction_sum: Vec<[f64; 6]>,
+    pub(crate) steps: u64,
 }
 
 impl StressAverage {

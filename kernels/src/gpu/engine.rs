@@ -391,6 +391,15 @@ impl Engine for GpuEngine {
         q.write_buffer(&self.b.pairs, 0, bytemuck::cast_slice(&pair_coeffs(&self.system)));
         self.ctx.sync()
     }
+    fn platelet_snapshot(&mut self) -> Result<Option<crate::mts::PlateletSnapshot>> {
+        self.platelets.as_ref().map(|p| p.snapshot(&self.ctx)).transpose()
+    }
+    fn restore_platelets(&mut self, snapshot: &crate::mts::PlateletSnapshot) -> Result<()> {
+        match self.platelets.as_mut() {
+            Some(p) => p.restore(&self.ctx, snapshot),
+            None => Err(KernelError::invalid("platelets", 0, "this engine has no platelets to restore")),
+        }
+    }
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
         Ok(self.platelets.as_mut().map(PlateletGpu::state))
     }

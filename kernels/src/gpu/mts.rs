@@ -45,7 +45,7 @@ use crate::bonded::Topology;
 use crate::cell_list::CellGrid;
 use crate::dpd::PairCoeffs;
 use crate::error::{KernelError, Result};
-use crate::mts::{check_health, StressAverage};
+use crate::mts::{check_health, PlateletSnapshot, StressAverage};
 use crate::nonbonded::{Exclusions, LennardJones, NeighborList};
 use crate::platelet_set::{MtsLevels, PlateletSet, PlateletState};
 use crate::system::DpdSystem;
@@ -594,6 +594,79 @@ impl PlateletGpu {
     /// Whether each platelet is activated.
     pub fn activated(&self) -> &[bool] {
         &self.activated
+    }
+
+    /// The dynamic state a checkpoint keeps, as the CPU levels give it
+    /// ([`crate::mts::PlateletCpu::snapshot`]): the host copies of positions, velocities and
+    /// interface forces (read back after every step), the non-bonded and bonded forces from the
+    /// device, and the host's list reference, stress sums, activation and adhesion. Either
+    /// backend restores it.
+    pub fn snapshot(&self, ctx: &GpuContext) -> Result<PlateletSnapshot> {
+        let bytes = 16 * u64::from(self.n);
+        let (d, q) = (&ctx.device, &ctx.queue);
+        let read = |b: &wgpu::Buffer| -> Result<Vec<[f32; 4]>> {
+            if bytes == 0 {
+                return Ok(Vec::new());
+            }
+            let mut v: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&read_back(d, q, b, bytes)?);
+            v.iter_mut().for_each(|x| x[3] = 0.0);
+            Ok(v)
+        };
+        let (f2, f3) = (read(&self.f2_b)?, read(&self.bonded.force)?);
+        ctx.take_errors()?;
+        Ok(PlateletSnapshot {
+            pos: self.pos.clone(),
+            vel: self.vel.clone(),
+            f1: self.f1.clone(),
+            f2,
+            f3,
+            nl_reference: self.nl_reference.clone(),
+            stress_sum: self.stress.stress_sum.clone(),
+            traction_sum: self.stress.traction_sum.clone(),
+            stress_steps: self.stress.steps,
+            activated: self.activated.clone(),
+            rebuilds: self.rebuilds,
+            bounced: 0,
+            adhesion: self.adhesion.as_ref().map(|a| a.state.snapshot()),
+        })
+    }
+
+    /// Restores a snapshot (of either backend) into levels built from the same platelet set:
+    /// the host copies, then the device's positions, velocities (with the ids) and the forces
+    /// of every level; the pair list is rebuilt from the positions it was last built at.
+    pub fn restore(&mut self, ctx: &GpuContext, s: &PlateletSnapshot) -> Result<()> {
+        let n = self.n as usize;
+        s.check_fits(n, self.activated.len(), self.adhesion.is_some())?;
+        (self.pos, self.vel, self.f1) = (s.pos.clone(), s.vel.clone(), s.f1.clone());
+        (self.stress.stress_sum, self.stress.traction_sum) = (s.stress_sum.clone(), s.traction_sum.clone());
+        self.stress.steps = s.stress_steps;
+        self.activated = s.activated.clone();
+        let q = &ctx.queue;
+        if n > 0 {
+            let tagged: Vec<[u32; 4]> = self
+                .vel
+                .iter()
+                .zip(&self.set.tag)
+                .map(|(v, &t)| [v[0].to_bits(), v[1].to_bits(), v[2].to_bits(), t])
+                .collect();
+            q.write_buffer(&self.bonded.pos, 0, bytemuck::cast_slice(&self.pos));
+            q.write_buffer(&self.pvel, 0, bytemuck::cast_slice(&tagged));
+            q.write_buffer(&self.f1_b, 0, bytemuck::cast_slice(&s.f1));
+            q.write_buffer(&self.f2_b, 0, bytemuck::cast_slice(&s.f2));
+            q.write_buffer(&self.bonded.force, 0, bytemuck::cast_slice(&s.f3));
+        }
+        let reference = if s.nl_reference.is_empty() { self.pos.clone() } else { s.nl_reference.clone() };
+        self.nl = NeighborList::build(&reference, self.len, self.lj.rcut + self.set.params.skin, &self.exclusions);
+        self.nl_reference = reference;
+        self.lj_b = self.nonbonded_k.upload(ctx, &self.nl, &self.pos, &self.lj, self.len);
+        self.rebuilds = s.rebuilds;
+        if let (Some(a), Some(snap)) = (self.adhesion.as_mut(), s.adhesion.as_ref()) {
+            a.state.restore(snap, &self.pos, self.len, a.walls.as_ref())?;
+            // Force the terms of the restored bonds onto the device.
+            a.lists = AdhesionLists::default();
+        }
+        self.upload_adhesion(ctx);
+        ctx.sync()
     }
 }
 
