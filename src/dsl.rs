@@ -125,6 +125,9 @@ pub struct Scenario {
     pub seed: u64,
     /// Steps to run.
     pub steps: u64,
+    /// Wall-clock seconds the run may take; when they are spent it writes a checkpoint (if it
+    /// has a checkpoint folder) and stops, to be resumed (None: no limit).
+    pub wall_limit: Option<f64>,
     /// Backend choice.
     pub backend: Backend,
     /// Platelets suspended in the plasma (None: plasma only).
@@ -168,6 +171,7 @@ impl Scenario {
     /// dt 0.01, lambda 0.5) in a 10^3 box, seed 1, 1000 steps, backend auto.
     pub fn builder(name: &str) -> ScenarioBuilder {
         ScenarioBuilder {
+            duration: None,
             s: Scenario {
                 name: name.to_string(),
                 sim_box: SimBox::cubic(10.0),
@@ -185,6 +189,7 @@ impl Scenario {
                 platelets: None,
                 start_sheared: false,
                 variants: Variants::default(),
+                wall_limit: None,
             },
         }
     }
@@ -226,10 +231,10 @@ impl Scenario {
     }
 
     /// A checksum of everything that shapes the physics of a run (the scenario without its run
-    /// length and backend): a checkpoint records it, and a resume into a scenario with another
+    /// length, backend and wall-clock limit): a checkpoint records it, and a resume into a scenario with another
     /// fingerprint is refused rather than continued with the wrong physics.
     pub fn fingerprint(&self) -> u32 {
-        let physics = Self { steps: 0, backend: Backend::Auto, ..self.clone() };
+        let physics = Self { steps: 0, backend: Backend::Auto, wall_limit: None, ..self.clone() };
         crc32fast::hash(format!("{physics:?}").as_bytes())
     }
 
@@ -271,10 +276,25 @@ impl Scenario {
     }
 }
 
+/// Steps that cover simulated time `time` at time step `dt`: `time / dt` rounded up, except
+/// that a quotient within a millionth of a whole number is that number (`dt` is an f32, so
+/// 1 / 0.01 comes out a hair above 100). None for a time that is not positive and finite or
+/// would take more than 1e15 steps.
+pub fn steps_for(time: f64, dt: f32) -> Option<u64> {
+    let n = time / f64::from(dt);
+    if !(time.is_finite() && time > 0.0 && n.is_finite() && n <= 1e15) {
+        return None;
+    }
+    let whole = n.round();
+    Some((if (n - whole).abs() <= 1e-6 * whole.max(1.0) { whole } else { n.ceil() }) as u64)
+}
+
 /// Builder of a [`Scenario`]; [`ScenarioBuilder::build`] validates everything at once.
 #[derive(Clone, Debug)]
 pub struct ScenarioBuilder {
     s: Scenario,
+    /// Run length in simulated time, turned into steps by `build`.
+    duration: Option<f64>,
 }
 
 impl ScenarioBuilder {
@@ -368,6 +388,19 @@ impl ScenarioBuilder {
         self.s.steps = steps;
         self
     }
+    /// Run length as simulated time (DPD time units): the steps are `ceil(time / dt)` with the
+    /// time step in force when [`build`](Self::build) runs (set after [`dt`](Self::dt) or
+    /// before, either way).
+    pub fn duration(mut self, time: f64) -> Self {
+        self.duration = Some(time);
+        self
+    }
+    /// Wall-clock seconds the run may take before it checkpoints and stops (as HOOMD-blue's
+    /// walltime limit or LAMMPS's `timer timeout`).
+    pub fn wall_clock_limit(mut self, seconds: f64) -> Self {
+        self.s.wall_limit = Some(seconds);
+        self
+    }
     /// Backend.
     pub fn backend(mut self, backend: Backend) -> Self {
         self.s.backend = backend;
@@ -403,8 +436,17 @@ impl ScenarioBuilder {
 
     /// Validates every field and returns the scenario, or every violation found.
     pub fn build(self) -> Result<Scenario, ValidationErrors> {
-        let s = self.s;
+        let mut s = self.s;
         let mut e = ValidationErrors::default();
+        if let Some(t) = self.duration {
+            match steps_for(t, s.dt) {
+                Some(n) => s.steps = n,
+                None => e.push("duration", t, format!("must be > 0 and finite, at most 1e15 steps of dt = {}", s.dt)),
+            }
+        }
+        if let Some(w) = s.wall_limit.filter(|w| !(w.is_finite() && *w > 0.0)) {
+            e.push("wall_limit", w, "must be > 0 seconds");
+        }
         let p = &s.pair;
         if !(s.density.is_finite() && s.density > 0.0) {
             e.push("density", s.density, "must be > 0 particles per rc^3");
@@ -630,5 +672,17 @@ mod tests {
         let s = Shape::Stenosis { center: [6.0, 6.0], radius: 5.0, x0: 5.0, length: 4.0, area_reduction: 1.0 };
         let e = Scenario::builder("closed").box_lengths([10.0, 12.0, 12.0]).vessel(s, 1.0).build().unwrap_err();
         assert!(e.to_string().contains("stenosis") && e.to_string().contains("[0, 1)"), "{e}");
+    }
+
+    #[test]
+    fn a_duration_becomes_steps_of_the_final_time_step() {
+        // duration before dt: the steps follow the dt set later.
+        let s = Scenario::builder("t").duration(1.005).dt(0.005).build().unwrap();
+        assert_eq!(s.steps, 201);
+        assert_eq!(steps_for(1.0, 0.01), Some(100));
+        assert_eq!(steps_for(1.0001, 0.01), Some(101));
+        assert_eq!(steps_for(0.0, 0.01), None);
+        let e = Scenario::builder("t").duration(-1.0).wall_clock_limit(0.0).build().unwrap_err().to_string();
+        assert!(e.contains("duration = -1") && e.contains("wall_limit = 0"), "{e}");
     }
 }

@@ -163,8 +163,8 @@ enum ModelCommand {
 }
 
 /// What `hemoscale run` takes. A checkpoint stores these (as JSON), so `--resume DIR` needs
-/// nothing else; with `--resume`, only `--backend` and `--steps` may be given, to continue on
-/// another backend or to run longer.
+/// nothing else; with `--resume`, only `--backend`, `--steps` and `--wall-limit` may be given,
+/// to continue on another backend, to run longer, or within another time limit.
 #[derive(clap::Args, Clone, Debug, Default, Serialize, Deserialize)]
 struct RunArgs {
     /// Scenario name (see `hemoscale scenarios`).
@@ -174,8 +174,15 @@ struct RunArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Steps to run (default: the scenario's).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "time")]
     steps: Option<u64>,
+    /// Run length as simulated time in DPD time units instead of steps (`ceil(TIME / dt)` steps).
+    #[arg(long, value_name = "TIME")]
+    time: Option<f64>,
+    /// Wall-clock seconds the run may take (set-up included): then it writes a checkpoint (with
+    /// `--checkpoint`) and stops with exit status 75, to be continued with `--resume`.
+    #[arg(long, value_name = "SECONDS")]
+    wall_limit: Option<f64>,
     /// Backend: auto (hardware GPU, else CPU), cpu or gpu (any wgpu adapter, lavapipe included)
     /// [default: auto].
     #[arg(long)]
@@ -214,7 +221,7 @@ struct RunArgs {
     checkpoint_every: Option<u64>,
     /// Continue the run whose checkpoints are in DIR from the newest intact one (damaged ones
     /// are reported and skipped), with the arguments it was started with.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "set", "checkpoint", "trajectory", "fields", "out", "thermo", "coupling_model", "max_speed", "max_temperature", "inject_fault", "summary_json", "vary"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "set", "checkpoint", "trajectory", "fields", "out", "thermo", "coupling_model", "max_speed", "max_temperature", "inject_fault", "summary_json", "vary", "time"])]
     #[serde(skip)]
     resume: Option<PathBuf>,
     /// Make a parameter follow the step (repeatable): NAME=VARIANT with NAME body_force, kT or
@@ -236,6 +243,10 @@ struct RunArgs {
     #[serde(skip)]
     inject_fault: Option<Injection>,
 }
+
+/// Exit status of a run stopped by its wall-clock limit (sysexits' EX_TEMPFAIL: try again, i.e.
+/// `--resume`).
+const EXIT_WALL_LIMIT: u8 = 75;
 
 /// Exit status for input the program refuses (as clap uses for usage errors).
 const EXIT_INVALID: u8 = 2;
@@ -325,7 +336,10 @@ fn resume_args(dir: &std::path::Path, now: &RunArgs) -> Result<(RunArgs, Checkpo
     let mut args: RunArgs = serde_json::from_value(c.recipe.clone())
         .map_err(|e| format!("{}: the checkpoint's run arguments do not read back: {e}", checkpoint_name(&c)))?;
     args.backend = now.backend.clone().or(args.backend);
-    args.steps = now.steps.or(args.steps);
+    if now.steps.is_some() {
+        (args.steps, args.time) = (now.steps, None);
+    }
+    args.wall_limit = now.wall_limit.or(args.wall_limit);
     // Later checkpoints go where this one came from.
     args.checkpoint = Some(dir.to_path_buf());
     Ok((args, c))
@@ -379,9 +393,20 @@ fn run_command(args: RunArgs) -> ExitCode {
             (Ok(t), Ok(f)) => (t, f),
             (Err(e), _) | (_, Err(e)) => return invalid(e),
         };
-    let steps = args.steps.unwrap_or(builtin.default_steps());
+    let mut steps = args.steps.unwrap_or(builtin.default_steps());
     if steps == 0 {
         return invalid("--steps = 0: must be >= 1");
+    }
+    if let Some(t) = args.time {
+        // The time step is the scenario's: build once to learn it.
+        let dt = match builtin.build(&values, args.seed, steps, backend) {
+            Ok(s) => s.dt,
+            Err(e) => return invalid(e),
+        };
+        steps = match hemoscale::dsl::steps_for(t, dt) {
+            Some(n) => n,
+            None => return invalid(format!("--time = {t}: must be > 0 and at most 1e15 steps of dt = {dt}")),
+        };
     }
     for (flag, v) in [("--max-speed", args.max_speed), ("--max-temperature", args.max_temperature)] {
         if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
@@ -392,6 +417,10 @@ fn run_command(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return invalid(e),
     };
+    scenario.wall_limit = args.wall_limit;
+    if let Some(w) = args.wall_limit.filter(|w| !(w.is_finite() && *w > 0.0)) {
+        return invalid(format!("--wall-limit = {w}: must be > 0 seconds"));
+    }
     for v in &args.vary {
         let Some((name, spec)) = v.split_once('=') else {
             return invalid(format!("--vary {v:?}: expected NAME=VARIANT, e.g. body_force=ramp:0:1:0:5000"));
@@ -419,7 +448,15 @@ fn run_command(args: RunArgs) -> ExitCode {
     opts.limits = Limits { max_speed: args.max_speed, max_temperature: args.max_temperature };
     opts.inject = args.inject_fault;
     if let Some(dir) = &args.checkpoint {
-        let recipe = match serde_json::to_value(&args) {
+        // Paths as absolute ones, so `--resume` from another folder writes where this run did.
+        let mut recorded = args.clone();
+        recorded.out = opts.out_dir.clone();
+        for p in [&mut recorded.out, &mut recorded.summary_json, &mut recorded.coupling_model].into_iter().flatten() {
+            if let Ok(abs) = std::path::absolute(&*p) {
+                *p = abs;
+            }
+        }
+        let recipe = match serde_json::to_value(&recorded) {
             Ok(v) => v,
             Err(e) => return failed(format!("cannot record the run's arguments: {e}")),
         };
@@ -441,6 +478,10 @@ fn run_command(args: RunArgs) -> ExitCode {
         Err(e @ RunError::Interrupted { signal, .. }) => {
             eprintln!("{e}");
             return ExitCode::from(128 + signal.min(127) as u8);
+        }
+        Err(e @ RunError::WallLimit { .. }) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_WALL_LIMIT);
         }
         Err(e) => return failed(e),
     };

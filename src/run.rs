@@ -58,6 +58,17 @@ pub enum RunError {
         /// The checkpoint written at that step.
         checkpoint: Option<PathBuf>,
     },
+    /// The scenario's wall-clock limit was reached; a checkpoint was written when the run had a
+    /// checkpoint folder.
+    #[error("stopped by the wall-clock limit of {limit} s at step {step}{}", last_good(.checkpoint.as_deref()))]
+    WallLimit {
+        /// The limit (seconds).
+        limit: f64,
+        /// The step the run stopped at.
+        step: u64,
+        /// The checkpoint written at that step.
+        checkpoint: Option<PathBuf>,
+    },
     /// A checkpoint could not be written, or the one to resume from does not fit.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -450,6 +461,7 @@ pub fn run(
     mut probe: Option<FlowProbe>,
     out: &mut dyn Write,
 ) -> Result<RunOutcome, RunError> {
+    let began = Instant::now();
     let resumed = opts.resume.as_ref();
     let refuse_checkpoint = |why: &str| {
         let mut e = crate::params::ValidationErrors::default();
@@ -620,8 +632,7 @@ pub fn run(
         |engine: &mut dyn Engine, samples: &[Observables], probe: &Option<FlowProbe>, files: &Option<Writers>| {
             let plan = opts.checkpoint.as_ref().expect("checked by the caller");
             let grid = files.as_ref().and_then(|f| f.grid.as_ref());
-            let t0 = Instant::now();
-            let _timed = Timed(&checkpoint_cost, t0);
+            let _timed = Timed(&checkpoint_cost, Instant::now());
             write_checkpoint(
                 engine,
                 scenario,
@@ -800,13 +811,19 @@ pub fn run(
             tracing::warn!(step, fault = ?i.fault, "fault injected");
             writeln!(out, "# injected fault {:?} at step {step}", i.fault)?;
         }
-        if let Some(signal) = opts.stop.as_ref().map(|f| f.load(Ordering::SeqCst)).filter(|&s| s != 0) {
+        let signal = opts.stop.as_ref().map(|f| f.load(Ordering::SeqCst)).filter(|&s| s != 0);
+        let out_of_time = scenario.wall_limit.filter(|&l| step < end && began.elapsed().as_secs_f64() > l);
+        // A signal, else the wall-clock limit: (signal, limit).
+        if let Some((signal, limit)) = signal.map(|g| (Some(g), 0.0)).or(out_of_time.map(|l| (None, l))) {
             let checkpoint = match &opts.checkpoint {
                 Some(_) if !checkpoint_due(step) => Some(ckpt(engine.as_mut(), &samples, &probe, &files)?),
                 Some(_) => last_good,
                 None => None,
             };
-            return Err(RunError::Interrupted { signal, step, checkpoint });
+            return Err(match signal {
+                Some(signal) => RunError::Interrupted { signal, step, checkpoint },
+                None => RunError::WallLimit { limit, step, checkpoint },
+            });
         }
     }
     let wall_seconds = start.elapsed().as_secs_f64();

@@ -210,6 +210,50 @@ fn sigterm_writes_a_checkpoint_and_the_run_resumes_bit_for_bit() {
 }
 
 #[test]
+fn the_wall_clock_limit_checkpoints_and_stops_with_status_75() {
+    let d = scratch("wall-limit");
+    let t0 = Instant::now();
+    let o = hemoscale()
+        .args([
+            "run",
+            "dpd-box",
+            "--backend",
+            "cpu",
+            "--set",
+            "particles=3000",
+            "--steps",
+            "10000000",
+            "--wall-limit",
+            "2",
+            "--checkpoint-every",
+            "0",
+        ])
+        .arg("--checkpoint")
+        .arg(d.join("ckpt"))
+        .arg("--out")
+        .arg(d.join("out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(75), "{stderr}");
+    // Set-up, 2 s of steps, then at most one chunk (500 steps of 3,000 particles: well under 1 s).
+    assert!(t0.elapsed() < Duration::from_secs(30), "took {:?}", t0.elapsed());
+    let list = checkpoint::list(&d.join("ckpt")).unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    let at = list[0].0;
+    assert!(stderr.contains(&format!("stopped by the wall-clock limit of 2 s at step {at}")), "{stderr}");
+    // Continue a little further, with more time.
+    let o = hemoscale()
+        .args(["run", "--steps", &(at + 100).to_string(), "--wall-limit", "600", "--resume"])
+        .arg(d.join("ckpt"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(checkpoint::list(&d.join("ckpt")).unwrap()[0].0, at + 100);
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
 fn a_killed_gpu_run_resumes_within_the_parity_tolerance() {
     if common::gpu_context().is_none() {
         return;

@@ -61,6 +61,9 @@ const CASES: &[(&str, &[&str])] = &[
         "run shear-flip --set coupling=surrogate --checkpoint /tmp/x",
         &["--checkpoint = shear-flip", "coupling=surrogate or coupling=adaptive cannot be checkpointed yet"],
     ),
+    ("run dpd-box --wall-limit 0", &["--wall-limit = 0: must be > 0 seconds"]),
+    ("run dpd-box --time=-1", &["--time = -1: must be > 0"]),
+    ("run dpd-box --time 1 --steps 5", &["'--time <TIME>' cannot be used with '--steps <STEPS>'"]),
     // Missing or conflicting pieces.
     ("run", &["required arguments were not provided", "<SCENARIO>"]),
     ("run dpd-box --checkpoint-every 10", &["required arguments were not provided", "--checkpoint <DIR>"]),
