@@ -27,9 +27,13 @@ pub enum Fault {
     /// The fluid particle with the lowest id is moved onto a frozen wall particle, inside the
     /// wall.
     IntoWall,
+    /// The run fails as it would when the GPU device is lost (on any backend: the recovery is
+    /// what is tested).
+    DeviceLost,
 }
 
-/// A [`Fault`] and the step it is forced in at: `nan-velocity@STEP` or `into-wall@STEP`.
+/// A [`Fault`] and the step it is forced in at: `nan-velocity@STEP`, `into-wall@STEP` or
+/// `device-lost@STEP`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Injection {
     /// The step.
@@ -41,12 +45,13 @@ pub struct Injection {
 impl std::str::FromStr for Injection {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let usage = || format!("{s:?}: expected nan-velocity@STEP or into-wall@STEP");
+        let usage = || format!("{s:?}: expected nan-velocity@STEP, into-wall@STEP or device-lost@STEP");
         let (what, step) = s.split_once('@').ok_or_else(usage)?;
         let step = step.parse::<u64>().ok().filter(|&k| k > 0).ok_or_else(usage)?;
         let fault = match what {
             "nan-velocity" => Fault::NanVelocity,
             "into-wall" => Fault::IntoWall,
+            "device-lost" => Fault::DeviceLost,
             _ => return Err(usage()),
         };
         Ok(Self { step, fault })
@@ -122,6 +127,12 @@ pub fn inject(engine: &mut dyn Engine, system: &DpdSystem, fault: Fault) -> Resu
     let i =
         (0..st.len()).filter(|&i| mobile(i)).min_by_key(|&i| st.tag[i]).ok_or_else(|| refuse("no fluid particle"))?;
     match fault {
+        Fault::DeviceLost => {
+            return Err(RunError::Kernel(hemoscale_kernels::KernelError::Gpu(format!(
+                "the GPU device was lost (injected at step {})",
+                engine.step()
+            ))))
+        }
         Fault::NanVelocity => st.vel[i][0] = f32::NAN,
         Fault::IntoWall => {
             let walls = system.walls.as_ref().ok_or_else(|| refuse("into-wall needs a scenario with walls"))?;

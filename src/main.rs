@@ -238,7 +238,8 @@ struct RunArgs {
     /// Stop as blown up when the temperature kT exceeds this (checked at every sample).
     #[arg(long, value_name = "KT")]
     max_temperature: Option<f64>,
-    /// Force a fault into the run to test that it is caught: nan-velocity@STEP or into-wall@STEP.
+    /// Force a fault into the run to test that it is caught: nan-velocity@STEP, into-wall@STEP
+    /// or device-lost@STEP.
     #[arg(long, value_name = "FAULT@STEP", hide = true)]
     #[serde(skip)]
     inject_fault: Option<Injection>,
@@ -469,7 +470,28 @@ fn run_command(args: RunArgs) -> ExitCode {
     let probe = builtin.probe(&scenario, steps);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let outcome = match run(&scenario, &opts, probe, &mut out) {
+    let mut result = run(&scenario, &opts, probe, &mut out);
+    // With --backend auto, a GPU that fails mid-run (lost, out of memory) is not the end: the run
+    // continues on the CPU from its last checkpoint.
+    if let (Err(RunError::Kernel(e)), Backend::Auto, Some(dir)) = (&result, backend, &args.checkpoint) {
+        if e.is_device_failure() {
+            match checkpoint::newest_good(dir) {
+                Ok((c, _)) => {
+                    eprintln!(
+                        "error: {e}\nnotice: continuing on the native CPU from {} (step {})",
+                        checkpoint_name(&c),
+                        c.step
+                    );
+                    scenario.backend = Backend::Cpu;
+                    (opts.resume, opts.inject) = (Some(c), None);
+                    let probe = builtin.probe(&scenario, steps);
+                    result = run(&scenario, &opts, probe, &mut out);
+                }
+                Err(why) => eprintln!("notice: cannot continue on the CPU: {why}"),
+            }
+        }
+    }
+    let outcome = match result {
         Ok(o) => o,
         Err(RunError::Invalid(e)) => return invalid(e),
         Err(RunError::Checkpoint(e @ (CheckpointError::Mismatch { .. } | CheckpointError::None { .. }))) => {

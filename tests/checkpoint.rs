@@ -414,6 +414,44 @@ fn a_particle_forced_into_a_wall_is_caught_and_diagnosed() {
 }
 
 #[test]
+fn with_backend_auto_a_lost_device_continues_on_the_cpu_from_the_last_checkpoint() {
+    let steps = 600;
+    let args = couette_args("auto", steps, 100);
+    let whole = scratch("lost-whole");
+    let _ = run_to_end(&whole, &args);
+    let d = scratch("lost");
+    let o = hemoscale()
+        .args(&args)
+        .arg("--checkpoint")
+        .arg(d.join("ckpt"))
+        .arg("--out")
+        .arg(d.join("out"))
+        .arg("--summary-json")
+        .arg(d.join("summary.json"))
+        .arg("--inject-fault=device-lost@250")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("the GPU device was lost (injected at step 250)"), "{stderr}");
+    assert!(stderr.contains("continuing on the native CPU from") && stderr.contains("(step 200)"), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["backend"], "cpu");
+    assert_eq!(summary["resumed_at"], 200);
+    // Where `auto` ran on the CPU throughout (no hardware GPU, as in CI), the recovered run ends
+    // bit for bit as the uninterrupted one.
+    let whole_summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(whole.join("summary.json")).unwrap()).unwrap();
+    if whole_summary["backend"] == "cpu" {
+        assert_eq!(final_checkpoint(&whole, steps).state, final_checkpoint(&d, steps).state);
+        assert_eq!(observables(&whole), observables(&d));
+    }
+    for d in [whole, d] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
 fn a_checkpoint_of_another_scenario_is_refused() {
     use hemoscale::dsl::{Backend, Scenario};
     use hemoscale::run::{run, CheckpointPlan, RunError, RunOptions};

@@ -15,7 +15,7 @@ const CASES: &[(&str, &[&str])] = &[
     ("run shear-flip --set coupling=bogus", &["coupling = bogus: one of fine, surrogate, adaptive"]),
     ("run dpd-box --backend foo", &["--backend", "unknown backend \"foo\"; allowed: auto, cpu, gpu"]),
     ("run dpd-box --fields sometimes", &["--fields \"sometimes\"", "unknown trigger \"sometimes\""]),
-    ("run dpd-box --inject-fault boom@3", &["expected nan-velocity@STEP or into-wall@STEP"]),
+    ("run dpd-box --inject-fault boom@3", &["expected nan-velocity@STEP, into-wall@STEP or device-lost@STEP"]),
     ("run dpd-box --seed abc", &["invalid value 'abc' for '--seed"]),
     // Each fluid key out of its range.
     ("run dpd-box --set density=0", &["density = 0: allowed range (0, 100] 1/rc^3"]),

@@ -30,6 +30,12 @@ pub enum KernelError {
 }
 
 impl KernelError {
+    /// True for a failure of the GPU while it ran (a lost device, out of device memory, an
+    /// internal error), after which a run may continue elsewhere from its last checkpoint.
+    pub fn is_device_failure(&self) -> bool {
+        matches!(self, Self::Gpu(_))
+    }
+
     /// Shorthand for [`KernelError::InvalidParameter`].
     pub fn invalid(field: impl Into<String>, value: impl ToString, allowed: impl Into<String>) -> Self {
         Self::InvalidParameter { field: field.into(), value: value.to_string(), allowed: allowed.into() }

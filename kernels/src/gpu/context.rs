@@ -78,11 +78,24 @@ impl GpuContext {
         .map_err(|e| KernelError::Gpu(format!("cannot open {}: {e}", info.name)))?;
         let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = errors.clone();
+        let name = info.name.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let what = match &e {
+                wgpu::Error::OutOfMemory { .. } => {
+                    format!("{name} ran out of device memory ({e}): run fewer particles, or on a GPU with more memory")
+                }
+                _ => e.to_string(),
+            };
             if let Ok(mut v) = sink.lock() {
-                v.push(e.to_string());
+                v.push(what);
             }
         }));
+        let (lost, name) = (errors.clone(), info.name.clone());
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut v) = lost.lock() {
+                v.push(format!("the GPU device was lost ({name}, {reason:?}): {message}"));
+            }
+        });
         Ok(Self { device, queue, info, limits, errors })
     }
 
