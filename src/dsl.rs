@@ -214,6 +214,18 @@ impl Scenario {
 
     /// This scenario with variant `name` (one of [`Variants::NAMES`]) set, checked as
     /// [`ScenarioBuilder::build`] checks it.
+    ///
+    /// ```
+    /// use hemoscale::dsl::{Scenario, Variant};
+    ///
+    /// // Switch a body force on over the first 1,000 steps.
+    /// let s = Scenario::builder("gentle").body_force([0.05, 0.0, 0.0]).build().unwrap();
+    /// let s = s.vary("body_force", "ramp:0:1:0:1000".parse().unwrap()).unwrap();
+    /// assert_eq!((s.driving_at(0).body_force[0], s.driving_at(500).body_force[0]), (0.0, 0.025));
+    /// // A wall speed needs moving walls: refused, naming the variant.
+    /// let e = s.vary("wall_speed", Variant::Constant(2.0)).unwrap_err();
+    /// assert!(e.to_string().contains("variant wall_speed"));
+    /// ```
     pub fn vary(mut self, name: &str, variant: Variant) -> Result<Self, ValidationErrors> {
         match name {
             "body_force" => self.variants.body_force = Some(variant),

@@ -66,6 +66,26 @@ pub const WALL_TOLERANCE: f32 = 1e-3;
 /// The first particle (lowest id) that is not fine: a non-finite position, velocity or force, a
 /// mobile particle inside a wall, or one faster than `limits.max_speed`; described with its id,
 /// type, position and velocity, and how many particles are not fine in all. None when all are.
+///
+/// ```
+/// use hemoscale::faults::{first_bad_particle, Limits};
+/// use hemoscale::kernels::{DpdSystem, ParticleState, SimBox};
+///
+/// let system = DpdSystem::standard(SimBox::cubic(4.0), 1);
+/// let state = ParticleState {
+///     pos: vec![[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]],
+///     vel: vec![[0.5, 0.0, 0.0], [f32::NAN, 0.0, 0.0]],
+///     force: vec![[0.0; 3]; 2],
+///     type_id: vec![0, 0],
+///     tag: vec![4, 9],
+///     n_local: 2,
+/// };
+/// let what = first_bad_particle(&system, &state, &Limits::default()).unwrap();
+/// assert!(what.starts_with("particle 9 (plasma) at (2, 2, 2)") && what.contains("non-finite"));
+/// // A speed bound flags the other one too; the lowest id is named first.
+/// let what = first_bad_particle(&system, &state, &Limits { max_speed: Some(0.1), max_temperature: None });
+/// assert!(what.unwrap().starts_with("particle 4"));
+/// ```
 pub fn first_bad_particle(system: &DpdSystem, state: &ParticleState, limits: &Limits) -> Option<String> {
     let mut first: Option<(u32, usize, String)> = None;
     let mut count = 0usize;

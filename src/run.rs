@@ -452,9 +452,21 @@ fn thermo_row(o: &Observables, dt: f64) -> [f64; 11] {
     ]
 }
 
-/// Runs `scenario` from fresh initial conditions, writing the thermo table to `out`, sampling
-/// `probe` (flow scenarios) and writing the files `opts` asks for. Stops with
-/// [`RunError::Blowup`] at the first non-finite sample or the first particle found inside a wall.
+/// Runs `scenario` from fresh initial conditions, or from `opts.resume`, writing the thermo
+/// table to `out`, sampling `probe` (flow scenarios) and writing the files and checkpoints `opts`
+/// asks for. Stops with [`RunError::Blowup`] at the first fault ([`crate::faults`]), with
+/// [`RunError::Interrupted`] when `opts.stop` is set, with [`RunError::WallLimit`] when the
+/// scenario's wall-clock limit is spent.
+///
+/// ```
+/// use hemoscale::dsl::{Backend, Scenario};
+/// use hemoscale::run::{run, RunOptions};
+///
+/// let s = Scenario::builder("tiny").cubic_box(5.0).steps(20).backend(Backend::Cpu).build().unwrap();
+/// let outcome = run(&s, &RunOptions::for_steps(20), None, &mut std::io::sink()).unwrap();
+/// assert_eq!((outcome.particles, outcome.steps, outcome.samples.len()), (375, 20, 2));
+/// assert!(outcome.last.is_finite());
+/// ```
 pub fn run(
     scenario: &Scenario,
     opts: &RunOptions,
