@@ -35,17 +35,21 @@ fn couette_args(backend: &str, steps: u64, every: u64) -> Vec<String> {
     args.split_whitespace().map(String::from).collect()
 }
 
-fn run_to_end(dir: &Path, args: &[String]) -> Output {
-    let o = hemoscale()
-        .args(args)
+/// `hemoscale` with `args` writing its checkpoints, outputs and summary into `dir`.
+fn run_in(dir: &Path, args: &[impl AsRef<std::ffi::OsStr>]) -> Command {
+    let mut c = hemoscale();
+    c.args(args)
         .arg("--checkpoint")
         .arg(dir.join("ckpt"))
         .arg("--out")
         .arg(dir.join("out"))
         .arg("--summary-json")
-        .arg(dir.join("summary.json"))
-        .output()
-        .unwrap();
+        .arg(dir.join("summary.json"));
+    c
+}
+
+fn run_to_end(dir: &Path, args: &[String]) -> Output {
+    let o = run_in(dir, args).output().unwrap();
     assert!(o.status.success(), "run failed: {}", String::from_utf8_lossy(&o.stderr));
     o
 }
@@ -57,18 +61,7 @@ fn resume(dir: &Path) -> Output {
 /// Starts the run, waits for its first checkpoint, then SIGKILLs it after a random delay
 /// (printed, so a failure can be replayed). Returns whether the kill landed mid-run.
 fn run_and_kill(dir: &Path, args: &[String], max_delay_ms: u64) -> bool {
-    let mut child = hemoscale()
-        .args(args)
-        .arg("--checkpoint")
-        .arg(dir.join("ckpt"))
-        .arg("--out")
-        .arg(dir.join("out"))
-        .arg("--summary-json")
-        .arg(dir.join("summary.json"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run_in(dir, args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let t0 = Instant::now();
     while checkpoint::list(&dir.join("ckpt")).unwrap().is_empty() {
         assert!(child.try_wait().unwrap().is_none(), "the run ended before its first checkpoint");
@@ -174,16 +167,7 @@ fn sigterm_writes_a_checkpoint_and_the_run_resumes_bit_for_bit() {
     let whole = scratch("term-whole");
     let _ = run_to_end(&whole, &args);
     let d = scratch("term");
-    let child = hemoscale()
-        .args(&args)
-        .arg("--checkpoint")
-        .arg(d.join("ckpt"))
-        .arg("--out")
-        .arg(d.join("out"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = run_in(&d, &args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     // Wait for the first thermo row past the set-up, then ask the run to stop.
     let thermo = d.join("out/thermo.csv");
     let t0 = Instant::now();
@@ -213,27 +197,8 @@ fn sigterm_writes_a_checkpoint_and_the_run_resumes_bit_for_bit() {
 fn the_wall_clock_limit_checkpoints_and_stops_with_status_75() {
     let d = scratch("wall-limit");
     let t0 = Instant::now();
-    let o = hemoscale()
-        .args([
-            "run",
-            "dpd-box",
-            "--backend",
-            "cpu",
-            "--set",
-            "particles=3000",
-            "--steps",
-            "10000000",
-            "--wall-limit",
-            "2",
-            "--checkpoint-every",
-            "0",
-        ])
-        .arg("--checkpoint")
-        .arg(d.join("ckpt"))
-        .arg("--out")
-        .arg(d.join("out"))
-        .output()
-        .unwrap();
+    let args = "run dpd-box --backend cpu --set particles=3000 --steps 10000000 --wall-limit 2 --checkpoint-every 0";
+    let o = run_in(&d, &args.split_whitespace().collect::<Vec<_>>()).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(75), "{stderr}");
     // Set-up, 2 s of steps, then at most one chunk (500 steps of 3,000 particles: well under 1 s).
@@ -376,15 +341,7 @@ fn damaged_checkpoints_are_refused_and_the_previous_one_loads() {
 /// latest, with the particle named; the checkpoint of step 200 is reported and still loads.
 fn forced_fault(fault: &str, expect: &str) {
     let d = scratch(fault);
-    let o = hemoscale()
-        .args(couette_args("cpu", 1000, 100))
-        .arg("--checkpoint")
-        .arg(d.join("ckpt"))
-        .arg("--out")
-        .arg(d.join("out"))
-        .arg(format!("--inject-fault={fault}@230"))
-        .output()
-        .unwrap();
+    let o = run_in(&d, &couette_args("cpu", 1000, 100)).arg(format!("--inject-fault={fault}@230")).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     let step: u64 = stderr
@@ -420,17 +377,7 @@ fn with_backend_auto_a_lost_device_continues_on_the_cpu_from_the_last_checkpoint
     let whole = scratch("lost-whole");
     let _ = run_to_end(&whole, &args);
     let d = scratch("lost");
-    let o = hemoscale()
-        .args(&args)
-        .arg("--checkpoint")
-        .arg(d.join("ckpt"))
-        .arg("--out")
-        .arg(d.join("out"))
-        .arg("--summary-json")
-        .arg(d.join("summary.json"))
-        .arg("--inject-fault=device-lost@250")
-        .output()
-        .unwrap();
+    let o = run_in(&d, &args).arg("--inject-fault=device-lost@250").output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("the GPU device was lost (injected at step 250)"), "{stderr}");

@@ -468,14 +468,7 @@ impl Engine for CpuEngine {
         Ok(())
     }
     fn set_driving(&mut self, driving: Driving) -> Result<()> {
-        if self.platelets.is_some() {
-            return Err(KernelError::invalid(
-                "driving",
-                "variant",
-                "time-varying driving is not supported with platelets yet",
-            ));
-        }
-        self.system = driving.applied_to(&self.system)?;
+        self.system = driving.applied_to(&self.system, self.platelets.is_some())?;
         self.coeffs = pair_coeffs(&self.system);
         Ok(())
     }

@@ -63,8 +63,16 @@ impl Driving {
         }
     }
 
-    /// `system` with this driving, validated (a wall speed needs walls).
-    pub fn applied_to(&self, system: &DpdSystem) -> Result<DpdSystem> {
+    /// `system` with this driving, validated (a wall speed needs walls). Refused for an engine
+    /// `with_platelets`: their levels keep their own copies of kT and the walls yet.
+    pub fn applied_to(&self, system: &DpdSystem, with_platelets: bool) -> Result<DpdSystem> {
+        if with_platelets {
+            return Err(crate::error::KernelError::invalid(
+                "driving",
+                "variant",
+                "time-varying driving is not supported with platelets yet",
+            ));
+        }
         let mut s = system.clone();
         s.body_force = self.body_force;
         s.kt = self.kt;

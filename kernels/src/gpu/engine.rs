@@ -377,14 +377,7 @@ impl Engine for GpuEngine {
         self.ctx.sync()
     }
     fn set_driving(&mut self, driving: Driving) -> Result<()> {
-        if self.platelets.is_some() {
-            return Err(KernelError::invalid(
-                "driving",
-                "variant",
-                "time-varying driving is not supported with platelets yet",
-            ));
-        }
-        self.system = driving.applied_to(&self.system)?;
+        self.system = driving.applied_to(&self.system, self.platelets.is_some())?;
         let params = Params::new(&self.system, &CellGrid::new(&self.system), self.b.n);
         let q = &self.ctx.queue;
         q.write_buffer(&self.b.params, 0, bytemuck::bytes_of(&params));
