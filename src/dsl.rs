@@ -516,8 +516,7 @@ impl ScenarioBuilder {
     }
 }
 
-/// Checks the variants: sensible values, something to scale, and no platelets (whose levels do
-/// not follow a changing driving yet).
+/// Checks the variants: sensible values and something to scale.
 fn check_variants(s: &Scenario, e: &mut ValidationErrors) {
     let speed = s.vessel.as_ref().map_or(0.0, |v| v.motion.speed);
     let base = [
@@ -535,9 +534,6 @@ fn check_variants(s: &Scenario, e: &mut ValidationErrors) {
         } else if !nonzero {
             e.push(&field, v, format!("scales a value that is 0 ({why}); set it first"));
         }
-    }
-    if s.platelets.is_some() && !s.variants.is_empty() {
-        e.push("variants", "", "time-varying driving is not supported with platelets yet");
     }
 }
 

@@ -656,16 +656,16 @@ pub fn run(
                 &limits,
             )
         };
-    // The driving in the engine; variants change it at their change points (a function of the
-    // step alone, so a resumed run sets the same values at the same steps).
-    let mut driving = Driving::of(engine.system());
     while engine.step() < end {
         let step0 = engine.step();
+        // Variants change the driving at their change points, a function of the step alone, so
+        // a resumed run sets the same values at the same steps. Compared with the engine's own
+        // system rather than a copy: an engine rebuilt by coupling or adaptive stepping starts
+        // from the scenario's base values and is set again here.
         let wanted = scenario.driving_at(step0);
-        if wanted != driving {
+        if wanted != Driving::of(engine.system()) {
             engine.set_driving(wanted)?;
             tracing::debug!(step = step0, ?wanted, "driving changed");
-            driving = wanted;
         }
         // Rows at multiples of `thermo_every` and at the end.
         let row_at = ((step0 / every + 1) * every).min(end);

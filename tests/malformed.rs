@@ -56,7 +56,6 @@ const CASES: &[(&str, &[&str])] = &[
     ("run dpd-box --vary body_force=const:2", &["variant body_force = const:2", "scales a value that is 0"]),
     ("run dpd-box --vary kT=steps:1,5=-1", &["variant kT = steps:1,5=-1: a temperature factor must be >= 0"]),
     ("run couette --vary pressure=const:2", &["--vary = pressure: unknown; one of body_force, kT, wall_speed"]),
-    ("run shear-flip --vary wall_speed=const:2", &["time-varying driving is not supported with platelets yet"]),
     (
         "run shear-flip --set coupling=surrogate --checkpoint /tmp/x",
         &["--checkpoint = shear-flip", "coupling=surrogate or coupling=adaptive cannot be checkpointed yet"],

@@ -468,8 +468,11 @@ impl Engine for CpuEngine {
         Ok(())
     }
     fn set_driving(&mut self, driving: Driving) -> Result<()> {
-        self.system = driving.applied_to(&self.system, self.platelets.is_some())?;
+        self.system = driving.applied_to(&self.system)?;
         self.coeffs = pair_coeffs(&self.system);
+        if let Some(p) = self.platelets.as_mut() {
+            p.set_driving(self.system.kt, self.system.walls.as_ref().map(|w| w.motion));
+        }
         Ok(())
     }
     fn platelet_snapshot(&mut self) -> Result<Option<crate::mts::PlateletSnapshot>> {

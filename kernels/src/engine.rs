@@ -63,16 +63,8 @@ impl Driving {
         }
     }
 
-    /// `system` with this driving, validated (a wall speed needs walls). Refused for an engine
-    /// `with_platelets`: their levels keep their own copies of kT and the walls yet.
-    pub fn applied_to(&self, system: &DpdSystem, with_platelets: bool) -> Result<DpdSystem> {
-        if with_platelets {
-            return Err(crate::error::KernelError::invalid(
-                "driving",
-                "variant",
-                "time-varying driving is not supported with platelets yet",
-            ));
-        }
+    /// `system` with this driving, validated (a wall speed needs walls).
+    pub fn applied_to(&self, system: &DpdSystem) -> Result<DpdSystem> {
         let mut s = system.clone();
         s.body_force = self.body_force;
         s.kt = self.kt;
@@ -123,7 +115,9 @@ pub trait Engine {
     /// caught.
     fn overwrite(&mut self, state: &ParticleState) -> Result<()>;
     /// Changes the body force, temperature and wall speed from the next step on (the state is
-    /// untouched). Refused with platelets: their levels keep their own copies yet.
+    /// untouched). Platelet levels follow: their interface noise takes the new temperature and
+    /// their bounce-back the new wall speed (the body force drives the plasma alone, as it always
+    /// does).
     fn set_driving(&mut self, driving: Driving) -> Result<()>;
     /// The platelet levels' dynamic state for a checkpoint: None without platelets, and on
     /// the GPU, which cannot export its levels yet.

@@ -147,6 +147,17 @@ impl PlateletCpu {
         })
     }
 
+    /// Follows a change of the driving (variants): the interface's dissipative–random pair takes
+    /// its noise amplitude from `kt`, and bounce-back off moving walls the walls' velocity from
+    /// `motion`. The platelets' internal forces do not depend on either.
+    pub fn set_driving(&mut self, kt: f32, motion: Option<crate::walls::WallMotion>) {
+        let h1 = self.dt / self.mts.interface as f32;
+        self.coeffs = PairCoeffs::new(&self.set.params.interface, kt, h1);
+        if let (Some(w), Some(m)) = (self.walls.as_mut(), motion) {
+            w.motion = m;
+        }
+    }
+
     /// Marks platelets activated (`true` entries; activation is not undone).
     pub fn activate(&mut self, activated: &[bool]) -> Result<()> {
         if activated.len() != self.activated.len() {

@@ -377,11 +377,14 @@ impl Engine for GpuEngine {
         self.ctx.sync()
     }
     fn set_driving(&mut self, driving: Driving) -> Result<()> {
-        self.system = driving.applied_to(&self.system, self.platelets.is_some())?;
+        self.system = driving.applied_to(&self.system)?;
         let params = Params::new(&self.system, &CellGrid::new(&self.system), self.b.n);
         let q = &self.ctx.queue;
         q.write_buffer(&self.b.params, 0, bytemuck::bytes_of(&params));
         q.write_buffer(&self.b.pairs, 0, bytemuck::cast_slice(&pair_coeffs(&self.system)));
+        if let Some(p) = self.platelets.as_mut() {
+            p.set_driving(&self.ctx, &self.system, self.b.n);
+        }
         self.ctx.sync()
     }
     fn platelet_snapshot(&mut self) -> Result<Option<crate::mts::PlateletSnapshot>> {

@@ -178,10 +178,10 @@ pub struct PlateletGpu {
     args_group: wgpu::BindGroup,
     /// `Params` with the half-step coefficients (`dt/2` drift and kick, no lambda shift), bound
     /// by `half_integrate`.
-    _params_half: wgpu::Buffer,
+    params_half: wgpu::Buffer,
     /// The integrate kernels' bind group with the half-step `Params`.
     pub half_integrate: wgpu::BindGroup,
-    _inputs: Vec<wgpu::Buffer>,
+    inputs: Vec<wgpu::Buffer>,
     /// Verlet-list rebuilds (diagnostics).
     pub rebuilds: u64,
     /// Adhesion: the bonds (host), the kernel and its packed terms (None without adhesion).
@@ -199,6 +199,18 @@ struct GpuAdhesion {
     params: Params,
     sdf: Vec<f32>,
     walls: Option<Walls>,
+}
+
+/// Index of the interface coefficients among `PlateletGpu::inputs`.
+const INTERFACE_COEFFS: usize = 1;
+
+/// The engine's `Params` with the half-step coefficients: `dt/2` drift and kick, no lambda shift.
+fn half_step_params(system: &DpdSystem, grid: &CellGrid, n_plasma: u32) -> Params {
+    let mut half = Params::new(system, grid, n_plasma);
+    half.box_len[3] = 0.5 * system.dt;
+    half.inv_len[3] = 0.5 * system.dt;
+    half.inv_edge[3] = 0.0;
+    half
 }
 
 fn four(v: &[[f32; 3]]) -> Vec<[f32; 4]> {
@@ -255,10 +267,7 @@ impl PlateletGpu {
             misc: [0.5 * h1, FIXED, 1.0 / FIXED, 0.0],
         };
         let coeffs = PairCoeffs::new(&p, system.kt, h1);
-        let mut half = Params::new(system, &grid, b.n);
-        half.box_len[3] = 0.5 * dt;
-        half.inv_len[3] = 0.5 * dt;
-        half.inv_edge[3] = 0.0;
+        let half = half_step_params(system, &grid, b.n);
         let params_half = uniform(d, q, "params half", bytemuck::bytes_of(&half));
         let half_integrate = integrate.bind_with_params(d, b, &params_half);
         let pos = four(&set.pos);
@@ -287,7 +296,7 @@ impl PlateletGpu {
         q.write_buffer(&args, 0, bytemuck::cast_slice(&[0u32, 1, 1, 0]));
         let inputs = vec![
             uniform(d, q, "mts params", bytemuck::bytes_of(&mp)),
-            storage_with(d, q, "interface coeffs", bytemuck::bytes_of(&coeffs)),
+            storage_with(d, q, "interface coeffs", bytemuck::bytes_of(&coeffs)), // INTERFACE_COEFFS
             storage_with(d, q, "membrane", bytemuck::cast_slice(&membrane)),
             storage(d, "interface reaction", 16 * n_plasma),
             storage(d, "touched flags", 4 * n_plasma),
@@ -367,13 +376,32 @@ impl PlateletGpu {
             gather: storage(d, "platelet read-back", 48 * n as u64),
             group,
             args_group,
-            _params_half: params_half,
+            params_half,
             half_integrate,
-            _inputs: inputs,
+            inputs,
             rebuilds: 1,
             adhesion,
             set: set.clone(),
         })
+    }
+
+    /// Follows a change of the driving (variants) in `system`, the plasma's system with the new
+    /// values: the half-step `Params` (the wall speed the half kicks and bounce-back use) and the
+    /// interface coefficients (their noise amplitude follows kT) are written again; the engine
+    /// rewrites its own `Params`, which the platelet kernels share. The CPU twin is
+    /// [`crate::mts::PlateletCpu::set_driving`].
+    pub fn set_driving(&mut self, ctx: &GpuContext, system: &DpdSystem, n_plasma: u32) {
+        let grid = CellGrid::new(system);
+        let half = half_step_params(system, &grid, n_plasma);
+        let h1 = self.dt / self.mts.interface as f32;
+        let coeffs = PairCoeffs::new(&self.set.params.interface, system.kt, h1);
+        ctx.queue.write_buffer(&self.params_half, 0, bytemuck::bytes_of(&half));
+        ctx.queue.write_buffer(&self.inputs[INTERFACE_COEFFS], 0, bytemuck::bytes_of(&coeffs));
+        if let (Some(a), Some(w)) = (self.adhesion.as_mut(), system.walls.as_ref()) {
+            if let Some(mine) = a.walls.as_mut() {
+                mine.motion = w.motion;
+            }
+        }
     }
 
     /// Packs the adhesion terms acting now and uploads them when they changed (a no-op without
