@@ -16,10 +16,11 @@ use hemoscale::checkpoint;
 use hemoscale::dsl::{Backend, Scenario};
 use hemoscale::kernels::geometry::Shape;
 use hemoscale::output::Trigger;
-use hemoscale::run::{run, CheckpointPlan, RunOptions};
+use hemoscale::run::{run, RunOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let steps: u64 = std::env::args().nth(1).map_or(Ok(2000), |s| s.parse())?;
+    let checkpoints = std::path::PathBuf::from("out/double_stenosis/checkpoints");
     let (length, radius, wall) = (40.0f64, 5.0f64, 1.0f64);
     let side = 2.0 * (radius + wall) + 1.0;
     let axis = [side / 2.0, side / 2.0];
@@ -34,14 +35,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .seed(3)
         .steps(steps)
         .backend(Backend::Auto)
+        .output_dir("out/double_stenosis")
+        .fields(Trigger::every(500))
+        // A checkpoint at the end only: it holds the final particles, read back below.
+        .checkpoints(&checkpoints, 0)
         .build()?;
 
-    let mut opts = RunOptions::for_steps(steps);
-    opts.out_dir = Some("out/double_stenosis".into());
-    opts.fields = Some(Trigger::every(500));
-    // A checkpoint at the end only: it holds the final particles, read back below.
-    let checkpoints = std::path::PathBuf::from("out/double_stenosis/checkpoints");
-    opts.checkpoint = Some(CheckpointPlan { dir: checkpoints.clone(), every: 0, recipe: serde_json::Value::Null });
+    let opts = RunOptions::for_scenario(&scenario);
     let outcome = run(&scenario, &opts, None, &mut std::io::stdout())?;
 
     // Mean axial velocity of the fluid in slabs 2 rc thick at the first throat and in the open

@@ -17,10 +17,11 @@ use std::sync::Arc;
 use hemoscale::checkpoint;
 use hemoscale::dsl::{Backend, Scenario};
 use hemoscale::kernels::geometry::Shape;
-use hemoscale::run::{run, CheckpointPlan, RunError, RunOptions};
+use hemoscale::run::{run, RunError, RunOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let steps: u64 = std::env::args().nth(1).map_or(Ok(5000), |s| s.parse())?;
+    let checkpoints = PathBuf::from("out/resumable_job/checkpoints");
     // A tube of radius 4 driven by a body force: Poiseuille flow.
     let scenario = Scenario::builder("resumable_job")
         .box_lengths([12.0, 11.0, 11.0])
@@ -31,13 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .seed(2026)
         .steps(steps)
         .backend(Backend::Cpu)
+        .output_dir("out/resumable_job")
+        .checkpoints(&checkpoints, 500)
         .build()?;
 
-    let dir = PathBuf::from("out/resumable_job");
-    let checkpoints = dir.join("checkpoints");
-    let mut opts = RunOptions::for_steps(steps);
-    opts.out_dir = Some(dir);
-    opts.checkpoint = Some(CheckpointPlan { dir: checkpoints.clone(), every: 500, recipe: serde_json::Value::Null });
+    let mut opts = RunOptions::for_scenario(&scenario);
     // Continue where an earlier job stopped, if one did (a damaged newest file is skipped).
     if !checkpoint::list(&checkpoints)?.is_empty() {
         let (c, refused) = checkpoint::newest_good(&checkpoints)?;

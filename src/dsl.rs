@@ -47,6 +47,10 @@ use hemoscale_kernels::{
     DpdPair, DpdSystem, Driving, NearWallForce, PairTable, ParticleType, SimBox, WallMotion, Walls,
 };
 
+use std::path::PathBuf;
+
+pub use crate::observers::Observers;
+use crate::output::Trigger;
 use crate::params::ValidationErrors;
 pub use crate::variant::Variant;
 
@@ -137,6 +141,9 @@ pub struct Scenario {
     pub start_sheared: bool,
     /// Time-varying factors of the body force, temperature and wall speed.
     pub variants: Variants,
+    /// What the run writes and checks, and when (not part of the physics: left out of the
+    /// [`fingerprint`](Scenario::fingerprint)).
+    pub observers: Observers,
 }
 
 /// Factors that scale the scenario's body force, temperature and wall speed step by step
@@ -190,6 +197,7 @@ impl Scenario {
                 start_sheared: false,
                 variants: Variants::default(),
                 wall_limit: None,
+                observers: Observers::default(),
             },
         }
     }
@@ -243,10 +251,17 @@ impl Scenario {
     }
 
     /// A checksum of everything that shapes the physics of a run (the scenario without its run
-    /// length, backend and wall-clock limit): a checkpoint records it, and a resume into a scenario with another
-    /// fingerprint is refused rather than continued with the wrong physics.
+    /// length, backend, wall-clock limit and observers): a checkpoint records it, and a resume
+    /// into a scenario with another fingerprint is refused rather than continued with the wrong
+    /// physics.
     pub fn fingerprint(&self) -> u32 {
-        let physics = Self { steps: 0, backend: Backend::Auto, wall_limit: None, ..self.clone() };
+        let physics = Self {
+            steps: 0,
+            backend: Backend::Auto,
+            wall_limit: None,
+            observers: Observers::default(),
+            ..self.clone()
+        };
         crc32fast::hash(format!("{physics:?}").as_bytes())
     }
 
@@ -430,6 +445,48 @@ impl ScenarioBuilder {
         self
     }
 
+    /// Folder of the run's files (see [`Observers::dir`]).
+    pub fn output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.s.observers.dir = Some(dir.into());
+        self
+    }
+    /// Steps between thermo rows (see [`Observers::thermo_every`]).
+    pub fn thermo_every(mut self, steps: u64) -> Self {
+        self.s.observers.thermo_every = Some(steps);
+        self
+    }
+    /// Steps between samples of the global observables.
+    pub fn sample_every(mut self, steps: u64) -> Self {
+        self.s.observers.sample_every = Some(steps);
+        self
+    }
+    /// Trajectory frames when `trigger` fires (needs [`output_dir`](Self::output_dir)).
+    pub fn trajectory(mut self, trigger: Trigger) -> Self {
+        self.s.observers.trajectory = Some(trigger);
+        self
+    }
+    /// Binned fields when `trigger` fires (needs [`output_dir`](Self::output_dir)).
+    pub fn fields(mut self, trigger: Trigger) -> Self {
+        self.s.observers.fields = Some(trigger);
+        self
+    }
+    /// Checkpoints into `dir` every `every` steps (0: only at the end and on a signal).
+    pub fn checkpoints(mut self, dir: impl Into<PathBuf>, every: u64) -> Self {
+        self.s.observers.checkpoint = Some((dir.into(), every));
+        self
+    }
+    /// Stops the run as blown up when a particle is faster than `speed` (checked at thermo rows
+    /// and checkpoints).
+    pub fn max_speed(mut self, speed: f64) -> Self {
+        self.s.observers.limits.max_speed = Some(speed);
+        self
+    }
+    /// Stops the run as blown up when the temperature exceeds `kt` (checked at every sample).
+    pub fn max_temperature(mut self, kt: f64) -> Self {
+        self.s.observers.limits.max_temperature = Some(kt);
+        self
+    }
+
     /// Scales the body force by `variant` step by step.
     pub fn vary_body_force(mut self, variant: Variant) -> Self {
         self.s.variants.body_force = Some(variant);
@@ -509,6 +566,7 @@ impl ScenarioBuilder {
             check_platelets(&s, p, &mut e);
         }
         check_variants(&s, &mut e);
+        s.observers.check(&mut e);
         if e.0.is_empty() && s.particles() < 2 {
             e.push("particles", s.particles(), "density x volume must give at least 2 particles");
         }

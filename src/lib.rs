@@ -11,6 +11,7 @@ pub mod dsl;
 pub mod faults;
 pub mod fit;
 pub mod flow;
+pub mod observers;
 pub mod output;
 pub mod params;
 pub mod platelets;

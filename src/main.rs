@@ -16,7 +16,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use hemoscale::bench::{bench_setup, BenchSetup};
 use hemoscale::checkpoint::{self, Checkpoint, CheckpointError};
 use hemoscale::dsl::Backend;
-use hemoscale::faults::{Injection, Limits};
+use hemoscale::faults::Injection;
 use hemoscale::output::Trigger;
 use hemoscale::params::ParamValues;
 use hemoscale::run::{run, CheckpointPlan, RunError, RunOptions};
@@ -435,18 +435,20 @@ fn run_command(args: RunArgs) -> ExitCode {
             Err(e) => return invalid(e),
         };
     }
-    let mut opts = RunOptions::for_steps(steps);
-    if let Some(t) = args.thermo {
-        if t == 0 {
-            return invalid("--thermo = 0: must be >= 1");
-        }
-        opts.thermo_every = t;
+    if args.thermo == Some(0) {
+        return invalid("--thermo = 0: must be >= 1");
     }
-    opts.out_dir = Some(args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&name)));
-    opts.trajectory = trajectory;
-    opts.fields = fields;
+    // The command line's outputs override the scenario's observers (checked above, flag by
+    // flag, so the messages name the flags).
+    let o = &mut scenario.observers;
+    o.thermo_every = args.thermo.or(o.thermo_every);
+    o.dir = Some(args.out.clone().or(o.dir.take()).unwrap_or_else(|| PathBuf::from("out").join(&name)));
+    o.trajectory = trajectory.or(o.trajectory.take());
+    o.fields = fields.or(o.fields.take());
+    o.limits.max_speed = args.max_speed.or(o.limits.max_speed);
+    o.limits.max_temperature = args.max_temperature.or(o.limits.max_temperature);
+    let mut opts = RunOptions::for_scenario(&scenario);
     opts.coupling_model = args.coupling_model.clone();
-    opts.limits = Limits { max_speed: args.max_speed, max_temperature: args.max_temperature };
     opts.inject = args.inject_fault;
     if let Some(dir) = &args.checkpoint {
         // Paths as absolute ones, so `--resume` from another folder writes where this run did.

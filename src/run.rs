@@ -294,6 +294,27 @@ impl RunOptions {
             progress: false,
         }
     }
+
+    /// The options the scenario's [`Observers`](crate::observers::Observers) ask for: its
+    /// output folder, thermo and sample intervals, trajectory and field triggers, checkpoints
+    /// and bounds; [`RunOptions::for_steps`]'s defaults where it names none. A checkpoint plan
+    /// made here records the scenario's name as its recipe (the binary records its arguments).
+    pub fn for_scenario(scenario: &Scenario) -> Self {
+        let o = &scenario.observers;
+        let mut opts = Self::for_steps(scenario.steps);
+        opts.thermo_every = o.thermo_every.unwrap_or(opts.thermo_every);
+        opts.sample_every = o.sample_every.unwrap_or(opts.sample_every);
+        opts.out_dir.clone_from(&o.dir);
+        opts.trajectory.clone_from(&o.trajectory);
+        opts.fields.clone_from(&o.fields);
+        opts.limits = o.limits;
+        opts.checkpoint = o.checkpoint.as_ref().map(|(dir, every)| CheckpointPlan {
+            dir: dir.clone(),
+            every: *every,
+            recipe: serde_json::Value::String(scenario.name.clone()),
+        });
+        opts
+    }
 }
 
 /// What a finished run produced.
