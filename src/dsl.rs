@@ -98,6 +98,33 @@ pub struct Vessel {
     pub wall_friction: f32,
 }
 
+/// A fluid species besides the plasma: particles of their own type (a tracer, a second solvent,
+/// a coarse suspended phase), a fraction of the fluid's particles, mixed at random. They meet
+/// every type with the plasma's pair parameters unless an [`Interaction`] says otherwise, and
+/// platelet membranes through the platelets' interface pair, as the plasma does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Species {
+    /// Type name (in trajectories and interactions); not `plasma` or `wall`.
+    pub name: String,
+    /// Particle mass (the plasma's is 1).
+    pub mass: f32,
+    /// Fraction of the fluid's particles, in (0, 1]; the plasma keeps the rest.
+    pub fraction: f64,
+}
+
+/// The pair parameters of two named particle types (`plasma`, `wall` with a vessel, or a
+/// [`Species`]), as LAMMPS's `pair_coeff I J`: it replaces the default (the plasma's pair, with
+/// the vessel's wall friction on fluid–wall pairs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interaction {
+    /// One type's name.
+    pub a: String,
+    /// The other type's name (may be the same).
+    pub b: String,
+    /// Their DPD parameters.
+    pub pair: DpdPair,
+}
+
 /// Most grid points of a wall distance field: 32 MiB of f32, within every adapter's 128 MiB
 /// default storage-binding limit.
 pub const MAX_SDF_POINTS: usize = 8 << 20;
@@ -144,6 +171,10 @@ pub struct Scenario {
     /// What the run writes and checks, and when (not part of the physics: left out of the
     /// [`fingerprint`](Scenario::fingerprint)).
     pub observers: Observers,
+    /// Fluid species besides the plasma.
+    pub species: Vec<Species>,
+    /// Pair parameters of named type pairs, replacing the defaults (later ones win).
+    pub interactions: Vec<Interaction>,
 }
 
 /// Factors that scale the scenario's body force, temperature and wall speed step by step
@@ -198,6 +229,8 @@ impl Scenario {
                 variants: Variants::default(),
                 wall_limit: None,
                 observers: Observers::default(),
+                species: Vec::new(),
+                interactions: Vec::new(),
             },
         }
     }
@@ -271,13 +304,27 @@ impl Scenario {
         (self.density * self.sim_box.volume()).round() as usize
     }
 
+    /// The particle types, in type-id order: `plasma`, then `wall` with a vessel, then the
+    /// species.
+    pub fn type_names(&self) -> Vec<&str> {
+        let wall = self.vessel.as_ref().map(|_| "wall");
+        std::iter::once("plasma").chain(wall).chain(self.species.iter().map(|s| s.name.as_str())).collect()
+    }
+
     /// The periodic kernel-level system (no walls): the plasma of a box, or the fluid that is
-    /// equilibrated before the walls are frozen out of it.
+    /// equilibrated before the walls are frozen out of it. Its types are
+    /// [`type_names`](Self::type_names) (the `wall` type has no particles yet), so type ids do not
+    /// change when the walls are frozen.
     pub fn system(&self) -> DpdSystem {
+        let mut types = vec![ParticleType::fluid("plasma", 1.0)];
+        if self.vessel.is_some() {
+            types.push(ParticleType::frozen("wall"));
+        }
+        types.extend(self.species.iter().map(|s| ParticleType::fluid(&s.name, s.mass)));
         DpdSystem {
             sim_box: self.sim_box,
-            types: vec![ParticleType::fluid("plasma", 1.0)],
-            pairs: PairTable::uniform(1, self.pair),
+            pairs: self.pair_table(&types),
+            types,
             kt: self.kt,
             dt: self.dt,
             lambda: self.lambda,
@@ -289,17 +336,39 @@ impl Scenario {
         }
     }
 
-    /// The system with walls: a second, frozen type `wall` that interacts with the plasma as the
-    /// plasma does with itself, and the sampled distance field. None without a vessel.
+    /// Every pair of `types` takes the plasma's pair, fluid–wall pairs with the vessel's wall
+    /// friction, then the interactions in order (names checked by [`ScenarioBuilder::build`]).
+    fn pair_table(&self, types: &[ParticleType]) -> PairTable {
+        let mut pairs = PairTable::uniform(types.len(), self.pair);
+        if let Some(v) = &self.vessel {
+            let wall = DpdPair { gamma: self.pair.gamma * v.wall_friction, ..self.pair };
+            for i in (0..types.len()).filter(|&i| !types[i].frozen) {
+                pairs.set(i, 1, wall);
+            }
+        }
+        let id = |name: &str| types.iter().position(|t| t.name == name);
+        for x in &self.interactions {
+            if let (Some(i), Some(j)) = (id(&x.a), id(&x.b)) {
+                pairs.set(i, j, x.pair);
+            }
+        }
+        pairs
+    }
+
+    /// The system with walls: the frozen `wall` type and the sampled distance field. None
+    /// without a vessel.
     pub fn walled_system(&self) -> Option<DpdSystem> {
         let v = self.vessel.as_ref()?;
         let sdf = SdfGrid::sample(&v.shape, self.sim_box.len, MAX_SDF_POINTS).ok()?;
         let mut system = self.system();
-        system.types.push(ParticleType::frozen("wall"));
-        system.pairs = PairTable::uniform(2, self.pair);
-        system.pairs.set(0, 1, DpdPair { gamma: self.pair.gamma * v.wall_friction, ..self.pair });
         system.walls = Some(Walls { sdf, motion: v.motion, force: v.force });
         Some(system)
+    }
+
+    /// The largest cut-off of any pair (the plasma's, the interactions'): box edges and wall
+    /// thickness are checked against it.
+    pub fn max_rc(&self) -> f32 {
+        self.interactions.iter().map(|x| x.pair.rc).fold(self.pair.rc, f32::max)
     }
 }
 
@@ -445,6 +514,19 @@ impl ScenarioBuilder {
         self
     }
 
+    /// A fluid species besides the plasma: `fraction` of the fluid's particles, of mass `mass`
+    /// (see [`Species`]).
+    pub fn species(mut self, name: &str, mass: f32, fraction: f64) -> Self {
+        self.s.species.push(Species { name: name.to_string(), mass, fraction });
+        self
+    }
+    /// The pair parameters of types `a` and `b` (see [`Interaction`]), e.g.
+    /// `.interaction("plasma", "wall", DpdPair { gamma: 20.0, ..DpdPair::STANDARD })`.
+    pub fn interaction(mut self, a: &str, b: &str, pair: DpdPair) -> Self {
+        self.s.interactions.push(Interaction { a: a.to_string(), b: b.to_string(), pair });
+        self
+    }
+
     /// Folder of the run's files (see [`Observers::dir`]).
     pub fn output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.s.observers.dir = Some(dir.into());
@@ -516,7 +598,6 @@ impl ScenarioBuilder {
         if let Some(w) = s.wall_limit.filter(|w| !(w.is_finite() && *w > 0.0)) {
             e.push("wall_limit", w, "must be > 0 seconds");
         }
-        let p = &s.pair;
         if !(s.density.is_finite() && s.density > 0.0) {
             e.push("density", s.density, "must be > 0 particles per rc^3");
         }
@@ -529,35 +610,16 @@ impl ScenarioBuilder {
         if !(0.0..=1.0).contains(&s.lambda) {
             e.push("lambda", s.lambda, "must lie in [0, 1]");
         }
-        if !(p.gamma.is_finite() && p.gamma >= 0.0) {
-            e.push("gamma", p.gamma, "must be >= 0");
-        }
-        if !p.a.is_finite() {
-            e.push("a", p.a, "must be finite");
-        }
-        if !(p.rc.is_finite() && p.rc > 0.0) {
-            e.push("rc", p.rc, "must be > 0");
-        }
-        if !(p.s.is_finite() && p.s > 0.0) {
-            e.push("s", p.s, "must be > 0");
-        }
+        check_pair("", &s.pair, &mut e);
+        check_types(&s, &mut e);
         if s.body_force.iter().any(|f| !f.is_finite()) {
             e.push("body_force", format!("{:?}", s.body_force), "must be finite");
         }
+        let rc = s.max_rc();
         for (axis, &l) in ["box edge x", "box edge y", "box edge z"].iter().zip(&s.sim_box.len) {
-            if !(l.is_finite() && l >= 2.0 * p.rc) {
-                e.push(*axis, l, format!("must be >= 2 rc = {} (minimum image; below rc no pair fits)", 2.0 * p.rc));
+            if !(l.is_finite() && l >= 2.0 * rc) {
+                e.push(*axis, l, format!("must be >= 2 rc = {} (minimum image; below rc no pair fits)", 2.0 * rc));
             }
-        }
-        let m = p.morse;
-        if !(m.d0.is_finite() && m.d0 >= 0.0) {
-            e.push("morse_d0", m.d0, "must be >= 0");
-        }
-        if m.d0 > 0.0 && !(m.alpha.is_finite() && m.alpha > 0.0) {
-            e.push("morse_alpha", m.alpha, "must be > 0");
-        }
-        if m.d0 > 0.0 && !(m.r0.is_finite() && m.r0 >= 0.0 && m.r0 <= p.rc) {
-            e.push("morse_r0", m.r0, format!("must lie in [0, rc = {}]", p.rc));
         }
         if let Some(v) = &s.vessel {
             check_vessel(&s, v, &mut e);
@@ -571,6 +633,70 @@ impl ScenarioBuilder {
             e.push("particles", s.particles(), "density x volume must give at least 2 particles");
         }
         e.into_result(s)
+    }
+}
+
+/// Checks DPD pair parameters; `prefix` names the pair (empty for the plasma's, whose fields go
+/// by their own names: `a`, `gamma`, `rc`, ...).
+fn check_pair(prefix: &str, p: &DpdPair, e: &mut ValidationErrors) {
+    let f = |k: &str| format!("{prefix}{k}");
+    if !(p.gamma.is_finite() && p.gamma >= 0.0) {
+        e.push(f("gamma"), p.gamma, "must be >= 0");
+    }
+    if !p.a.is_finite() {
+        e.push(f("a"), p.a, "must be finite");
+    }
+    if !(p.rc.is_finite() && p.rc > 0.0) {
+        e.push(f("rc"), p.rc, "must be > 0");
+    }
+    if !(p.s.is_finite() && p.s > 0.0) {
+        e.push(f("s"), p.s, "must be > 0");
+    }
+    let m = p.morse;
+    if !(m.d0.is_finite() && m.d0 >= 0.0) {
+        e.push(f("morse_d0"), m.d0, "must be >= 0");
+    }
+    if m.d0 > 0.0 && !(m.alpha.is_finite() && m.alpha > 0.0) {
+        e.push(f("morse_alpha"), m.alpha, "must be > 0");
+    }
+    if m.d0 > 0.0 && !(m.r0.is_finite() && m.r0 >= 0.0 && m.r0 <= p.rc) {
+        e.push(f("morse_r0"), m.r0, format!("must lie in [0, rc = {}]", p.rc));
+    }
+}
+
+/// Checks the species (names free and unique, masses, fractions) and the interactions (known
+/// type names, valid parameters, no wall–wall pair: frozen pairs are never computed).
+fn check_types(s: &Scenario, e: &mut ValidationErrors) {
+    let mut seen: Vec<&str> = vec!["plasma", "wall"];
+    for (k, sp) in s.species.iter().enumerate() {
+        let field = format!("species[{k}]");
+        if sp.name.trim().is_empty() || seen.contains(&sp.name.as_str()) {
+            e.push(format!("{field}.name"), &sp.name, "must be a new, non-empty name (plasma and wall are taken)");
+        }
+        seen.push(&sp.name);
+        if !(sp.mass.is_finite() && sp.mass > 0.0) {
+            e.push(format!("{field}.mass"), sp.mass, "must be > 0");
+        }
+        if !(sp.fraction.is_finite() && sp.fraction > 0.0 && sp.fraction <= 1.0) {
+            e.push(format!("{field}.fraction"), sp.fraction, "must lie in (0, 1]");
+        }
+    }
+    let total: f64 = s.species.iter().map(|sp| sp.fraction).sum();
+    if total > 1.0 + 1e-12 {
+        e.push("species fractions", total, "must add up to at most 1 (the plasma takes the rest)");
+    }
+    let names = s.type_names();
+    for (k, x) in s.interactions.iter().enumerate() {
+        let field = format!("interaction[{k}]");
+        for n in [&x.a, &x.b] {
+            if !names.contains(&n.as_str()) {
+                e.push(&field, n, format!("unknown type; known: {}", names.join(", ")));
+            }
+        }
+        if x.a == "wall" && x.b == "wall" {
+            e.push(&field, "wall-wall", "frozen particles never interact with each other");
+        }
+        check_pair(&format!("{field}({},{}).", x.a, x.b), &x.pair, e);
     }
 }
 
@@ -598,7 +724,7 @@ fn check_variants(s: &Scenario, e: &mut ValidationErrors) {
 /// Checks a vessel against the fluid: walls at least rc thick, a constriction that leaves an
 /// opening of at least rc, and a geometry that leaves fluid in the box.
 fn check_vessel(s: &Scenario, v: &Vessel, e: &mut ValidationErrors) {
-    let rc = s.pair.rc;
+    let rc = s.max_rc();
     if !(v.wall_thickness.is_finite() && v.wall_thickness >= rc) {
         e.push(
             "wall_thickness",

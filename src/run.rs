@@ -141,7 +141,8 @@ pub struct Initial {
 /// the wall then has the liquid's density and structure.
 pub fn initial_conditions(scenario: &Scenario, backend: Backend) -> Result<Initial, RunError> {
     let periodic = scenario.system();
-    let state = init::random_fluid(&periodic, scenario.particles());
+    let mut state = init::random_fluid(&periodic, scenario.particles());
+    mix_species(scenario, &periodic, &mut state);
     let Some(vessel) = &scenario.vessel else {
         let n = state.len();
         return with_platelets(scenario, Initial { system: periodic, state, fluid: n, wall: 0, platelets: None });
@@ -167,6 +168,38 @@ pub fn initial_conditions(scenario: &Scenario, backend: Backend) -> Result<Initi
         }
     }
     with_platelets(scenario, Initial { system, state, fluid, wall, platelets: None })
+}
+
+/// Turns fractions of the plasma particles of a fresh fluid into the scenario's species: the
+/// last `round(fraction N)` ids for the last species, those before them for the one before, and
+/// so on (positions are independent of ids, so the species are mixed at random), with velocities
+/// rescaled to each species' thermal speed (`sqrt(m_plasma / m)`) and the total momentum set back
+/// to zero.
+fn mix_species(scenario: &Scenario, system: &DpdSystem, state: &mut ParticleState) {
+    if scenario.species.is_empty() {
+        return;
+    }
+    let n = state.len();
+    let first_species = system.types.len() - scenario.species.len();
+    let mut end = n;
+    for (k, sp) in scenario.species.iter().enumerate().rev() {
+        let count = ((sp.fraction * n as f64).round() as usize).min(end);
+        let scale = (system.types[0].mass / sp.mass).sqrt();
+        for i in end - count..end {
+            state.type_id[i] = (first_species + k) as u32;
+            state.vel[i] = state.vel[i].map(|v| v * scale);
+        }
+        end -= count;
+    }
+    let mass = |i: usize| f64::from(system.types[state.type_id[i] as usize].mass);
+    let total: f64 = (0..n).map(mass).sum();
+    let drift: [f64; 3] =
+        std::array::from_fn(|k| (0..n).map(|i| mass(i) * f64::from(state.vel[i][k])).sum::<f64>() / total);
+    for v in &mut state.vel {
+        for k in 0..3 {
+            v[k] -= drift[k] as f32;
+        }
+    }
 }
 
 /// Places the scenario's platelets (ids above every plasma id) and removes the plasma they
