@@ -41,6 +41,29 @@
 //!     .build();
 //! assert!(thin.unwrap_err().to_string().contains("wall_thickness"));
 //! ```
+//!
+//! With [`Units`], quantities can be given in SI and are converted when the scenario is built:
+//! here plasma sheared at 1000 1/s between channel walls for 10 ms, rc = 1 µm.
+//!
+//! ```
+//! use hemoscale::dsl::{Scenario, Units};
+//! use hemoscale::kernels::geometry::Shape;
+//! use hemoscale::units::Plasma;
+//!
+//!
+//! let u = Units::from_plasma(1.0, 3.0, 0.853, &Plasma::HUMAN);
+//! let s = Scenario::builder("sheared")
+//!     .box_lengths([10.0, 10.0, 12.0])
+//!     .vessel(Shape::Channel { center: 6.0, half_height: 5.0 }, 1.0)
+//!     .units(u)
+//!     .wall_shear_rate(1000.0)
+//!     .duration_seconds(0.01)
+//!     .build()
+//!     .expect("a valid scenario");
+//! let speed = s.vessel.as_ref().unwrap().motion.speed;
+//! assert!((u.rate_to_si(f64::from(speed) / 10.0) - 1000.0).abs() < 1e-3);
+//! assert_eq!(Some(s.steps), hemoscale::dsl::steps_for(u.time_to_dpd(0.01), s.dt));
+//! ```
 
 use hemoscale_kernels::geometry::{SdfGrid, Shape};
 use hemoscale_kernels::{
@@ -52,6 +75,7 @@ use std::path::PathBuf;
 pub use crate::observers::Observers;
 use crate::output::Trigger;
 use crate::params::ValidationErrors;
+pub use crate::units::Units;
 pub use crate::variant::Variant;
 
 /// Where a scenario runs.
@@ -175,6 +199,10 @@ pub struct Scenario {
     pub species: Vec<Species>,
     /// Pair parameters of named type pairs, replacing the defaults (later ones win).
     pub interactions: Vec<Interaction>,
+    /// How DPD units map to SI ([`Units`]): needed by the builder's physical-quantity methods,
+    /// and used to report times, rates and stresses in SI. With platelets, their units (None
+    /// here takes them; set both and they must agree).
+    pub units: Option<Units>,
 }
 
 /// Factors that scale the scenario's body force, temperature and wall speed step by step
@@ -210,6 +238,7 @@ impl Scenario {
     pub fn builder(name: &str) -> ScenarioBuilder {
         ScenarioBuilder {
             duration: None,
+            physical: Physical::default(),
             s: Scenario {
                 name: name.to_string(),
                 sim_box: SimBox::cubic(10.0),
@@ -231,6 +260,7 @@ impl Scenario {
                 observers: Observers::default(),
                 species: Vec::new(),
                 interactions: Vec::new(),
+                units: None,
             },
         }
     }
@@ -391,6 +421,20 @@ pub struct ScenarioBuilder {
     s: Scenario,
     /// Run length in simulated time, turned into steps by `build`.
     duration: Option<f64>,
+    /// Quantities given in SI, converted by `build` with the scenario's units.
+    physical: Physical,
+}
+
+/// Quantities given in SI units, converted when the scenario is built (so the order of the
+/// builder calls does not matter).
+#[derive(Clone, Debug, Default)]
+struct Physical {
+    /// Run length (s).
+    duration_s: Option<f64>,
+    /// Pressure drop along x per length (Pa/m).
+    pressure_gradient: Option<f64>,
+    /// Shear rate between the moving walls of a channel (1/s).
+    wall_shear_rate: Option<f64>,
 }
 
 impl ScenarioBuilder {
@@ -527,6 +571,30 @@ impl ScenarioBuilder {
         self
     }
 
+    /// How DPD units map to SI (see [`Scenario::units`]).
+    pub fn units(mut self, units: Units) -> Self {
+        self.s.units = Some(units);
+        self
+    }
+    /// Run length in seconds of physical time (needs [`units`](Self::units)).
+    pub fn duration_seconds(mut self, seconds: f64) -> Self {
+        self.physical.duration_s = Some(seconds);
+        self
+    }
+    /// A body force along x standing for a pressure drop of `pa_per_m` Pa/m (needs
+    /// [`units`](Self::units); see [`Units::pressure_gradient_to_body_force`]).
+    pub fn pressure_gradient(mut self, pa_per_m: f64) -> Self {
+        self.physical.pressure_gradient = Some(pa_per_m);
+        self
+    }
+    /// Moving channel walls shearing the fluid at `per_s` 1/s: the wall speed is the rate times
+    /// the gap, centred on the channel (needs a channel [`vessel`](Self::vessel) and
+    /// [`units`](Self::units)).
+    pub fn wall_shear_rate(mut self, per_s: f64) -> Self {
+        self.physical.wall_shear_rate = Some(per_s);
+        self
+    }
+
     /// Folder of the run's files (see [`Observers::dir`]).
     pub fn output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.s.observers.dir = Some(dir.into());
@@ -589,7 +657,9 @@ impl ScenarioBuilder {
     pub fn build(self) -> Result<Scenario, ValidationErrors> {
         let mut s = self.s;
         let mut e = ValidationErrors::default();
-        if let Some(t) = self.duration {
+        let mut duration = self.duration;
+        apply_units(&mut s, &self.physical, &mut duration, &mut e);
+        if let Some(t) = duration {
             match steps_for(t, s.dt) {
                 Some(n) => s.steps = n,
                 None => e.push("duration", t, format!("must be > 0 and finite, at most 1e15 steps of dt = {}", s.dt)),
@@ -633,6 +703,60 @@ impl ScenarioBuilder {
             e.push("particles", s.particles(), "density x volume must give at least 2 particles");
         }
         e.into_result(s)
+    }
+}
+
+/// Settles the scenario's units (the platelets' when it names none) and converts the quantities
+/// given in SI: a duration in seconds into `duration`, a pressure gradient into the body force, a
+/// wall shear rate into the channel walls' speed.
+fn apply_units(s: &mut Scenario, q: &Physical, duration: &mut Option<f64>, e: &mut ValidationErrors) {
+    if let Some(p) = &s.platelets {
+        match s.units {
+            None => s.units = Some(p.units),
+            Some(u) if u != p.units => e.push(
+                "units",
+                format!("{:.4} um per rc", u.length_um()),
+                "must be the platelets' units when both are set",
+            ),
+            Some(_) => {}
+        }
+    }
+    if let Some(u) = s.units {
+        if ![u.length, u.mass, u.time].iter().all(|x| x.is_finite() && *x > 0.0) {
+            e.push("units", format!("{u:?}"), "length, mass and time units must be > 0");
+            return;
+        }
+    }
+    let need = |e: &mut ValidationErrors, field: &str, v: f64| -> Option<Units> {
+        if !v.is_finite() {
+            e.push(field, v, "must be finite");
+            return None;
+        }
+        if s.units.is_none() {
+            e.push(field, v, "is in SI units: set the scenario's units (ScenarioBuilder::units) first");
+        }
+        s.units
+    };
+    if let Some(t) = q.duration_s {
+        if let Some(u) = need(e, "duration_seconds", t) {
+            *duration = Some(u.time_to_dpd(t));
+        }
+    }
+    if let Some(g) = q.pressure_gradient {
+        if let Some(u) = need(e, "pressure_gradient", g) {
+            s.body_force = [u.pressure_gradient_to_body_force(g, s.density) as f32, 0.0, 0.0];
+        }
+    }
+    if let Some(rate) = q.wall_shear_rate {
+        if let Some(u) = need(e, "wall_shear_rate", rate) {
+            match s.vessel.as_mut() {
+                Some(Vessel { shape: Shape::Channel { center, half_height }, motion, .. }) => {
+                    *motion =
+                        WallMotion { speed: (u.rate_to_dpd(rate) * 2.0 * *half_height) as f32, center: *center as f32 };
+                }
+                _ => e.push("wall_shear_rate", rate, "needs a channel vessel (moving walls shear a channel)"),
+            }
+        }
     }
 }
 
@@ -864,6 +988,56 @@ mod tests {
         let s = Shape::Stenosis { center: [6.0, 6.0], radius: 5.0, x0: 5.0, length: 4.0, area_reduction: 1.0 };
         let e = Scenario::builder("closed").box_lengths([10.0, 12.0, 12.0]).vessel(s, 1.0).build().unwrap_err();
         assert!(e.to_string().contains("stenosis") && e.to_string().contains("[0, 1)"), "{e}");
+    }
+
+    #[test]
+    fn quantities_in_si_are_converted_with_the_scenario_units() {
+        use crate::units::Plasma;
+        let u = Units::from_plasma(0.6, 3.0, 0.853, &Plasma::HUMAN);
+        let channel = Shape::Channel { center: 6.0, half_height: 5.0 };
+        let s = Scenario::builder("si")
+            .box_lengths([10.0, 10.0, 12.0])
+            .vessel(channel.clone(), 1.0)
+            .wall_shear_rate(1.0e5)
+            .pressure_gradient(2.0e6)
+            .duration_seconds(1.0e-5)
+            .dt(0.005)
+            .units(u)
+            .build()
+            .unwrap();
+        assert_eq!(s.steps, steps_for(u.time_to_dpd(1.0e-5), 0.005).unwrap());
+        assert_eq!(s.body_force[0], u.pressure_gradient_to_body_force(2.0e6, 3.0) as f32);
+        let v = s.vessel.as_ref().unwrap();
+        assert_eq!((v.motion.speed, v.motion.center), ((u.rate_to_dpd(1.0e5) * 10.0) as f32, 6.0));
+        // The shear rate comes back from the wall speed over the gap.
+        assert!((u.rate_to_si(f64::from(v.motion.speed) / 10.0) / 1.0e5 - 1.0).abs() < 1e-6);
+        // Without units each SI quantity is refused by name; a shear rate needs a channel.
+        let e = Scenario::builder("no-units")
+            .duration_seconds(1.0)
+            .pressure_gradient(1.0)
+            .wall_shear_rate(1.0)
+            .build()
+            .unwrap_err()
+            .to_string();
+        for f in ["duration_seconds", "pressure_gradient", "wall_shear_rate"] {
+            assert!(e.contains(&format!("{f} = 1: is in SI units")), "{f}: {e}");
+        }
+        let e = Scenario::builder("tube").units(u).wall_shear_rate(1.0).build().unwrap_err().to_string();
+        assert!(e.contains("wall_shear_rate = 1: needs a channel vessel"), "{e}");
+    }
+
+    #[test]
+    fn a_platelet_scenario_takes_the_platelets_units() {
+        let sf = crate::scenarios::find("shear-flip").unwrap();
+        let v = crate::params::ParamValues::parse(&sf.params(), &[]).unwrap();
+        let s = sf.build(&v, 1, 10, Backend::Cpu).unwrap();
+        let u = s.platelets.as_ref().unwrap().units;
+        assert_eq!(s.units, Some(u));
+        let other = Units { length: u.length * 2.0, ..u };
+        let mut b = Scenario::builder("x").units(other);
+        b.s.platelets = s.platelets.clone();
+        let e = b.build().unwrap_err().to_string();
+        assert!(e.contains("must be the platelets' units"), "{e}");
     }
 
     #[test]

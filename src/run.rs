@@ -545,6 +545,18 @@ pub fn run(
         None => initial_conditions(scenario, scenario.backend)?,
     };
     let system = initial.system.clone();
+    if let Some(u) = scenario.units {
+        writeln!(
+            out,
+            "# units: 1 rc = {:.4} um, 1 time unit = {:.4e} s, 1 stress unit = {:.4} dyn/cm^2; dt = {:.4e} s, {} steps = {:.4e} s",
+            u.length_um(),
+            u.time,
+            u.stress_to_dyn_cm2(1.0),
+            u.time_to_s(f64::from(system.dt)),
+            scenario.steps,
+            u.time_to_s(f64::from(system.dt) * scenario.steps as f64)
+        )?;
+    }
     let start_step = resumed.map_or(0, |c| c.step);
     let mut engine =
         open_with_platelets(scenario.backend, &initial.system, &initial.state, start_step, initial.platelets.as_ref())?;

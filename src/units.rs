@@ -96,6 +96,17 @@ impl Units {
     pub fn time_to_s(&self, t: f64) -> f64 {
         t * self.time
     }
+    /// A time in seconds to DPD units.
+    pub fn time_to_dpd(&self, s: f64) -> f64 {
+        s / self.time
+    }
+    /// The body force per particle (DPD units) that stands for a pressure gradient of
+    /// `pa_per_m` (Pa/m, the drop along the flow) in a fluid of `number_density` particles per
+    /// rc^3: each particle carries the force on the volume it stands for, `G L^3 / n`.
+    pub fn pressure_gradient_to_body_force(&self, pa_per_m: f64, number_density: f64) -> f64 {
+        let newtons = pa_per_m * self.length.powi(3) / number_density;
+        newtons / (self.mass * self.length / (self.time * self.time))
+    }
     /// A rate (1/s) to DPD units.
     pub fn rate_to_dpd(&self, per_s: f64) -> f64 {
         per_s * self.time
@@ -142,6 +153,21 @@ impl Units {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Plane Poiseuille flow's centre speed `G h^2 / (8 eta)` comes out the same computed in SI
+    /// and in DPD units with the converted body force (`f n h^2 / (8 eta_dpd)`).
+    #[test]
+    fn a_pressure_gradient_drives_the_same_flow_in_both_unit_systems() {
+        let (n, eta_dpd) = (3.0, 0.853);
+        let u = Units::from_plasma(0.6, n, eta_dpd, &Plasma::HUMAN);
+        let (g, h_um) = (1.0e6, 30.0); // 1 MPa/m, a 30 µm gap
+        let f = u.pressure_gradient_to_body_force(g, n);
+        let h = u.length_to_dpd(h_um);
+        let si = g * (h_um * 1e-6).powi(2) / (8.0 * Plasma::HUMAN.viscosity) * 1e6; // µm/s
+        let dpd = u.velocity_to_um_s(f * n * h * h / (8.0 * eta_dpd));
+        assert!((dpd / si - 1.0).abs() < 1e-12, "{dpd} against {si} µm/s");
+        assert!((u.time_to_dpd(u.time_to_s(3.5)) - 3.5).abs() < 1e-12);
+    }
 
     /// Viscosity in SI recovered from the units equals the plasma's; stress, rate and time are
     /// consistent (stress = viscosity x rate in both systems).
