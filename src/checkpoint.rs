@@ -5,7 +5,8 @@
 //! the observables sampled so far and the accumulators of the run's probe and field grid, the
 //! platelets (their levels' state: particles, forces of every level, pair-list references, stress
 //! sums, activation and adhesion bonds; and the run's measurements: tracks, stress accumulation,
-//! the rest stress), plus a
+//! the rest stress), the coupling state of a `coupling=surrogate` run (CBOR: models, harvest,
+//! modes, reduced states, counters), plus a
 //! fingerprint of the scenario and the caller's *recipe* (for the `hemoscale` binary: the `run`
 //! command's arguments) so `hemoscale run --resume DIR` needs nothing else. The random numbers are
 //! counter-based (keyed by seed, step and particle ids), so there is no generator state to keep.
@@ -48,8 +49,8 @@ use serde::{Deserialize, Serialize};
 
 /// First bytes of a checkpoint file.
 pub const MAGIC: &[u8; 8] = b"HSCKPT\0\0";
-/// Format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// Format version this build writes and reads (2: the coupling state, platelet levels optional).
+pub const VERSION: u32 = 2;
 /// Checkpoints kept in a folder: the newest and its predecessor.
 pub const KEEP: usize = 2;
 
@@ -117,8 +118,9 @@ impl Counters {
 pub struct PlateletCheckpoint {
     /// Id of the first platelet particle.
     pub first_tag: u32,
-    /// The engine's platelet levels.
-    pub levels: PlateletSnapshot,
+    /// The engine's platelet levels (None when a coupled run's engine holds no platelet: every
+    /// one runs reduced).
+    pub levels: Option<PlateletSnapshot>,
     /// The run's platelet measurements ([`crate::platelets::PlateletProbe::save`]).
     pub probe: serde_json::Value,
 }
@@ -163,6 +165,9 @@ pub struct Checkpoint {
     pub fields: Vec<f64>,
     /// The platelets (None without).
     pub platelets: Option<PlateletCheckpoint>,
+    /// The coupling state of a `coupling=surrogate` run ([`crate::coupled::Coupled::save`]:
+    /// models, harvest, which platelets run reduced and their states, counters); empty without.
+    pub coupling: Vec<u8>,
     /// The file it was read from (None for one built in memory).
     pub path: Option<PathBuf>,
 }
@@ -188,6 +193,7 @@ impl Checkpoint {
             probe: Vec::new(),
             fields: Vec::new(),
             platelets: None,
+            coupling: Vec::new(),
             path: None,
         }
     }
@@ -230,6 +236,7 @@ impl Checkpoint {
             samples,
             self.probe.clone(),
             self.fields.clone(),
+            pack_bytes(&self.coupling),
         ];
         let refs: Vec<&[f64]> = arrays.iter().map(Vec::as_slice).collect();
         container::encode(MAGIC, VERSION, &header, &refs)
@@ -240,8 +247,9 @@ impl Checkpoint {
         let corrupt = |why: String| CheckpointError::Corrupt(format!("{}: {why}", path.display()));
         let (h, arrays): (Header, Vec<Vec<f64>>) =
             container::decode(bytes, MAGIC, VERSION, "checkpoint", path).map_err(|e| corrupt_msg(e, path))?;
-        let [pos, vel, force, type_id, tag, samples, probe, fields]: [Vec<f64>; 8] =
-            arrays.try_into().map_err(|a: Vec<Vec<f64>>| corrupt(format!("{} arrays, expected 8", a.len())))?;
+        let [pos, vel, force, type_id, tag, samples, probe, fields, coupling]: [Vec<f64>; 9] =
+            arrays.try_into().map_err(|a: Vec<Vec<f64>>| corrupt(format!("{} arrays, expected 9", a.len())))?;
+        let coupling = unpack_bytes(&coupling).ok_or_else(|| corrupt("the coupling state's length is wrong".into()))?;
         let n = h.particles;
         let sizes = [(pos.len(), 3 * n), (vel.len(), 3 * n), (force.len(), 3 * n), (type_id.len(), n), (tag.len(), n)];
         if sizes.iter().any(|&(got, want)| got != want) || samples.len() != SAMPLE_WORDS * h.samples {
@@ -278,6 +286,7 @@ impl Checkpoint {
             probe,
             fields,
             platelets: h.platelets,
+            coupling,
             path: Some(path.to_path_buf()),
         })
     }
@@ -348,6 +357,30 @@ pub fn bits(x: u64) -> f64 {
     f64::from_bits(x)
 }
 
+/// Bytes as f64 array slots: the byte count, then four bytes per slot (a u32, exact in an f64).
+fn pack_bytes(bytes: &[u8]) -> Vec<f64> {
+    let mut out = vec![bytes.len() as f64];
+    out.extend(bytes.chunks(4).map(|c| {
+        let mut w = [0u8; 4];
+        w[..c.len()].copy_from_slice(c);
+        f64::from(u32::from_le_bytes(w))
+    }));
+    out
+}
+
+/// What [`pack_bytes`] packed; None when the slots do not hold that many bytes (an empty array
+/// holds none).
+fn unpack_bytes(slots: &[f64]) -> Option<Vec<u8>> {
+    let Some((&len, words)) = slots.split_first() else { return Some(Vec::new()) };
+    let len = len as usize;
+    if words.len() != len.div_ceil(4) {
+        return None;
+    }
+    let mut out: Vec<u8> = words.iter().flat_map(|&w| (w as u32).to_le_bytes()).collect();
+    out.truncate(len);
+    Some(out)
+}
+
 fn corrupt_msg(e: hemoscale_surrogates::SurrogateError, path: &Path) -> CheckpointError {
     match e {
         hemoscale_surrogates::SurrogateError::Io { source, .. } => {
@@ -416,6 +449,7 @@ mod tests {
         }];
         c.probe = vec![1.0, 2.0];
         c.fields = vec![0.25];
+        c.coupling = vec![0xa1, 0x61, 0x78, 0xfb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0]; // {"x": inf} in CBOR
         c
     }
 

@@ -20,6 +20,7 @@ use hemoscale_kernels::geometry::Shape;
 use hemoscale_kernels::platelet_observables::PlateletSample;
 use hemoscale_kernels::platelet_set::{Placement, PlateletSet, PlateletState};
 use hemoscale_kernels::{DpdSystem, Engine, ParticleState};
+use serde::{Deserialize, Serialize};
 
 use crate::output::ThermoCsv;
 use crate::platelets::{PlateletProbe, RestStress};
@@ -72,6 +73,22 @@ pub struct Coupled {
     /// Sum and count of the local shear rates seen at the samples (all platelets).
     pub shear_rate_sum: (f64, u64),
     log: Option<ThermoCsv>,
+}
+
+/// What a checkpoint keeps of a coupled run (CBOR, [`Coupled::save`]): the controller whole
+/// (models, harvest, modes and reduced states, counters, events), which platelets the engine
+/// holds, the flow smoothers and the sampling clocks. The rest comes back from the scenario
+/// (settings, base set, system) and the platelet probe (rest sample); the wall-clock costs start
+/// again from zero, as a resumed run's `wall_seconds` does.
+#[derive(Serialize, Deserialize)]
+struct CoupledState {
+    controller: Controller,
+    model_source: String,
+    fine: Vec<usize>,
+    smoothers: Vec<FlowSmoother>,
+    last_step: u64,
+    last_measured: Option<u64>,
+    shear_rate_sum: (f64, u64),
 }
 
 /// Wall-clock seconds of the coupling's own work, by part.
@@ -134,10 +151,57 @@ impl Coupled {
         }
     }
 
-    /// Writes `coupling.csv` ([`COUPLING_COLUMNS`]) into `dir`.
-    pub fn write_to(&mut self, dir: &std::path::Path) -> Result<(), RunError> {
-        self.log = Some(ThermoCsv::create(dir.join("coupling.csv"), &COUPLING_COLUMNS)?);
+    /// Writes `coupling.csv` ([`COUPLING_COLUMNS`]) into `dir`; a resumed run (`resume`: its
+    /// step) drops the rows written after its checkpoint and appends.
+    pub fn write_to(&mut self, dir: &std::path::Path, resume: Option<u64>) -> Result<(), RunError> {
+        let path = dir.join("coupling.csv");
+        self.log = Some(match resume {
+            Some(step) => ThermoCsv::resume(path, &COUPLING_COLUMNS, step)?,
+            None => ThermoCsv::create(path, &COUPLING_COLUMNS)?,
+        });
         Ok(())
+    }
+
+    /// The coupling state for a checkpoint (see [`CoupledState`]), as CBOR bytes.
+    pub fn save(&self) -> Vec<u8> {
+        let state = CoupledState {
+            controller: self.controller.clone(),
+            model_source: self.model_source.clone(),
+            fine: self.fine.clone(),
+            smoothers: self.smoothers.clone(),
+            last_step: self.last_step,
+            last_measured: self.last_measured,
+            shear_rate_sum: self.shear_rate_sum,
+        };
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&state, &mut bytes).expect("CBOR into memory cannot fail");
+        bytes
+    }
+
+    /// Takes back what [`Coupled::save`] wrote, refusing a state for another number of platelets.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let s: CoupledState =
+            ciborium::from_reader(bytes).map_err(|e| format!("coupling state does not decode: {e}"))?;
+        let n = self.controller.len();
+        if s.controller.len() != n || s.smoothers.len() != n || s.fine.iter().any(|&g| g >= n) {
+            return Err(format!("coupling state for {} platelets; this run has {n}", s.controller.len()));
+        }
+        self.controller = s.controller;
+        self.model_source = s.model_source;
+        self.fine = s.fine;
+        self.smoothers = s.smoothers;
+        self.last_step = s.last_step;
+        self.last_measured = s.last_measured;
+        self.shear_rate_sum = s.shear_rate_sum;
+        Ok(())
+    }
+
+    /// The platelets a checkpointed engine held (global indices; [`Coupled::save`]'s bytes), so
+    /// the resumed engine can be opened with them before the coupling is restored.
+    pub fn saved_fine(bytes: &[u8]) -> Result<Vec<usize>, String> {
+        let s: CoupledState =
+            ciborium::from_reader(bytes).map_err(|e| format!("coupling state does not decode: {e}"))?;
+        Ok(s.fine)
     }
 
     /// Wall-clock seconds the engines spent in their platelets' inner levels (the fine model).
@@ -357,13 +421,9 @@ impl Coupled {
         let placement =
             |g: usize| -> Placement { recreated.iter().find(|r| r.0 == g).map_or(self.base.placements[g], |r| r.1) };
         let placements: Vec<Placement> = fine.iter().map(|&g| placement(g)).collect();
-        let mut set = PlateletSet::place(self.base.template.clone(), self.base.params, &placements, 0)?;
-        set.adhesion = self.base.adhesion.clone();
-        set.activated =
-            fine.iter().map(|&g| self.base.activated[g] || activated.get(g).copied().unwrap_or(false)).collect();
+        let mut set = engine_set(&self.base, &fine, &placements, activated)?;
         for (k, &g) in fine.iter().enumerate() {
             let dst = k * n..(k + 1) * n;
-            set.tag[dst.clone()].copy_from_slice(&self.base.tag[g * n..(g + 1) * n]);
             match (old.iter().position(|&h| h == g), &platelets) {
                 (Some(j), Some(ps)) => {
                     set.pos[dst.clone()].copy_from_slice(&ps.pos[j * n..(j + 1) * n]);
@@ -393,6 +453,38 @@ impl Coupled {
         self.fine = fine;
         Ok(())
     }
+}
+
+/// The platelet set of an engine holding the platelets `fine` (global indices, ascending) of
+/// `base`, placed at `placements`, with their own ids (their noise streams) and activation.
+pub fn engine_set(
+    base: &PlateletSet,
+    fine: &[usize],
+    placements: &[Placement],
+    activated: &[bool],
+) -> Result<PlateletSet, hemoscale_kernels::KernelError> {
+    let n = base.per_platelet();
+    let mut set = PlateletSet::place(base.template.clone(), base.params, placements, 0)?;
+    set.adhesion = base.adhesion.clone();
+    set.activated = fine.iter().map(|&g| base.activated[g] || activated.get(g).copied().unwrap_or(false)).collect();
+    for (k, &g) in fine.iter().enumerate() {
+        set.tag[k * n..(k + 1) * n].copy_from_slice(&base.tag[g * n..(g + 1) * n]);
+    }
+    Ok(set)
+}
+
+/// The engine's platelet set of a resumed coupled run: the saved `fine` platelets of `base` at
+/// their starting placements (the checkpoint's snapshot then puts every particle back where it
+/// was, activation included). None when every platelet runs reduced.
+pub fn resumed_engine_set(
+    base: &PlateletSet,
+    fine: &[usize],
+) -> Result<Option<PlateletSet>, hemoscale_kernels::KernelError> {
+    if fine.is_empty() {
+        return Ok(None);
+    }
+    let placements: Vec<Placement> = fine.iter().map(|&g| base.placements[g]).collect();
+    engine_set(base, fine, &placements, &[]).map(Some)
 }
 
 fn minus(a: [f64; 6], b: [f64; 6]) -> [f64; 6] {

@@ -534,10 +534,10 @@ pub fn run(
         e.push("--checkpoint", &scenario.name, format!("{why}; run it without --checkpoint"));
         RunError::Invalid(e)
     };
-    let coupled_run = scenario.platelets.as_ref().is_some_and(|c| c.coupling.is_some() || c.adaptive.is_some());
-    if coupled_run && (opts.checkpoint.is_some() || resumed.is_some()) {
+    let adaptive_run = scenario.platelets.as_ref().is_some_and(|c| c.adaptive.is_some());
+    if adaptive_run && (opts.checkpoint.is_some() || resumed.is_some()) {
         return Err(refuse_checkpoint(
-            "runs with coupling=surrogate or coupling=adaptive cannot be checkpointed yet (the coupling's models and counters are not saved)",
+            "runs with coupling=adaptive cannot be checkpointed yet (the decider's windows and the levels in force are not saved)",
         ));
     }
     let initial = match resumed {
@@ -558,19 +558,29 @@ pub fn run(
         )?;
     }
     let start_step = resumed.map_or(0, |c| c.step);
+    // A resumed coupled run's engine holds the platelets that ran fine when it was saved.
+    let saved_coupling = resumed.filter(|c| !c.coupling.is_empty());
+    let engine_set = match (saved_coupling, &initial.platelets) {
+        (Some(c), Some(base)) => {
+            let fine = Coupled::saved_fine(&c.coupling)
+                .map_err(|why| CheckpointError::Mismatch { path: checkpoint_name(c), why })?;
+            crate::coupled::resumed_engine_set(base, &fine)?
+        }
+        _ => initial.platelets.clone(),
+    };
     let mut engine =
-        open_with_platelets(scenario.backend, &initial.system, &initial.state, start_step, initial.platelets.as_ref())?;
+        open_with_platelets(scenario.backend, &initial.system, &initial.state, start_step, engine_set.as_ref())?;
     match resumed {
         // A checkpoint brings the forces of its last step along (the next half-kick needs them),
         // and the platelet levels' whole state.
         Some(c) => {
-            if let Some(snapshot) = &c.platelets {
-                engine.restore_platelets(&snapshot.levels)?;
+            if let Some(levels) = c.platelets.as_ref().and_then(|p| p.levels.as_ref()) {
+                engine.restore_platelets(levels)?;
             }
         }
         None => engine.compute_forces()?,
     }
-    if initial.platelets.is_some() && opts.checkpoint.is_some() && engine.platelet_snapshot()?.is_none() {
+    if engine_set.is_some() && opts.checkpoint.is_some() && engine.platelet_snapshot()?.is_none() {
         return Err(refuse_checkpoint("this engine cannot export its platelet levels for a checkpoint"));
     }
     let mut coupled: Option<Coupled> = None;
@@ -632,8 +642,19 @@ pub fn run(
                     }
                 }
             }
+            if let Some(c) = saved_coupling {
+                // Models, harvest, modes and counters as they were (they replace whatever model
+                // was loaded above).
+                cp.restore(&c.coupling).map_err(|why| CheckpointError::Mismatch { path: checkpoint_name(c), why })?;
+                writeln!(
+                    out,
+                    "# coupling: state restored ({} of {} platelets fine)",
+                    cp.fine.len(),
+                    cp.controller.len()
+                )?;
+            }
             if let Some(dir) = &opts.out_dir {
-                cp.write_to(dir)?;
+                cp.write_to(dir, resumed.map(|c| c.step))?;
             }
             coupled = Some(cp);
         }
@@ -706,22 +727,26 @@ pub fn run(
     let inject_due = |s: u64| opts.inject.is_some_and(|i| i.step == s);
     // Checkpoints written and the wall-clock seconds they took (part of `wall_seconds`).
     let checkpoint_cost = std::cell::Cell::new((0usize, 0.0f64));
-    let ckpt =
-        |engine: &mut dyn Engine, samples: &[Observables], probe: &Option<FlowProbe>, files: &Option<Writers>| {
-            let plan = opts.checkpoint.as_ref().expect("checked by the caller");
-            let grid = files.as_ref().and_then(|f| f.grid.as_ref());
-            let _timed = Timed(&checkpoint_cost, Instant::now());
-            write_checkpoint(
-                engine,
-                scenario,
-                plan,
-                (base, initial.fluid, initial.wall, initial.platelets.as_ref().and_then(|s| s.tag.first().copied())),
-                samples,
-                probe.as_ref(),
-                grid,
-                &limits,
-            )
-        };
+    let ckpt = |engine: &mut dyn Engine,
+                samples: &[Observables],
+                probe: &Option<FlowProbe>,
+                files: &Option<Writers>,
+                coupled: Option<&Coupled>| {
+        let plan = opts.checkpoint.as_ref().expect("checked by the caller");
+        let grid = files.as_ref().and_then(|f| f.grid.as_ref());
+        let _timed = Timed(&checkpoint_cost, Instant::now());
+        write_checkpoint(
+            engine,
+            scenario,
+            plan,
+            (base, initial.fluid, initial.wall, initial.platelets.as_ref().and_then(|s| s.tag.first().copied())),
+            samples,
+            probe.as_ref(),
+            grid,
+            &limits,
+            coupled,
+        )
+    };
     while engine.step() < end {
         let step0 = engine.step();
         // Variants change the driving at their change points, a function of the step alone, so
@@ -873,7 +898,7 @@ pub fn run(
             }
         }
         if checkpoint_due(step) {
-            match ckpt(engine.as_mut(), &samples, &probe, &files) {
+            match ckpt(engine.as_mut(), &samples, &probe, &files, coupled.as_ref()) {
                 Ok(path) => {
                     tracing::info!(step, path = %path.display(), "checkpoint written");
                     last_good = Some(path);
@@ -894,7 +919,9 @@ pub fn run(
         // A signal, else the wall-clock limit: (signal, limit).
         if let Some((signal, limit)) = signal.map(|g| (Some(g), 0.0)).or(out_of_time.map(|l| (None, l))) {
             let checkpoint = match &opts.checkpoint {
-                Some(_) if !checkpoint_due(step) => Some(ckpt(engine.as_mut(), &samples, &probe, &files)?),
+                Some(_) if !checkpoint_due(step) => {
+                    Some(ckpt(engine.as_mut(), &samples, &probe, &files, coupled.as_ref())?)
+                }
                 Some(_) => last_good,
                 None => None,
             };
@@ -1087,6 +1114,7 @@ fn write_checkpoint(
     probe: Option<&FlowProbe>,
     grid: Option<&FieldGrid>,
     limits: &Limits,
+    coupled: Option<&Coupled>,
 ) -> Result<PathBuf, RunError> {
     let step = engine.step();
     let state = engine.state()?;
@@ -1104,9 +1132,12 @@ fn write_checkpoint(
     counters.set_wall_counts(counts);
     let mut c = Checkpoint::new(&scenario.name, scenario.fingerprint(), plan.recipe.clone(), step, state, counters);
     c.samples = samples.to_vec();
-    if let (Some(first_tag), Some(levels)) = (first_platelet_tag, engine.platelet_snapshot()?) {
+    if let Some(first_tag) = first_platelet_tag {
         let pp = probe.and_then(|p| p.platelets.as_ref()).expect("a run with platelets measures them");
-        c.platelets = Some(PlateletCheckpoint { first_tag, levels, probe: pp.save() });
+        c.platelets = Some(PlateletCheckpoint { first_tag, levels: engine.platelet_snapshot()?, probe: pp.save() });
+    }
+    if let Some(cp) = coupled {
+        c.coupling = cp.save();
     }
     if let Some(p) = probe {
         p.save(&mut c.probe);

@@ -159,6 +159,63 @@ fn a_killed_platelet_run_resumes_bit_for_bit() {
     }
 }
 
+/// A coupled run (`coupling=surrogate`, the shipped model, fine segments of 3 and verifications
+/// every 4 time units) hands its platelet to the surrogate near steps 320 and 1060 and takes it
+/// back to the particles near 740 and 1480. Resumed from a checkpoint taken while the platelet
+/// ran reduced (step 1200: the engine holds no platelet; it is re-created after the resume) and
+/// from one taken while it ran fine (step 1000: it goes reduced and comes back after the
+/// resume), the run ends bit for bit as it did uninterrupted: particles, platelet levels, the
+/// coupling state (models, harvest, modes, counters), samples, and the CSV files; the two
+/// uninterrupted runs, checkpointed every 300 and every 500 steps, end the same too.
+#[test]
+fn a_coupled_run_resumes_bit_for_bit_from_reduced_and_fine_states() {
+    let steps = 1500;
+    let mut finals = Vec::new();
+    for (every, from, platelet_fine) in [(300u64, 1200u64, false), (500, 1000, true)] {
+        let args: Vec<String> = format!(
+            "run shear-flip --backend cpu --steps {steps} --thermo 100 --checkpoint-every {every} \
+             --set coupling=surrogate --set coupling_fine_time=3 --set coupling_verify_every=4"
+        )
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+        let dir = scratch(&format!("coupled-{every}"));
+        let _ = run_to_end(&dir, &args);
+        let files = ["out/thermo.csv", "out/platelets.csv", "out/coupling.csv", "out/coupling_events.csv"];
+        let whole: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+        let whole_obs = observables(&dir);
+        let a = final_checkpoint(&dir, steps);
+        let older = Checkpoint::load(&dir.join("ckpt").join(Checkpoint::file_name(from))).unwrap();
+        let levels = older.platelets.as_ref().and_then(|p| p.levels.as_ref());
+        assert_eq!(levels.is_some(), platelet_fine, "the platelet at step {from} should run fine: {platelet_fine}");
+        assert!(!older.coupling.is_empty(), "the coupling state is saved");
+        std::fs::remove_file(dir.join("ckpt").join(Checkpoint::file_name(steps))).unwrap();
+        let o = resume(&dir);
+        assert!(o.status.success(), "resume failed: {}", String::from_utf8_lossy(&o.stderr));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains(&format!("# resumed at step {from}")) && stdout.contains("# coupling: state restored"));
+        let b = final_checkpoint(&dir, steps);
+        assert_eq!(a.state, b.state, "final plasma states differ (resumed from {from})");
+        assert_eq!(a.platelets, b.platelets, "platelet levels or measurements differ (resumed from {from})");
+        assert!(a.coupling == b.coupling, "coupling states differ (resumed from {from})");
+        assert_eq!(a.samples, b.samples);
+        for (f, w) in files.iter().zip(&whole) {
+            assert!(&std::fs::read(dir.join(f)).unwrap() == w, "{f} differs (resumed from {from})");
+        }
+        let (mut x, mut y) = (whole_obs, observables(&dir));
+        for m in [&mut x, &mut y] {
+            let m = m.as_object_mut().unwrap();
+            m.retain(|k, _| !k.contains("seconds") && !k.contains("cost") && !k.contains("speedup"));
+        }
+        assert_eq!(x, y);
+        assert!(x["handovers"].as_u64() == Some(2) && x["fallbacks"].as_u64() == Some(2), "{x}");
+        finals.push(a);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    assert_eq!(finals[0].state, finals[1].state, "checkpointing every 300 or 500 steps changed the run");
+    assert!(finals[0].coupling == finals[1].coupling);
+}
+
 #[test]
 fn sigterm_writes_a_checkpoint_and_the_run_resumes_bit_for_bit() {
     let steps = 4000;
@@ -267,11 +324,12 @@ fn a_killed_gpu_platelet_run_resumes_within_the_parity_tolerance() {
     let o = resume(&killed);
     assert!(o.status.success(), "resume failed: {}", String::from_utf8_lossy(&o.stderr));
     let (a, b) = (final_checkpoint(&whole, steps), final_checkpoint(&killed, steps));
-    let (pa, pb) = (a.platelets.expect("platelets saved"), b.platelets.expect("platelets saved"));
+    let levels = |c: Checkpoint| c.platelets.and_then(|p| p.levels).expect("platelet levels saved");
+    let (pa, pb) = (levels(a.clone()), levels(b.clone()));
     let diff = |x: &[[f32; 4]], y: &[[f32; 4]]| {
         x.iter().zip(y).flat_map(|(p, q)| (0..3).map(move |k| (p[k] - q[k]).abs())).fold(0.0f32, f32::max)
     };
-    let dx = diff(&pa.levels.pos, &pb.levels.pos);
+    let dx = diff(&pa.pos, &pb.pos);
     // The plasma wraps: compare by the nearest image in shear-flip's default box.
     let len = [16.0f32, 12.0, 18.0];
     let (sa, sb) = (a.state.sorted_by_tag(), b.state.sorted_by_tag());

@@ -57,8 +57,8 @@ const CASES: &[(&str, &[&str])] = &[
     ("run dpd-box --vary kT=steps:1,5=-1", &["variant kT = steps:1,5=-1: a temperature factor must be >= 0"]),
     ("run couette --vary pressure=const:2", &["--vary = pressure: unknown; one of body_force, kT, wall_speed"]),
     (
-        "run shear-flip --set coupling=surrogate --checkpoint /tmp/x",
-        &["--checkpoint = shear-flip", "coupling=surrogate or coupling=adaptive cannot be checkpointed yet"],
+        "run shear-flip --set coupling=adaptive --set ats_harvest=1 --checkpoint /tmp/x",
+        &["--checkpoint = shear-flip", "coupling=adaptive cannot be checkpointed yet"],
     ),
     ("run dpd-box --wall-limit 0", &["--wall-limit = 0: must be > 0 seconds"]),
     ("run dpd-box --time=-1", &["--time = -1: must be > 0"]),

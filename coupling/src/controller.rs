@@ -54,7 +54,7 @@ pub struct ControllerConfig {
 }
 
 /// What the particles of one platelet did over a coarse step.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FineObservation {
     /// Centre of mass.
     pub center: DVec3,
@@ -73,7 +73,7 @@ pub struct FineObservation {
 }
 
 /// A platelet advanced by the reduced model.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReducedPlatelet {
     /// Centre (unwrapped).
     pub center: DVec3,
@@ -90,7 +90,7 @@ pub struct ReducedPlatelet {
 }
 
 /// A platelet's model and since when.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 enum Mode {
     Fine { since: f64 },
     Reduced { since: f64, state: ReducedPlatelet },
@@ -108,7 +108,7 @@ pub enum Transition {
 }
 
 /// One logged event.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Time.
     pub time: f64,
@@ -119,7 +119,7 @@ pub struct Event {
 }
 
 /// The coupling state of a run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Controller {
     cfg: ControllerConfig,
     modes: Vec<Mode>,

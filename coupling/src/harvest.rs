@@ -31,7 +31,7 @@ pub const TARGETS: usize = 13;
 const KIND: &str = "hemoscale coupling harvest";
 
 /// One fine sample.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HarvestSample {
     /// Platelet (in its run; merged harvests renumber).
     pub platelet: u32,
@@ -52,7 +52,7 @@ pub struct HarvestSample {
 }
 
 /// The samples of one run or of several merged.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Harvest {
     /// Samples in the order they were taken.
     pub samples: Vec<HarvestSample>,

@@ -5,9 +5,10 @@
 
 use glam::{DMat3, DVec3};
 use hemoscale_surrogates::linear::LeastSquares;
+use serde::{Deserialize, Serialize};
 
 /// Velocity and velocity gradient at a point.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LocalFlow {
     /// Velocity at the centre.
     pub velocity: DVec3,
@@ -154,7 +155,7 @@ impl LocalFlow {
 /// Exponential moving average of a platelet's local flow over a time `tau`: a single fit over a
 /// few thousand thermal particles carries a few per cent of noise in the gradient; the platelet
 /// responds to the flow over its own rotation time, which is much longer than a sample interval.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FlowSmoother {
     /// Averaging time.
     pub tau: f64,

@@ -119,8 +119,8 @@ pub trait Engine {
     /// their bounce-back the new wall speed (the body force drives the plasma alone, as it always
     /// does).
     fn set_driving(&mut self, driving: Driving) -> Result<()>;
-    /// The platelet levels' dynamic state for a checkpoint: None without platelets, and on
-    /// the GPU, which cannot export its levels yet.
+    /// The platelet levels' dynamic state for a checkpoint: None without platelets (both
+    /// engines export the same snapshot; an engine that cannot keeps this default).
     fn platelet_snapshot(&mut self) -> Result<Option<crate::mts::PlateletSnapshot>> {
         Ok(None)
     }
