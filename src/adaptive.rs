@@ -248,7 +248,7 @@ impl Adaptive {
         let plasma = engine.state()?;
         let set = self.set_at(ps, activated, interface);
         self.retired_platelet_seconds += engine.platelet_seconds();
-        *engine = reopen(engine.as_ref(), &self.system, &plasma, step, Some(&set))?;
+        *engine = reopen(engine.as_mut(), &self.system, &plasma, step, Some(&set))?;
         engine.compute_forces()?;
         self.current = interface;
         self.counters.switches += 1;
@@ -271,7 +271,7 @@ impl Adaptive {
         let mut tracks = Vec::new();
         for interface in [self.fine, self.cfg.coarse] {
             let set = self.set_at(ps, activated, interface);
-            let mut e = reopen(engine.as_ref(), &self.cold, &plasma, step, Some(&set))?;
+            let mut e = reopen(engine.as_mut(), &self.cold, &plasma, step, Some(&set))?;
             e.compute_forces()?;
             let mut stress = vec![[0.0; 6]; self.base.count];
             let mut last = Vec::new();

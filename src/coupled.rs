@@ -448,7 +448,7 @@ impl Coupled {
             carver.carve(&plasma, &self.system, self.carve_margin).0
         };
         self.retired_platelet_seconds += engine.platelet_seconds();
-        *engine = reopen(engine.as_ref(), &self.system, &state, step, (!fine.is_empty()).then_some(&set))?;
+        *engine = reopen(engine.as_mut(), &self.system, &state, step, (!fine.is_empty()).then_some(&set))?;
         engine.compute_forces()?;
         self.fine = fine;
         Ok(())

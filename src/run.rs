@@ -236,11 +236,11 @@ pub fn open_with_platelets(
 
 /// An engine like `like` (the same backend and, on the GPU, the same device) for `state` at
 /// `step` with `platelets`: what a run uses when it rebuilds its engine mid-run, so that the
-/// rebuild neither chooses a backend again nor opens a second device. Refused while `like` holds
-/// adhesion bonds: a platelet set carries no bonds, so the rebuilt engine would silently drop
-/// them.
+/// rebuild neither chooses a backend again nor opens a second device. The new engine carries
+/// `like`'s bounce-back counters on. Refused while `like` holds adhesion bonds: a platelet set
+/// carries no bonds, so the rebuilt engine would silently drop them.
 pub fn reopen(
-    like: &dyn Engine,
+    like: &mut dyn Engine,
     system: &DpdSystem,
     state: &ParticleState,
     step: u64,
@@ -253,12 +253,14 @@ pub fn reopen(
         ))
         .into());
     }
-    Ok(match (like.gpu_context(), platelets) {
+    let mut e: Box<dyn Engine> = match (like.gpu_context(), platelets) {
         (Some(ctx), Some(set)) => Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?),
         (Some(ctx), None) => Box::new(GpuEngine::with_context(ctx, system, state, step)?),
         (None, Some(set)) => Box::new(CpuEngine::with_platelets(system, state, step, set)?),
         (None, None) => Box::new(CpuEngine::new(system, state, step)?),
-    })
+    };
+    e.add_wall_counts(like.wall_counts()?);
+    Ok(e)
 }
 
 /// How often to print and sample, and what to write where.
@@ -1055,11 +1057,7 @@ impl Drop for Timed<'_> {
 /// `a + b`, counter by counter: the engine counts from its (re)start, a resumed run adds what
 /// the checkpoint had counted before.
 fn plus(a: WallCounts, b: WallCounts) -> WallCounts {
-    WallCounts {
-        bounced: a.bounced + b.bounced,
-        leaked: a.leaked + b.leaked,
-        impulse: [a.impulse[0] + b.impulse[0], a.impulse[1] + b.impulse[1]],
-    }
+    a.plus(b)
 }
 
 /// How a checkpoint is named in messages.

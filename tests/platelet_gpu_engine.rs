@@ -217,13 +217,34 @@ fn a_rebuild_refuses_to_drop_adhesion_bonds() {
     cpu.compute_forces().expect("forces");
     // Before any bond forms, a rebuild is fine.
     let state = cpu.state().expect("state");
-    assert!(hemoscale::run::reopen(&cpu, &initial.system, &state, 0, Some(&set)).is_ok());
+    assert!(hemoscale::run::reopen(&mut cpu, &initial.system, &state, 0, Some(&set)).is_ok());
     let _ = cpu.run(10, 0).expect("run");
     let bonds = cpu.adhesion_counts().expect("counts");
     assert!(bonds.platelet_bonds + bonds.wall_bonds > 0, "{bonds:?}");
     let state = cpu.state().expect("state");
-    let err = hemoscale::run::reopen(&cpu, &initial.system, &state, 10, Some(&set)).err().expect("refused").to_string();
+    let err =
+        hemoscale::run::reopen(&mut cpu, &initial.system, &state, 10, Some(&set)).err().expect("refused").to_string();
     assert!(err.contains("adhesion bonds") && err.contains("step 10"), "{err}");
+}
+
+/// A rebuilt engine carries its predecessor's bounce-back counters on (reflections, leaks, wall
+/// impulses), so a coupled run's leak check and wall shear stress see the whole run. CPU only.
+#[test]
+fn a_rebuild_carries_the_wall_counters_on() {
+    let couette = find("couette").expect("couette");
+    let v = ParamValues::parse(&couette.params(), &["width=6".into(), "height=6".into()]).expect("keys");
+    let sc = couette.build(&v, 5, 100, Backend::Cpu).expect("valid scenario");
+    let initial = initial_conditions(&sc, Backend::Cpu).expect("initial conditions");
+    let mut cpu = CpuEngine::new(&initial.system, &initial.state, 0).expect("cpu engine");
+    cpu.compute_forces().expect("forces");
+    let _ = cpu.run(100, 0).expect("run");
+    let before = cpu.wall_counts().expect("counts");
+    assert!(before.bounced > 0 && before.impulse != [0, 0], "{before:?}");
+    let state = cpu.state().expect("state");
+    let mut e = hemoscale::run::reopen(&mut cpu, &initial.system, &state, 100, None).expect("rebuilt");
+    assert_eq!(e.wall_counts().expect("counts"), before);
+    let _ = e.run(50, 0).expect("run");
+    assert!(e.wall_counts().expect("counts").bounced > before.bounced);
 }
 
 /// A non-finite platelet velocity stops both engines at the first step's health check, with the

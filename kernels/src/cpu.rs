@@ -450,6 +450,9 @@ impl Engine for CpuEngine {
     fn wall_counts(&mut self) -> Result<WallCounts> {
         Ok(self.wall_counts)
     }
+    fn add_wall_counts(&mut self, earlier: WallCounts) {
+        self.wall_counts = self.wall_counts.plus(earlier);
+    }
     fn state(&mut self) -> Result<ParticleState> {
         let three = |v: &[[f32; 4]]| v.iter().map(|a| [a[0], a[1], a[2]]).collect::<Vec<_>>();
         Ok(ParticleState {

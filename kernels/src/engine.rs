@@ -104,8 +104,13 @@ pub trait Engine {
     fn run(&mut self, steps: u64, sample_every: u64) -> Result<Vec<Observables>>;
     /// Observables of the current state.
     fn observables(&mut self) -> Result<Observables>;
-    /// Bounce-back counters since the engine was built (zero without walls).
+    /// Bounce-back counters since the engine was built (zero without walls), plus what
+    /// [`Engine::add_wall_counts`] carried over.
     fn wall_counts(&mut self) -> Result<WallCounts>;
+    /// Adds `earlier` to the counters: an engine that replaces another mid-run (a coupled run
+    /// moving a platelet between models) carries its predecessor's counts, so leaks and wall
+    /// impulses are never lost across the rebuild.
+    fn add_wall_counts(&mut self, earlier: WallCounts);
     /// Copies the particle state back to the host (in the engine's memory order).
     fn state(&mut self) -> Result<ParticleState>;
     /// Overwrites the positions, velocities and forces of the particles in place with those of

@@ -84,6 +84,17 @@ pub struct WallCounts {
     pub impulse: [i64; 2],
 }
 
+impl WallCounts {
+    /// Both counts together (a run's earlier engines' and the current one's).
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            bounced: self.bounced + other.bounced,
+            leaked: self.leaked + other.leaked,
+            impulse: [self.impulse[0] + other.impulse[0], self.impulse[1] + other.impulse[1]],
+        }
+    }
+}
+
 /// Fixed-point scale of [`WallCounts::impulse`]: each reflection's impulse is truncated to a
 /// multiple of 1/256 (so both backends sum the same integers, exactly and in any order; the GPU
 /// has 32-bit integer atomics only).

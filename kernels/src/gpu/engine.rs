@@ -345,6 +345,9 @@ impl Engine for GpuEngine {
         self.wall_counts.impulse[1] += i64::from(c[3]);
         Ok(self.wall_counts)
     }
+    fn add_wall_counts(&mut self, earlier: WallCounts) {
+        self.wall_counts = self.wall_counts.plus(earlier);
+    }
     fn state(&mut self) -> Result<ParticleState> {
         let n = u64::from(self.b.n);
         let (d, q) = (&self.ctx.device, &self.ctx.queue);
