@@ -26,6 +26,7 @@ use hemoscale_kernels::{DpdSystem, Engine};
 
 use crate::platelets::{PlateletProbe, RestStress};
 use crate::run::{reopen, RunError};
+use serde::{Deserialize, Serialize};
 
 /// Adaptive stepping settings (the `ats_*` keys).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,7 +48,7 @@ pub struct AdaptiveConfig {
 }
 
 /// What adaptive stepping did over a run.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AdaptiveCounters {
     /// Interface sub-steps run (plasma steps times the factor in force, summed over platelets).
     pub substeps: u64,
@@ -70,6 +71,21 @@ impl AdaptiveCounters {
     pub fn saved(&self) -> f64 {
         1.0 - self.substeps as f64 / self.reference_substeps.max(1) as f64
     }
+}
+
+/// What a checkpoint keeps of an adaptive-stepping run (CBOR, [`Adaptive::save`]): the factor
+/// in force, every platelet's window, the decision clock and hold, the harvested rows and the
+/// counters (their wall-clock seconds start again from zero, as a resumed run's do). The network
+/// comes back from `--coupling-model`, the rest from the scenario.
+#[derive(Serialize, Deserialize)]
+struct AdaptiveState {
+    current: u32,
+    windows: Vec<Window>,
+    samples: u64,
+    hold: u32,
+    last_step: u64,
+    tracks: Option<Vec<Vec<(Vec<f64>, f64)>>>,
+    counters: AdaptiveCounters,
 }
 
 /// The adaptive-stepping state of a run.
@@ -150,9 +166,61 @@ impl Adaptive {
         }
     }
 
+    /// The interface factor in force.
+    pub fn current(&self) -> u32 {
+        self.current
+    }
+
     /// The coarse interface factor.
     pub fn coarse(&self) -> u32 {
         self.cfg.coarse
+    }
+
+    /// The adaptive-stepping state for a checkpoint (see [`AdaptiveState`]), as CBOR bytes.
+    pub fn save(&self) -> Vec<u8> {
+        let state = AdaptiveState {
+            current: self.current,
+            windows: self.windows.clone(),
+            samples: self.samples,
+            hold: self.hold,
+            last_step: self.last_step,
+            tracks: self.harvest.as_ref().map(|h| h.tracks.clone()),
+            counters: AdaptiveCounters { seconds: 0.0, ..self.counters.clone() },
+        };
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&state, &mut bytes).expect("CBOR into memory cannot fail");
+        bytes
+    }
+
+    /// Takes back what [`Adaptive::save`] wrote, refusing a state for another number of platelets
+    /// or for another mode (harvesting or deciding).
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let s = decode(bytes)?;
+        if s.windows.len() != self.windows.len() || s.tracks.is_some() != self.harvest.is_some() {
+            return Err(format!(
+                "adaptive-stepping state for {} platelets ({}); this run has {} ({})",
+                s.windows.len(),
+                if s.tracks.is_some() { "harvesting" } else { "deciding" },
+                self.windows.len(),
+                if self.harvest.is_some() { "harvesting" } else { "deciding" }
+            ));
+        }
+        self.current = s.current;
+        self.windows = s.windows;
+        self.samples = s.samples;
+        self.hold = s.hold;
+        self.last_step = s.last_step;
+        if let (Some(h), Some(t)) = (self.harvest.as_mut(), s.tracks) {
+            h.tracks = t;
+        }
+        self.counters = s.counters;
+        Ok(())
+    }
+
+    /// The interface factor a checkpointed engine ran at ([`Adaptive::save`]'s bytes), so the
+    /// resumed engine is opened with it before the state is restored.
+    pub fn saved_interface(bytes: &[u8]) -> Result<u32, String> {
+        Ok(decode(bytes)?.current)
     }
 
     /// Seconds spent on platelets: the engines' platelet levels plus adaptive stepping's own work
@@ -250,6 +318,7 @@ impl Adaptive {
         self.retired_platelet_seconds += engine.platelet_seconds();
         *engine = reopen(engine.as_mut(), &self.system, &plasma, step, Some(&set))?;
         engine.compute_forces()?;
+        tracing::info!(step, from = self.current, to = interface, "adaptive stepping: interface factor switched");
         self.current = interface;
         self.counters.switches += 1;
         Ok(())
@@ -318,4 +387,8 @@ impl Adaptive {
         }
         Ok(())
     }
+}
+
+fn decode(bytes: &[u8]) -> Result<AdaptiveState, String> {
+    ciborium::from_reader(bytes).map_err(|e| format!("adaptive-stepping state does not decode: {e}"))
 }

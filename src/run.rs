@@ -536,12 +536,6 @@ pub fn run(
         e.push("--checkpoint", &scenario.name, format!("{why}; run it without --checkpoint"));
         RunError::Invalid(e)
     };
-    let adaptive_run = scenario.platelets.as_ref().is_some_and(|c| c.adaptive.is_some());
-    if adaptive_run && (opts.checkpoint.is_some() || resumed.is_some()) {
-        return Err(refuse_checkpoint(
-            "runs with coupling=adaptive cannot be checkpointed yet (the decider's windows and the levels in force are not saved)",
-        ));
-    }
     let initial = match resumed {
         Some(c) => resumed_conditions(scenario, c)?,
         None => initial_conditions(scenario, scenario.backend)?,
@@ -562,11 +556,19 @@ pub fn run(
     let start_step = resumed.map_or(0, |c| c.step);
     // A resumed coupled run's engine holds the platelets that ran fine when it was saved.
     let saved_coupling = resumed.filter(|c| !c.coupling.is_empty());
+    // A resumed adaptive-stepping run's engine runs the interface factor that was in force.
+    let adaptive_run = scenario.platelets.as_ref().is_some_and(|c| c.adaptive.is_some());
     let engine_set = match (saved_coupling, &initial.platelets) {
         (Some(c), Some(base)) => {
-            let fine = Coupled::saved_fine(&c.coupling)
-                .map_err(|why| CheckpointError::Mismatch { path: checkpoint_name(c), why })?;
-            crate::coupled::resumed_engine_set(base, &fine)?
+            let mismatch = |why: String| CheckpointError::Mismatch { path: checkpoint_name(c), why };
+            if adaptive_run {
+                let mut set = base.clone();
+                set.params.mts.interface = Adaptive::saved_interface(&c.coupling).map_err(mismatch)?;
+                Some(set)
+            } else {
+                let fine = Coupled::saved_fine(&c.coupling).map_err(mismatch)?;
+                crate::coupled::resumed_engine_set(base, &fine)?
+            }
         }
         _ => initial.platelets.clone(),
     };
@@ -672,6 +674,10 @@ pub fn run(
                 model_key(scenario, cfg),
                 cfg.sample_every,
             ));
+            if let (Some(c), Some(a)) = (saved_coupling, adaptive.as_mut()) {
+                a.restore(&c.coupling).map_err(|why| CheckpointError::Mismatch { path: checkpoint_name(c), why })?;
+                writeln!(out, "# adaptive stepping: state restored (interface factor {})", a.current())?;
+            }
         }
         probe.get_or_insert_with(|| FlowProbe::new(u64::MAX, u64::MAX)).platelets = Some(pp);
     }
@@ -733,7 +739,7 @@ pub fn run(
                 samples: &[Observables],
                 probe: &Option<FlowProbe>,
                 files: &Option<Writers>,
-                coupled: Option<&Coupled>| {
+                coupling: Vec<u8>| {
         let plan = opts.checkpoint.as_ref().expect("checked by the caller");
         let grid = files.as_ref().and_then(|f| f.grid.as_ref());
         let _timed = Timed(&checkpoint_cost, Instant::now());
@@ -746,7 +752,7 @@ pub fn run(
             probe.as_ref(),
             grid,
             &limits,
-            coupled,
+            coupling,
         )
     };
     while engine.step() < end {
@@ -900,7 +906,7 @@ pub fn run(
             }
         }
         if checkpoint_due(step) {
-            match ckpt(engine.as_mut(), &samples, &probe, &files, coupled.as_ref()) {
+            match ckpt(engine.as_mut(), &samples, &probe, &files, coupling_state(&coupled, &adaptive)) {
                 Ok(path) => {
                     tracing::info!(step, path = %path.display(), "checkpoint written");
                     last_good = Some(path);
@@ -922,7 +928,7 @@ pub fn run(
         if let Some((signal, limit)) = signal.map(|g| (Some(g), 0.0)).or(out_of_time.map(|l| (None, l))) {
             let checkpoint = match &opts.checkpoint {
                 Some(_) if !checkpoint_due(step) => {
-                    Some(ckpt(engine.as_mut(), &samples, &probe, &files, coupled.as_ref())?)
+                    Some(ckpt(engine.as_mut(), &samples, &probe, &files, coupling_state(&coupled, &adaptive))?)
                 }
                 Some(_) => last_good,
                 None => None,
@@ -1060,6 +1066,16 @@ fn plus(a: WallCounts, b: WallCounts) -> WallCounts {
     a.plus(b)
 }
 
+/// The coupling state a checkpoint keeps: a coupled run's or an adaptive-stepping run's (they
+/// exclude each other), empty for neither.
+fn coupling_state(coupled: &Option<Coupled>, adaptive: &Option<Adaptive>) -> Vec<u8> {
+    match (coupled, adaptive) {
+        (Some(c), _) => c.save(),
+        (None, Some(a)) => a.save(),
+        (None, None) => Vec::new(),
+    }
+}
+
 /// How a checkpoint is named in messages.
 fn checkpoint_name(c: &Checkpoint) -> String {
     c.path.as_ref().map_or_else(|| "checkpoint in memory".to_string(), |p| p.display().to_string())
@@ -1112,7 +1128,7 @@ fn write_checkpoint(
     probe: Option<&FlowProbe>,
     grid: Option<&FieldGrid>,
     limits: &Limits,
-    coupled: Option<&Coupled>,
+    coupling: Vec<u8>,
 ) -> Result<PathBuf, RunError> {
     let step = engine.step();
     let state = engine.state()?;
@@ -1134,9 +1150,7 @@ fn write_checkpoint(
         let pp = probe.and_then(|p| p.platelets.as_ref()).expect("a run with platelets measures them");
         c.platelets = Some(PlateletCheckpoint { first_tag, levels: engine.platelet_snapshot()?, probe: pp.save() });
     }
-    if let Some(cp) = coupled {
-        c.coupling = cp.save();
-    }
+    c.coupling = coupling;
     if let Some(p) = probe {
         p.save(&mut c.probe);
     }

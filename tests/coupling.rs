@@ -171,20 +171,53 @@ fn the_shipped_model_works_out_of_the_box() {
 /// Adaptive time stepping end to end: a harvest run labels segments by noise-free trials at both
 /// interface factors and writes them as a dataset; `hemoscale train` fits a GRU network to it; a
 /// run with that network coarsens where it allows, and its sub-step count is exactly what the
-/// levels in force imply; a bad set-up is refused with exit status 2 before anything runs.
+/// levels in force imply; a bad set-up is refused with exit status 2 before anything runs. Both
+/// runs write checkpoints and, resumed from an earlier one, end bit for bit as they did.
 ///
 /// The stress tolerance here is lenient (50 %; in so short a run its scale is the noise floor of
 /// one stress window) so that the coarse factor qualifies and the decision path runs; at the
 /// default 3 % it never does (`docs/coupling.md`, adaptive stepping). References: the trial labels' own bookkeeping and the sub-step arithmetic, exact.
+/// Removes the checkpoint at `steps` in `ckpt`, resumes the run from the one at `from` (its
+/// header line must say `restored`), and checks that it ends bit for bit as before: the final checkpoint (particles, platelet levels,
+/// the adaptive-stepping state) and the observables, timings aside.
+fn resume_from_older_checkpoint(ckpt: &Path, steps: u64, from: u64, restored: &str, whole: &serde_json::Value) {
+    use hemoscale::checkpoint::Checkpoint;
+    let last = ckpt.join(Checkpoint::file_name(steps));
+    let a = Checkpoint::load(&last).expect("final checkpoint");
+    assert!(ckpt.join(Checkpoint::file_name(from)).is_file(), "no checkpoint at {from}");
+    std::fs::remove_file(&last).expect("removed");
+    let o = hemoscale(&["run", "--resume", path(ckpt)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains(&format!("# resumed at step {from}")) && stdout.contains("state restored"), "{stdout}");
+    assert!(stdout.contains(restored), "resumed from {from}: expected {restored:?} in {stdout}");
+    let b = Checkpoint::load(&last).expect("final checkpoint");
+    assert!(a.state == b.state && a.platelets == b.platelets, "resumed from {from}: the final states differ");
+    assert!(!a.coupling.is_empty() && a.coupling == b.coupling, "resumed from {from}: adaptive states differ");
+    let summary = ckpt.parent().expect("run folder").join("summary.json");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).expect("summary")).expect("json");
+    let (mut x, mut y) = (whole.clone(), s["observables"].clone());
+    for m in [&mut x, &mut y] {
+        m.as_object_mut().expect("object").retain(|k, _| !k.contains("seconds") && !k.contains("cost"));
+    }
+    assert_eq!(x, y, "resumed from {from}: observables differ");
+}
+
 #[test]
 fn adaptive_stepping_harvests_trains_and_decides() {
     let dir = tmp("ats");
     let ats = ["coupling=adaptive", "ats_window=2", "ats_segment=2"];
     let harvest = dir.join("harvest");
     let sets: Vec<&str> = ats.iter().copied().chain(["ats_harvest=1", "ats_stress_tolerance=0.5"]).collect();
-    let o = shear_flip(&harvest, "600", &sets, &[]);
+    let ckpt = harvest.join("ckpt");
+    let o = shear_flip(&harvest, "600", &sets, &["--checkpoint", path(&ckpt), "--checkpoint-every", "200"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let h = observables(&harvest);
+    // Checkpointed and resumed from step 400, the harvest (windows, trial errors) ends the same.
+    let data = harvest.join("ats_harvest.hsd");
+    let rows = std::fs::read(&data).expect("harvest written");
+    resume_from_older_checkpoint(&ckpt, 600, 400, "state restored (interface factor 8)", &h);
+    assert!(std::fs::read(&data).expect("harvest written") == rows, "the resumed harvest differs");
     // 600 steps sampled every 20: 30 samples, a segment every 2, the first window full at once.
     assert_eq!(h["segments"], 15, "{h}");
     assert_eq!(h["ats_trials"], 15, "{h}");
@@ -192,7 +225,6 @@ fn adaptive_stepping_harvests_trains_and_decides() {
     assert_eq!(h["substeps_saved"], 0.0, "harvesting runs the reference levels: {h}");
     let fraction = h["ats_coarse_label_fraction"].as_f64().expect("a fraction");
     assert!(fraction > 0.5, "at a 50 % tolerance the coarse factor should mostly qualify: {h}");
-    let data = harvest.join("ats_harvest.hsd");
     let model = dir.join("ats.hsm");
     let o = hemoscale(&[
         "train",
@@ -212,12 +244,18 @@ fn adaptive_stepping_harvests_trains_and_decides() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let run = dir.join("run");
-    let o = shear_flip(&run, "600", &ats, &["--coupling-model", path(&model)]);
+    let ckpt = run.join("ckpt");
+    let extra = ["--coupling-model", path(&model), "--checkpoint", path(&ckpt), "--checkpoint-every", "100"];
+    let o = shear_flip(&run, "200", &ats, &extra);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r = observables(&run);
+    // This network coarsens from step 40 to 160 (measured; the run logs each switch at info
+    // level). Resumed from step 100, at the coarse factor, with its windows, hold and counters,
+    // the run switches back at the same step and ends the same, sub-steps included.
+    resume_from_older_checkpoint(&ckpt, 200, 100, "state restored (interface factor 4)", &r);
     let (sub, reference) =
         (r["interface_substeps"].as_u64().unwrap(), r["reference_interface_substeps"].as_u64().unwrap());
-    assert_eq!(reference, 600 * 8, "{r}");
+    assert_eq!(reference, 200 * 8, "{r}");
     let coarse = r["coarse_segments"].as_u64().unwrap();
     assert!(coarse > 0 && r["level_switches"].as_u64().unwrap() > 0, "the network should coarsen here: {r}");
     // Each coarse segment (40 steps) runs 4 interface sub-steps a step instead of 8.

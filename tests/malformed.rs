@@ -56,10 +56,7 @@ const CASES: &[(&str, &[&str])] = &[
     ("run dpd-box --vary body_force=const:2", &["variant body_force = const:2", "scales a value that is 0"]),
     ("run dpd-box --vary kT=steps:1,5=-1", &["variant kT = steps:1,5=-1: a temperature factor must be >= 0"]),
     ("run couette --vary pressure=const:2", &["--vary = pressure: unknown; one of body_force, kT, wall_speed"]),
-    (
-        "run shear-flip --set coupling=adaptive --set ats_harvest=1 --checkpoint /tmp/x",
-        &["--checkpoint = shear-flip", "coupling=adaptive cannot be checkpointed yet"],
-    ),
+    ("run dpd-box --vary kT=ramp:1:2:0:0", &["--vary kT: \"ramp:1:2:0:0\": a ramp needs at least 1 step"]),
     ("run dpd-box --wall-limit 0", &["--wall-limit = 0: must be > 0 seconds"]),
     ("run dpd-box --time=-1", &["--time = -1: must be > 0"]),
     ("run dpd-box --time 1 --steps 5", &["'--time <TIME>' cannot be used with '--steps <STEPS>'"]),

@@ -74,7 +74,7 @@ pub fn velocity_variance(vel: &[[f32; 3]]) -> f64 {
 }
 
 /// The last `len` feature rows of one platelet.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Window {
     len: usize,
     rows: VecDeque<[f64; FEATURES]>,
