@@ -73,6 +73,9 @@ impl AdaptiveCounters {
     }
 }
 
+/// One platelet's harvested (window, error) rows ([`AtsHarvest::tracks`]).
+type Track = Vec<(Vec<f64>, f64)>;
+
 /// What a checkpoint keeps of an adaptive-stepping run (CBOR, [`Adaptive::save`]): the factor
 /// in force, every platelet's window, the decision clock and hold, the harvested rows and the
 /// counters (their wall-clock seconds start again from zero, as a resumed run's do). The network
@@ -84,7 +87,7 @@ struct AdaptiveState {
     samples: u64,
     hold: u32,
     last_step: u64,
-    tracks: Option<Vec<Vec<(Vec<f64>, f64)>>>,
+    tracks: Option<Vec<Track>>,
     counters: AdaptiveCounters,
 }
 

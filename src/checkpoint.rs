@@ -6,7 +6,8 @@
 //! platelets (their levels' state: particles, forces of every level, pair-list references, stress
 //! sums, activation and adhesion bonds; and the run's measurements: tracks, stress accumulation,
 //! the rest stress), the coupling state of a `coupling=surrogate` run (CBOR: models, harvest,
-//! modes, reduced states, counters), plus a
+//! modes, reduced states, counters) or of a `coupling=adaptive` one (factor in force, windows,
+//! hold, trial harvest, counters), plus a
 //! fingerprint of the scenario and the caller's *recipe* (for the `hemoscale` binary: the `run`
 //! command's arguments) so `hemoscale run --resume DIR` needs nothing else. The random numbers are
 //! counter-based (keyed by seed, step and particle ids), so there is no generator state to keep.
@@ -166,7 +167,8 @@ pub struct Checkpoint {
     /// The platelets (None without).
     pub platelets: Option<PlateletCheckpoint>,
     /// The coupling state of a `coupling=surrogate` run ([`crate::coupled::Coupled::save`]:
-    /// models, harvest, which platelets run reduced and their states, counters); empty without.
+    /// models, harvest, which platelets run reduced and their states, counters) or of a
+    /// `coupling=adaptive` one ([`crate::adaptive::Adaptive::save`]); empty without.
     pub coupling: Vec<u8>,
     /// The file it was read from (None for one built in memory).
     pub path: Option<PathBuf>,
