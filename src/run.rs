@@ -531,11 +531,6 @@ pub fn run(
 ) -> Result<RunOutcome, RunError> {
     let began = Instant::now();
     let resumed = opts.resume.as_ref();
-    let refuse_checkpoint = |why: &str| {
-        let mut e = crate::params::ValidationErrors::default();
-        e.push("--checkpoint", &scenario.name, format!("{why}; run it without --checkpoint"));
-        RunError::Invalid(e)
-    };
     let initial = match resumed {
         Some(c) => resumed_conditions(scenario, c)?,
         None => initial_conditions(scenario, scenario.backend)?,
@@ -583,9 +578,6 @@ pub fn run(
             }
         }
         None => engine.compute_forces()?,
-    }
-    if engine_set.is_some() && opts.checkpoint.is_some() && engine.platelet_snapshot()?.is_none() {
-        return Err(refuse_checkpoint("this engine cannot export its platelet levels for a checkpoint"));
     }
     let mut coupled: Option<Coupled> = None;
     let mut adaptive: Option<Adaptive> = None;

@@ -27,6 +27,7 @@
 //! The crate joins `hemoscale-kernels` (physics) and `hemoscale-surrogates` (learning); it does
 //! not drive an engine. The scenario layer moves platelets between the engine (fine) and the
 //! controller (reduced), re-creating their particles from the reduced state on a fall-back.
+#![warn(missing_docs)]
 
 pub mod adaptive;
 pub mod batched_inference;

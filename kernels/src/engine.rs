@@ -124,17 +124,13 @@ pub trait Engine {
     /// their bounce-back the new wall speed (the body force drives the plasma alone, as it always
     /// does).
     fn set_driving(&mut self, driving: Driving) -> Result<()>;
-    /// The platelet levels' dynamic state for a checkpoint: None without platelets (both
-    /// engines export the same snapshot; an engine that cannot keeps this default).
-    fn platelet_snapshot(&mut self) -> Result<Option<crate::mts::PlateletSnapshot>> {
-        Ok(None)
-    }
+    /// The platelet levels' dynamic state for a checkpoint: None without platelets. Every engine
+    /// must provide it (no default), so a run with platelets can always be checkpointed; both
+    /// engines export the same snapshot, so a run may resume on the other backend.
+    fn platelet_snapshot(&mut self) -> Result<Option<crate::mts::PlateletSnapshot>>;
     /// Restores what [`Engine::platelet_snapshot`] returned into an engine built from the same
     /// platelet set and plasma state.
-    fn restore_platelets(&mut self, snapshot: &crate::mts::PlateletSnapshot) -> Result<()> {
-        let _ = snapshot;
-        Err(crate::error::KernelError::invalid("platelets", 0, "this engine cannot restore platelet levels"))
-    }
+    fn restore_platelets(&mut self, snapshot: &crate::mts::PlateletSnapshot) -> Result<()>;
     /// Platelet particles (positions, velocities, interface forces); None without platelets.
     fn platelet_state(&mut self) -> Result<Option<PlateletState>> {
         Ok(None)

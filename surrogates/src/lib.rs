@@ -2,6 +2,7 @@
 //! (checked against finite differences), and their distributed training.
 //!
 //! The crate knows nothing of the physics (`hemoscale-kernels`); the coupling crate joins the two.
+#![warn(missing_docs)]
 
 pub mod activation;
 pub mod dense;
