@@ -695,6 +695,7 @@ pub fn run(
         None => None,
     };
     // Counters and accumulators continue where the checkpoint left them.
+    // The engine counts from its start; a resumed run adds what the checkpoint had counted.
     let base = resumed.map_or_else(WallCounts::default, |c| c.counters.wall_counts());
     let mut samples = resumed.map_or_else(Vec::new, |c| c.samples.clone());
     if let Some(c) = resumed {
@@ -731,7 +732,7 @@ pub fn run(
                 samples: &[Observables],
                 probe: &Option<FlowProbe>,
                 files: &Option<Writers>,
-                coupling: Vec<u8>| {
+                (coupled, adaptive): (&Option<Coupled>, &Option<Adaptive>)| {
         let plan = opts.checkpoint.as_ref().expect("checked by the caller");
         let grid = files.as_ref().and_then(|f| f.grid.as_ref());
         let _timed = Timed(&checkpoint_cost, Instant::now());
@@ -744,7 +745,7 @@ pub fn run(
             probe.as_ref(),
             grid,
             &limits,
-            coupling,
+            coupling_state(coupled, adaptive),
         )
     };
     while engine.step() < end {
@@ -813,7 +814,7 @@ pub fn run(
         if sdue {
             let state = engine.state()?;
             if let Some(p) = probe.as_mut().filter(|p| p.due(step)) {
-                let counts = if p.wall_shear.is_some() { plus(base, engine.wall_counts()?) } else { base };
+                let counts = if p.wall_shear.is_some() { base.plus(engine.wall_counts()?) } else { base };
                 p.sample(&system, &state, step, counts)?;
             }
             if let Some(f) = files.as_mut() {
@@ -865,7 +866,7 @@ pub fn run(
                 let what = "non-finite velocity or force".to_string();
                 return Err(blown(engine.as_mut(), &system, &limits, step, what, &last_good));
             }
-            let counts = plus(base, engine.wall_counts()?);
+            let counts = base.plus(engine.wall_counts()?);
             if counts.leaked > 0 {
                 let what = format!(
                     "{} time(s) a particle ended a step inside a wall (bounce-back could not return it): lower dt or the driving force",
@@ -898,7 +899,7 @@ pub fn run(
             }
         }
         if checkpoint_due(step) {
-            match ckpt(engine.as_mut(), &samples, &probe, &files, coupling_state(&coupled, &adaptive)) {
+            match ckpt(engine.as_mut(), &samples, &probe, &files, (&coupled, &adaptive)) {
                 Ok(path) => {
                     tracing::info!(step, path = %path.display(), "checkpoint written");
                     last_good = Some(path);
@@ -920,7 +921,7 @@ pub fn run(
         if let Some((signal, limit)) = signal.map(|g| (Some(g), 0.0)).or(out_of_time.map(|l| (None, l))) {
             let checkpoint = match &opts.checkpoint {
                 Some(_) if !checkpoint_due(step) => {
-                    Some(ckpt(engine.as_mut(), &samples, &probe, &files, coupling_state(&coupled, &adaptive))?)
+                    Some(ckpt(engine.as_mut(), &samples, &probe, &files, (&coupled, &adaptive))?)
                 }
                 Some(_) => last_good,
                 None => None,
@@ -948,7 +949,7 @@ pub fn run(
         let what = "non-finite velocity or force".to_string();
         return Err(blown(engine.as_mut(), &system, &limits, last.step, what, &last_good));
     }
-    let wall_counts = plus(base, engine.wall_counts()?);
+    let wall_counts = base.plus(engine.wall_counts()?);
     if let (Some(f), Some(p)) = (files.as_ref(), probe.as_ref()) {
         write_profiles(&f.dir, p)?;
     }
@@ -1052,12 +1053,6 @@ impl Drop for Timed<'_> {
     }
 }
 
-/// `a + b`, counter by counter: the engine counts from its (re)start, a resumed run adds what
-/// the checkpoint had counted before.
-fn plus(a: WallCounts, b: WallCounts) -> WallCounts {
-    a.plus(b)
-}
-
 /// The coupling state a checkpoint keeps: a coupled run's or an adaptive-stepping run's (they
 /// exclude each other), empty for neither.
 fn coupling_state(coupled: &Option<Coupled>, adaptive: &Option<Adaptive>) -> Vec<u8> {
@@ -1124,7 +1119,7 @@ fn write_checkpoint(
 ) -> Result<PathBuf, RunError> {
     let step = engine.step();
     let state = engine.state()?;
-    let counts = plus(base, engine.wall_counts()?);
+    let counts = base.plus(engine.wall_counts()?);
     if let Some(bad) = first_bad_particle(engine.system(), &state, limits) {
         return Err(RunError::blowup(step, format!("checkpoint not written: {bad}")));
     }
