@@ -13,8 +13,10 @@
 //! counter-based (keyed by seed, step and particle ids), so there is no generator state to keep.
 //!
 //! Files are `DIR/checkpoint_{step:012}.hsc` in the container format of
-//! [`hemoscale_surrogates::container`] (JSON header, f64 arrays, CRC-32), written atomically (a
-//! temporary file, fsync, rename, fsync of the folder). After each write only the two newest are
+//! [`hemoscale_surrogates::container`] (a JSON header, f64 arrays, CRC-32): the header names the
+//! run, the arrays hold the particles and accumulators, and the last one the platelets and the
+//! coupling state as CBOR (bit for bit, infinities included, compact for large platelets). They
+//! are written atomically (a temporary file, fsync, rename, fsync of the folder). After each write only the two newest are
 //! kept, so a checkpoint damaged after it was written still leaves its predecessor.
 //! [`newest_good`] loads the newest checkpoint that reads back intact and reports every one it
 //! refused.
@@ -50,7 +52,8 @@ use serde::{Deserialize, Serialize};
 
 /// First bytes of a checkpoint file.
 pub const MAGIC: &[u8; 8] = b"HSCKPT\0\0";
-/// Format version this build writes and reads (2: the coupling state, platelet levels optional).
+/// Format version this build writes and reads (2: platelets and the coupling state as CBOR in a
+/// ninth array, platelet levels optional).
 pub const VERSION: u32 = 2;
 /// Checkpoints kept in a folder: the newest and its predecessor.
 pub const KEEP: usize = 2;
@@ -135,8 +138,15 @@ struct Header {
     counters: Counters,
     samples: usize,
     recipe: serde_json::Value,
-    #[serde(default)]
+}
+
+/// The structured part of a checkpoint (platelets, coupling), stored as CBOR in one array: it
+/// carries f32 and f64 values bit for bit, infinities and NaN included, and stays compact for
+/// platelets of many particles. The header holds only what a reader needs to check the file.
+#[derive(Serialize, Deserialize)]
+struct Structured {
     platelets: Option<PlateletCheckpoint>,
+    coupling: Vec<u8>,
 }
 
 /// Numbers per sampled [`Observables`]: step, n, volume, momentum (3), kinetic (6), virial (6).
@@ -216,8 +226,10 @@ impl Checkpoint {
             counters: self.counters,
             samples: self.samples.len(),
             recipe: self.recipe.clone(),
-            platelets: self.platelets.clone(),
         };
+        let mut structured = Vec::new();
+        let st = Structured { platelets: self.platelets.clone(), coupling: self.coupling.clone() };
+        ciborium::into_writer(&st, &mut structured).expect("CBOR into memory cannot fail");
         let flat = |v: &[[f32; 3]]| v.iter().flatten().map(|&x| f64::from(x)).collect::<Vec<f64>>();
         let ints = |v: &[u32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
         let samples: Vec<f64> = self
@@ -238,7 +250,7 @@ impl Checkpoint {
             samples,
             self.probe.clone(),
             self.fields.clone(),
-            pack_bytes(&self.coupling),
+            pack_bytes(&structured),
         ];
         let refs: Vec<&[f64]> = arrays.iter().map(Vec::as_slice).collect();
         container::encode(MAGIC, VERSION, &header, &refs)
@@ -249,9 +261,12 @@ impl Checkpoint {
         let corrupt = |why: String| CheckpointError::Corrupt(format!("{}: {why}", path.display()));
         let (h, arrays): (Header, Vec<Vec<f64>>) =
             container::decode(bytes, MAGIC, VERSION, "checkpoint", path).map_err(|e| corrupt_msg(e, path))?;
-        let [pos, vel, force, type_id, tag, samples, probe, fields, coupling]: [Vec<f64>; 9] =
+        let [pos, vel, force, type_id, tag, samples, probe, fields, structured]: [Vec<f64>; 9] =
             arrays.try_into().map_err(|a: Vec<Vec<f64>>| corrupt(format!("{} arrays, expected 9", a.len())))?;
-        let coupling = unpack_bytes(&coupling).ok_or_else(|| corrupt("the coupling state's length is wrong".into()))?;
+        let structured =
+            unpack_bytes(&structured).ok_or_else(|| corrupt("the structured part's length is wrong".into()))?;
+        let Structured { platelets, coupling } = ciborium::from_reader(structured.as_slice())
+            .map_err(|e| corrupt(format!("the platelet and coupling state does not decode: {e}")))?;
         let n = h.particles;
         let sizes = [(pos.len(), 3 * n), (vel.len(), 3 * n), (force.len(), 3 * n), (type_id.len(), n), (tag.len(), n)];
         if sizes.iter().any(|&(got, want)| got != want) || samples.len() != SAMPLE_WORDS * h.samples {
@@ -287,7 +302,7 @@ impl Checkpoint {
             samples,
             probe,
             fields,
-            platelets: h.platelets,
+            platelets,
             coupling,
             path: Some(path.to_path_buf()),
         })
