@@ -40,11 +40,17 @@ fn integrate_first(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     let ty = types[bitcast<u32>(p.w)];
     var x = p.xyz;
     if (ty.z != 0.0) {
-        // Frozen (wall) particle: moves rigidly with its wall velocity (still walls stay put bit
-        // for bit); its predicted velocity is the wall's.
-        x = wrap(p.xyz + dt * v.xyz);
+        // Frozen (wall) particle: moves rigidly with the wall velocity at its position, taken
+        // from the parameters each step so a changed wall speed (a variant) moves the walls too
+        // (still walls stay put bit for bit); its velocity and predicted velocity are the wall's.
+        var w = v;
+        if (params.sdf_dims.w != 0u) {
+            w = vec4<f32>(wall_velocity(p.xyz), v.w);
+        }
+        x = wrap(p.xyz + dt * w.xyz);
         pos[i] = vec4<f32>(x, p.w);
-        vpred[i] = v;
+        vel[i] = w;
+        vpred[i] = w;
     } else {
         let a = select(vec3<f32>(0.0), force[i].xyz * ty.x, KICK);
         var vh = v.xyz + half_dt * a;

@@ -2,7 +2,8 @@
 //! `coupling=surrogate` learns a reduced model online and writes it with its harvest, which
 //! `hemoscale coupling fit` fits offline; a corrupt or mismatched model file is refused with exit
 //! status 2; a run whose shear rate lies outside the model's training range never hands its
-//! platelet to the surrogate and reproduces the fine run exactly; and out of the box the shipped
+//! platelet to the surrogate and reproduces the fine run exactly; a shear rate that leaves the
+//! range mid-run sends a reduced platelet back to the particles; and out of the box the shipped
 //! model stands in after the first fine segment.
 //!
 //! Reference for the last point: the fine run itself, bit for bit (same seed, same engine, the
@@ -147,6 +148,42 @@ fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
     for d in [learn, refused, ood, fine] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+/// Out of distribution mid-run: the shipped model (trained on local shear rates of about 5.4e4
+/// to 1.5e5 1/s) takes the platelet at step 320; at step 400 the walls speed up fourfold, the
+/// local shear rate at the platelet climbs past the range (plus its 25 % margin) near step 1,460,
+/// and the policy hands the platelet back to the particles as `out_of_range` and holds it there.
+/// Reference: the fine run with the same speed-up (same seed). Measured at step 2,400: final
+/// orientation angles 2.489 and 2.550 rad, stress accumulation 0.1019 and 0.1083 dyn s/cm^2
+/// (the surrogate's own error over its reduced stretch). Tolerances: 0.1 rad and 10 %.
+#[test]
+fn a_shear_rate_leaving_the_range_mid_run_sends_the_platelet_back() {
+    let dir = tmp("ood-mid-run");
+    let (fine, coupled) = (dir.join("fine"), dir.join("coupled"));
+    let vary = ["--vary", "wall_speed=steps:1,400=4"];
+    let o = shear_flip(&fine, "2400", &[], &vary);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sets = ["coupling=surrogate", "coupling_fine_time=3", "coupling_verify_every=1000"];
+    let o = shear_flip(&coupled, "2400", &sets, &vary);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (f, c) = (observables(&fine), observables(&coupled));
+    assert_eq!(c["handovers"], 1, "{c}");
+    assert_eq!(c["fallback_reasons"], serde_json::json!({"out_of_range": 1}), "{c}");
+    assert!(c["held_fine"]["out_of_range"].as_u64().is_some_and(|n| n > 10), "held fine after the fall-back: {c}");
+    let events = std::fs::read_to_string(coupled.join("coupling_events.csv")).expect("events");
+    assert!(events.lines().last().is_some_and(|l| l.ends_with(",0,out_of_range")), "{events}");
+    let last_phi = |d: &Path| -> f64 {
+        let t = std::fs::read_to_string(d.join("platelets.csv")).expect("platelets.csv");
+        let row: Vec<&str> = t.lines().last().expect("a row").split(',').collect();
+        row[9].parse().expect("phi_rad")
+    };
+    let (pf, pc) = (last_phi(&fine), last_phi(&coupled));
+    let (sf, sc) = (f["stress_accumulation"].as_f64().unwrap(), c["stress_accumulation"].as_f64().unwrap());
+    eprintln!("orientation {pc:.3} rad against fine {pf:.3}; stress accumulation {sc:.4} against {sf:.4}");
+    assert!((pc - pf).abs() < 0.1, "orientation {pc} against the fine run's {pf}");
+    assert!((sc / sf - 1.0).abs() < 0.1, "stress accumulation {sc} against the fine run's {sf}");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Out of the box: `coupling=surrogate` at the default shear rate starts from the model shipped in

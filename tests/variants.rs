@@ -207,3 +207,38 @@ fn cpu_and_gpu_platelets_follow_the_same_driving_changes() {
     assert!(dx <= 1e-4 && dv <= 5e-3, "platelets differ: positions {dx}, velocities {dv}");
     assert!(pv <= 5e-3, "plasma velocities differ by {pv}");
 }
+
+/// A wall-speed change moves the walls themselves, not only the bounce-back: after the change
+/// every frozen wall particle moves at the new wall velocity (±speed/2 on either side of the
+/// motion plane, exactly), on both engines, so the pair friction with the wall drags the fluid
+/// at the new speed. (Before this was so, the frozen particles kept their old velocity and a
+/// 4x wall-speed step barely changed a platelet channel's shear rate.)
+#[test]
+fn a_wall_speed_change_moves_the_frozen_walls() {
+    let s = Scenario::builder("walls")
+        .box_lengths([6.0, 6.0, 8.0])
+        .vessel(Shape::Channel { center: 4.0, half_height: 3.0 }, 1.0)
+        .wall_speed(1.0, 4.0)
+        .seed(4)
+        .backend(Backend::Cpu)
+        .build()
+        .unwrap();
+    let initial = initial_conditions(&s, Backend::Cpu).unwrap();
+    let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(CpuEngine::new(&initial.system, &initial.state, 0).unwrap())];
+    if let Some(ctx) = common::gpu_context() {
+        engines.push(Box::new(GpuEngine::with_context(ctx, &initial.system, &initial.state, 0).unwrap()));
+    }
+    for e in &mut engines {
+        e.compute_forces().unwrap();
+        let _ = e.run(5, 0).unwrap();
+        e.set_driving(Driving { body_force: [0.0; 3], kt: 1.0, wall_speed: 3.0 }).unwrap();
+        let _ = e.run(2, 0).unwrap();
+        let st = e.state().unwrap();
+        let walls: Vec<usize> = (0..st.len()).filter(|&i| st.type_id[i] == 1).collect();
+        assert_eq!(walls.len(), initial.wall);
+        for &i in &walls {
+            let want = if st.pos[i][2] >= 4.0 { 1.5 } else { -1.5 };
+            assert_eq!(st.vel[i], [want, 0.0, 0.0], "{}: wall particle {i} at {:?}", e.backend().name(), st.pos[i]);
+        }
+    }
+}

@@ -185,8 +185,13 @@ impl CpuEngine {
             .map(|((((p, v), vp), f), &t)| {
                 let f = if kick { f } else { &[0.0f32; 4] };
                 if !mobile[t as usize] {
-                    // Frozen particles move rigidly with their (wall) velocity; still walls stay put
-                    // bit for bit.
+                    // Frozen particles move rigidly with the wall velocity at their position, read
+                    // from the walls each step so a changed wall speed (a variant) moves them too;
+                    // still walls stay put bit for bit.
+                    if let Some(w) = walls {
+                        let u = w.motion.velocity([p[0], p[1], p[2]]);
+                        v[..3].copy_from_slice(&u);
+                    }
                     for k in 0..3 {
                         p[k] = wrap(p[k] + c.dt * v[k], c.len[k], c.inv_len[k]);
                     }
