@@ -1,5 +1,15 @@
 //! Least-squares fits used by the flow observables: polynomials in one variable (parabolas of
 //! Poiseuille profiles, lines of Couette profiles), with the coefficient of determination.
+//!
+//! ```
+//! use hemoscale::fit::polyfit;
+//!
+//! // A parabola, as a Poiseuille profile is, recovered by least squares.
+//! let points: Vec<(f64, f64)> = (0..20).map(|i| { let x = i as f64 * 0.5; (x, 3.0 - 0.2 * x * x) }).collect();
+//! let fit = polyfit(&points, 2).unwrap();
+//! assert!((fit.coeffs[0] - 3.0).abs() < 1e-9 && (fit.coeffs[2] + 0.2).abs() < 1e-9);
+//! assert!((fit.eval(2.0) - 2.2).abs() < 1e-9);
+//! ```
 
 use hemoscale_surrogates::linear::LeastSquares;
 

@@ -6,6 +6,28 @@
 //! A probe samples every `every` steps from step `start` on (the transient before is skipped).
 //! Reading the state back costs a device synchronisation on the GPU; at every 20 steps it is a
 //! small fraction of a step's cost for the sizes flow scenarios use.
+//!
+//! ```
+//! use hemoscale::flow::{FlowProbe, Selection};
+//! use hemoscale::kernels::{DpdSystem, ParticleState, SimBox, WallCounts};
+//! use hemoscale::output::{Axis, Profile1d};
+//!
+//! // A velocity profile of vx across z, sampled from a state with vx = 0.1 z.
+//! let system = DpdSystem::standard(SimBox::cubic(4.0), 1);
+//! let pos: Vec<[f32; 3]> = (0..400).map(|i| [0.5, 0.5, 0.01 * i as f32]).collect();
+//! let vel: Vec<[f32; 3]> = pos.iter().map(|p| [0.1 * p[2], 0.0, 0.0]).collect();
+//! let n = pos.len();
+//! let state =
+//!     ParticleState { force: vec![[0.0; 3]; n], type_id: vec![0; n], tag: (0..n as u32).collect(), n_local: n, pos, vel };
+//! let profile = Profile1d::along(Axis::Z, [4.0; 3], 8, Axis::X).unwrap();
+//! let mut probe = FlowProbe::new(10, 100).with("vx_z", Selection::Fluid, profile);
+//! assert!(!probe.due(50) && probe.due(100));
+//! probe.sample(&system, &state, 100, WallCounts::default()).unwrap();
+//! let points = probe.profile("vx_z").unwrap().velocity_points();
+//! // Each bin holds the mean velocity of its particles: 0.1 times the mean z in the bin.
+//! let (z, v) = points[3];
+//! assert!((v - 0.1 * z).abs() < 1e-3, "bin at z = {z}: {v}");
+//! ```
 
 use hemoscale_kernels::{DpdSystem, ParticleState, WallCounts};
 

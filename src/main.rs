@@ -18,7 +18,7 @@ use hemoscale::checkpoint::{self, Checkpoint, CheckpointError};
 use hemoscale::dsl::Backend;
 use hemoscale::faults::Injection;
 use hemoscale::output::Trigger;
-use hemoscale::params::ParamValues;
+use hemoscale::params::{ParamSpec, ParamValues};
 use hemoscale::run::{run, CheckpointPlan, RunError, RunOptions};
 use hemoscale::scenarios;
 use hemoscale::training::{self, TrainArgs};
@@ -607,9 +607,19 @@ fn scenarios_command(name: Option<&str>, as_json: bool) -> ExitCode {
         println!("{}", json!({"name": s.name(), "about": s.about(), "default_steps": s.default_steps(), "keys": keys}));
     } else {
         println!("{}: {}\n", s.name(), s.about());
-        println!("{:<10} {:>10} {:<10} {:<24} meaning", "key", "default", "unit", "allowed");
+        // Columns as wide as their longest entry, so long keys keep the table aligned.
+        let width = |head: &str, f: &dyn Fn(&ParamSpec) -> String| {
+            params.iter().map(|p| f(p).chars().count()).chain([head.len()]).max().unwrap_or(0)
+        };
+        let (wk, wd, wu, wa) = (
+            width("key", &|p| p.key.to_string()),
+            width("default", &|p| p.default_text()),
+            width("unit", &|p| p.unit.to_string()),
+            width("allowed", &|p| p.range_text()),
+        );
+        println!("{:<wk$} {:>wd$} {:<wu$} {:<wa$} meaning", "key", "default", "unit", "allowed");
         for p in &params {
-            println!("{:<10} {:>10} {:<10} {:<24} {}", p.key, p.default_text(), p.unit, p.range_text(), p.help);
+            println!("{:<wk$} {:>wd$} {:<wu$} {:<wa$} {}", p.key, p.default_text(), p.unit, p.range_text(), p.help);
         }
         println!("\ndefault steps: {}", s.default_steps());
     }

@@ -1,6 +1,20 @@
 //! Scenario keys: what a user may set with `--set KEY=VALUE`, with default, unit and allowed range.
 //! Every built-in scenario declares its keys as [`ParamSpec`]s; parsing and range checks happen here
 //! once, and all violations are collected so the user sees every mistake in one go.
+//!
+//! ```
+//! use hemoscale::params::ParamValues;
+//! use hemoscale::scenarios::find;
+//!
+//! let couette = find("couette").unwrap();
+//! let ok = ParamValues::parse(&couette.params(), &["height=8".into()]).unwrap();
+//! assert_eq!((ok.get("height"), ok.get("width")), (8.0, 10.0)); // width keeps its default
+//! // Every mistake at once, each naming the key and what is allowed.
+//! let bad = ParamValues::parse(&couette.params(), &["height=-1".into(), "colour=red".into()]).unwrap_err();
+//! assert_eq!(bad.0.len(), 2);
+//! let text = bad.to_string();
+//! assert!(text.contains("height = -1: allowed range (0, 1000]") && text.contains("colour"), "{text}");
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -2,6 +2,21 @@
 //! backend. Text is drawn with DejaVu Sans compiled into the binary (`assets/DejaVuSans.ttf`,
 //! Bitstream Vera license, see `assets/README.md`) through plotters' `ab_glyph` renderer, so no
 //! system fonts or fontconfig are needed.
+//!
+//! ```
+//! use hemoscale::output::{plot_profile, Series};
+//!
+//! let dir = std::env::temp_dir().join(format!("hemoscale-doc-plot-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let png = dir.join("profile.png");
+//! let measured: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 0.1 * i as f64)).collect();
+//! let fit = Series::line("fit", vec![(0.0, 0.0), (9.0, 0.9)]);
+//! plot_profile(&png, "Couette profile", "z (rc)", "vx (rc/tau)", &[Series::points("measured", measured), fit]).unwrap();
+//! assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+//! // Nothing to plot is refused, and nothing is written.
+//! assert!(plot_profile(dir.join("empty.png"), "t", "x", "y", &[]).is_err());
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -1,6 +1,26 @@
 //! Thermo table as CSV (RFC 4180): a header line of column names, then one row of numbers per
 //! output step, like LAMMPS' `thermo` or HOOMD-blue's `Table` writer. Each row is handed to the
 //! operating system as soon as it is written, so a killed run keeps every complete row.
+//!
+//! ```
+//! use hemoscale::output::ThermoCsv;
+//!
+//! let dir = std::env::temp_dir().join(format!("hemoscale-doc-thermo-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("thermo.csv");
+//! let mut csv = ThermoCsv::create(&path, &["step", "temperature"]).unwrap();
+//! for step in [100.0, 200.0, 300.0] {
+//!     csv.write_row(&[step, 1.0 + step * 1e-4]).unwrap();
+//! }
+//! drop(csv);
+//! // A run resumed from its checkpoint at step 200 drops the later rows and appends.
+//! let mut csv = ThermoCsv::resume(&path, &["step", "temperature"], 200).unwrap();
+//! csv.write_row(&[300.0, 1.25]).unwrap();
+//! drop(csv);
+//! let text = std::fs::read_to_string(&path).unwrap();
+//! assert_eq!(text.lines().collect::<Vec<_>>(), ["step,temperature", "100,1.01", "200,1.02", "300,1.25"]);
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};

@@ -1,5 +1,19 @@
 //! Built-in scenarios, one per file, each written with the [`crate::dsl`] builder and declaring
 //! its keys ([`ParamSpec`]) so `hemoscale scenarios NAME` can list them.
+//!
+//! ```
+//! use hemoscale::dsl::Backend;
+//! use hemoscale::params::ParamValues;
+//! use hemoscale::scenarios::{all, find};
+//!
+//! assert!(all().iter().any(|s| s.name() == "stenosis-platelets"));
+//! // A built-in scenario is keys plus a builder: its defaults, with one key changed.
+//! let tube = find("tube").unwrap();
+//! let values = ParamValues::parse(&tube.params(), &["radius=5".into()]).unwrap();
+//! let scenario = tube.build(&values, 7, 100, Backend::Cpu).unwrap();
+//! assert_eq!((scenario.name.as_str(), scenario.seed, scenario.steps), ("tube", 7, 100));
+//! assert!(scenario.vessel.is_some());
+//! ```
 
 mod aggregation;
 mod couette;
