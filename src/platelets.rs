@@ -3,6 +3,26 @@
 //! accumulation and activation in physical units) and what is written for people to look at
 //! (per-platelet CSV time series, membrane meshes for ParaView, a PNG histogram of stress
 //! accumulation).
+//!
+//! ```
+//! use glam::Quat;
+//! use hemoscale::params::ParamValues;
+//! use hemoscale::scenarios::{find, platelet_plasma::platelets_config};
+//! use hemoscale::kernels::platelet_set::Placement;
+//!
+//! // The platelet of `shear-flip`'s keys, two of them side by side, at rest.
+//! let sf = find("shear-flip").unwrap();
+//! let mut cfg = platelets_config(&ParamValues::parse(&sf.params(), &[]).unwrap(), 20);
+//! let at = |x: f32| Placement { center: [x, 6.0, 8.0], rotation: Quat::IDENTITY, velocity: [0.0; 3] };
+//! cfg.placements = vec![at(4.0), at(12.0)];
+//! let set = cfg.build_set(1_000_000).unwrap();
+//! assert_eq!((set.count, set.len()), (2, 2 * set.per_platelet()));
+//! // Ids start where asked: they key the platelets' pair noise.
+//! assert_eq!(set.tag[0], 1_000_000);
+//! // An agonist-activated platelet must be one that was placed.
+//! cfg.agonist_activated = vec![5];
+//! assert!(cfg.build_set(0).unwrap_err().to_string().contains("agonist_activated"));
+//! ```
 
 use std::path::{Path, PathBuf};
 

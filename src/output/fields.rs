@@ -5,6 +5,20 @@
 //! profile). Sums are kept in `f64`; positions are wrapped into the box `[0, L)` first.
 //!
 //! Empty bins report zero velocity and zero stress; their `count` is 0, so a reader can mask them.
+//!
+//! ```
+//! use hemoscale::output::{FieldGrid, Masses};
+//!
+//! // Two bins along x of a 4 x 2 x 2 box; three particles of mass 1 in the first, one in the second.
+//! let mut grid = FieldGrid::new([4.0, 2.0, 2.0], [2, 1, 1]).unwrap();
+//! let pos = [[0.5f32, 1.0, 1.0], [1.0, 0.5, 0.5], [1.5, 1.5, 1.5], [3.0, 1.0, 1.0]];
+//! let vel = [[0.3f32, 0.0, 0.0], [0.3, 0.0, 0.0], [0.3, 0.0, 0.0], [-0.6, 0.0, 0.0]];
+//! grid.accumulate(&pos, &vel, Masses::Uniform(1.0), None).unwrap();
+//! let f = grid.finish().unwrap();
+//! // Bin volume 2 x 2 x 2 = 8: densities 3/8 and 1/8, and each bin's mean velocity.
+//! assert_eq!((f.density[0], f.density[1]), (0.375, 0.125));
+//! assert!((f.velocity[0][0] - 0.3).abs() < 1e-6 && (f.velocity[1][0] + 0.6).abs() < 1e-6);
+//! ```
 
 use std::path::Path;
 

@@ -1,5 +1,32 @@
 //! One snapshot of the particles, borrowed from the engine's read-back: what the trajectory
 //! writers ([`XyzWriter`](super::XyzWriter), [`VtpSeries`](super::VtpSeries)) take.
+//!
+//! ```
+//! use hemoscale::output::{Frame, VtpSeries};
+//!
+//! let dir = std::env::temp_dir().join(format!("hemoscale-doc-frame-{}", std::process::id()));
+//! let (pos, vel) = (vec![[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]], vec![[0.1f32, 0.0, 0.0]; 2]);
+//! let names = vec!["plasma".to_string(), "wall".to_string()];
+//! let frame = Frame {
+//!     step: 100,
+//!     time: 1.0,
+//!     box_lengths: [10.0; 3],
+//!     positions: &pos,
+//!     velocities: &vel,
+//!     type_ids: &[0, 1],
+//!     tags: &[7, 8],
+//!     type_names: &names,
+//! };
+//! assert!(frame.check().is_ok());
+//! // ParaView opens the series through its .pvd, one .vtp per frame.
+//! let mut series = VtpSeries::create(&dir, "particles").unwrap();
+//! let vtp = series.write_frame(&frame).unwrap();
+//! assert!(vtp.is_file() && dir.join("particles.pvd").is_file());
+//! // A type id that names no type is refused, naming the problem.
+//! let bad = Frame { type_ids: &[0, 2], ..frame };
+//! assert!(bad.check().unwrap_err().contains("type"));
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
 
 /// A snapshot of the particles at one step. Positions lie in the box `[0, L)` per axis (the
 /// kernel's convention); all per-particle slices have one entry per particle, in any order (the

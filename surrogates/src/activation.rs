@@ -1,5 +1,20 @@
 //! Element-wise activations and their derivatives, written in terms of the activation's output
 //! where that is cheaper (tanh, sigmoid), as backward passes need them.
+//!
+//! ```
+//! use hemoscale_surrogates::Activation;
+//!
+//! let a = Activation::parse("tanh").expect("a known name");
+//! assert_eq!(a.name(), "tanh");
+//! // The derivative from the output y = tanh x agrees with a central difference.
+//! let (x, h) = (0.4, 1e-6);
+//! let y = a.apply(x);
+//! let fd = (a.apply(x + h) - a.apply(x - h)) / (2.0 * h);
+//! assert!((a.derivative(x, y) - fd).abs() < 1e-8);
+//! // Softplus stays finite where e^x overflows.
+//! assert_eq!(Activation::Softplus.apply(1000.0), 1000.0);
+//! assert_eq!(Activation::parse("swish"), None);
+//! ```
 
 use serde::{Deserialize, Serialize};
 

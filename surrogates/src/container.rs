@@ -10,6 +10,23 @@
 //! function of the contents alone (no timestamps, fields in declaration order), so equal runs
 //! write equal files. Files are written atomically: a temporary file in the same directory,
 //! flushed to disk, then renamed over the target.
+//!
+//! ```
+//! use std::path::Path;
+//!
+//! use hemoscale_surrogates::container::{decode, encode};
+//!
+//! const MAGIC: &[u8; 8] = b"EXAMPLE\0";
+//! let bytes = encode(MAGIC, 1, &"a header", &[&[1.5, -2.0], &[]]);
+//! let (h, arrays): (String, _) = decode(&bytes, MAGIC, 1, "example file", Path::new("x.bin"))?;
+//! assert_eq!((h.as_str(), arrays), ("a header", vec![vec![1.5, -2.0], vec![]]));
+//! // A flipped bit in the header: the checksum refuses the file, naming it.
+//! let mut bad = bytes.clone();
+//! bad[20] ^= 0x10;
+//! let e = decode::<String>(&bad, MAGIC, 1, "example file", Path::new("x.bin")).unwrap_err();
+//! assert!(e.to_string().starts_with("x.bin: checksum mismatch"), "{e}");
+//! # Ok::<(), hemoscale_surrogates::SurrogateError>(())
+//! ```
 
 use std::io::Write;
 use std::path::Path;

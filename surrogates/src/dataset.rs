@@ -6,6 +6,25 @@
 //! "Multivariate adaptive regression splines", Ann. Statist. 19, eq. (55), also
 //! `sklearn.datasets.make_friedman1`: ten inputs uniform on [0, 1], of which five matter,
 //! `y = 10 sin(pi x1 x2) + 20 (x3 - 1/2)^2 + 10 x4 + 5 x5 + noise`, noise N(0, 1).
+//!
+//! ```
+//! use hemoscale_surrogates::dataset::Dataset;
+//!
+//! let d = Dataset::friedman1(50, 3);
+//! assert_eq!((d.len(), d.inputs.ncols(), d.targets.ncols()), (50, 10, 1));
+//! let dir = std::env::temp_dir().join(format!("hemoscale-doc-dataset-{}", std::process::id()));
+//! let path = dir.join("friedman.hsd");
+//! d.save(&path)?;
+//! assert_eq!(Dataset::load(&path)?, d);
+//! // One flipped bit fails the CRC-32 check before anything is parsed.
+//! let mut bytes = std::fs::read(&path).expect("just written");
+//! bytes[30] ^= 1;
+//! std::fs::write(&path, &bytes).expect("writable");
+//! let e = Dataset::load(&path).unwrap_err();
+//! assert!(e.to_string().contains("checksum mismatch"), "{e}");
+//! std::fs::remove_dir_all(&dir).expect("removable");
+//! # Ok::<(), hemoscale_surrogates::SurrogateError>(())
+//! ```
 
 use std::path::Path;
 
@@ -112,6 +131,21 @@ impl Dataset {
     /// The rows learner `rank` of `size` processes in `epoch`: a permutation of all samples drawn
     /// from (seed, epoch), dealt round-robin, each learner getting `len / size` rows (the few left
     /// over are skipped this epoch, so every learner takes the same number of steps).
+    ///
+    /// ```
+    /// use hemoscale_surrogates::dataset::Dataset;
+    ///
+    /// // 10 rows over 3 learners: 3 each, and one row sits this epoch out.
+    /// let d = Dataset::friedman1(10, 1);
+    /// let mut rows: Vec<usize> = (0..3).flat_map(|rank| d.shard(7, 0, rank, 3)).collect();
+    /// assert_eq!(rows.len(), 9);
+    /// rows.sort_unstable();
+    /// rows.dedup();
+    /// assert_eq!(rows.len(), 9, "no row goes to two learners");
+    /// // The same (seed, epoch) gives the same shards; the next epoch shuffles anew.
+    /// assert_eq!(d.shard(7, 0, 1, 3), d.shard(7, 0, 1, 3));
+    /// assert_ne!(d.shard(7, 0, 1, 3), d.shard(7, 1, 1, 3));
+    /// ```
     pub fn shard(&self, seed: u64, epoch: u64, rank: usize, size: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.shuffle(&mut stream(seed, 0x5a4d, epoch));

@@ -1,6 +1,24 @@
 //! A fully connected layer `y = f(x W^T + b)` on a slice of the network's flat parameter vector:
 //! `W` (units x inputs, row-major) then `b` (units). Keeping parameters flat is what lets the
 //! distributed trainers average and all-reduce a whole model as one buffer.
+//!
+//! ```
+//! use hemoscale_surrogates::{dense, Activation};
+//! use ndarray::array;
+//!
+//! // Three ReLU units on two inputs: W (3 x 2) row by row, then b.
+//! let p = [1.0, 2.0, 3.0, 4.0, 0.0, -1.0, 0.5, 0.0, 0.0];
+//! assert_eq!(dense::param_count(2, 3), p.len());
+//! let (y, cache) = dense::forward(&p, 2, 3, Activation::Relu, array![[1.0, 1.0]], true);
+//! // Pre-activations 3.5, 7 and -1; ReLU cuts the last.
+//! assert_eq!(y, array![[3.5, 7.0, 0.0]]);
+//! // Backward with dL/dy = 1: the cut unit passes nothing back.
+//! let (cache, dy) = (cache.expect("kept for training"), array![[1.0, 1.0, 1.0]]);
+//! let mut grad = [0.0; 9];
+//! let dx = dense::backward(&p, &mut grad, 2, 3, Activation::Relu, &cache, dy.view());
+//! assert_eq!(dx, array![[4.0, 6.0]]);
+//! assert_eq!(grad, [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+//! ```
 
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 

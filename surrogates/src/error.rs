@@ -1,5 +1,19 @@
 //! Errors of the surrogates crate: every failure a user can cause (a corrupt file, an impossible
 //! architecture, a communicator that does not match the request) is a value, never a panic.
+//!
+//! ```
+//! use hemoscale_surrogates::{Architecture, Network, SurrogateError};
+//!
+//! // A bad spec says what is wrong with it.
+//! let e = Architecture::parse("mlp:64:swish", 3, 1).unwrap_err();
+//! assert!(matches!(e, SurrogateError::Spec(_)));
+//! assert!(e.to_string().contains("unknown activation `swish`"), "{e}");
+//! // Parameters that do not fit the architecture are refused, not truncated.
+//! let arch = Architecture::parse("mlp::identity", 3, 1)?; // 3 weights and a bias
+//! let e = Network::from_params(arch, vec![0.0; 5]).unwrap_err();
+//! assert_eq!(e.to_string(), "shape mismatch: 5 parameters for an architecture of 4");
+//! # Ok::<(), SurrogateError>(())
+//! ```
 
 use thiserror::Error;
 

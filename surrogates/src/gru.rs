@@ -11,6 +11,32 @@
 //! ```
 //!
 //! The backward pass is back-propagation through time, by hand.
+//!
+//! ```
+//! use hemoscale_surrogates::gru;
+//! use ndarray::Array2;
+//!
+//! // Two samples of 3 steps of 2 features, 4 hidden units.
+//! let (f, steps, h) = (2, 3, 4);
+//! let n = gru::param_count(f, h);
+//! let p: Vec<f64> = (0..n).map(|i| ((i * 7 % 11) as f64 - 5.0) / 10.0).collect();
+//! let x = Array2::from_shape_fn((2, steps * f), |(b, j)| (b as f64 + 1.0) * (j as f64 - 2.5) / 3.0);
+//! let (last, cache) = gru::forward(&p, f, steps, h, x.clone(), true);
+//! assert_eq!(last.dim(), (2, h));
+//! // h mixes tanh values with its start at 0, so it stays within (-1, 1).
+//! assert!(last.iter().all(|v| v.abs() < 1.0));
+//! // dL/dx for L = sum of the last hidden state, against a central difference.
+//! let mut grad = vec![0.0; n];
+//! let ones = Array2::ones((2, h));
+//! let dx = gru::backward(&p, &mut grad, f, steps, h, &cache.expect("kept"), ones.view());
+//! let sum_at = |d: f64| {
+//!     let mut x = x.clone();
+//!     x[[1, 2]] += d;
+//!     gru::forward(&p, f, steps, h, x, false).0.sum()
+//! };
+//! let fd = (sum_at(1e-6) - sum_at(-1e-6)) / 2e-6;
+//! assert!((dx[[1, 2]] - fd).abs() < 1e-7, "{} vs {fd}", dx[[1, 2]]);
+//! ```
 
 use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
 

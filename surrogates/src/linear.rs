@@ -3,6 +3,23 @@
 //! coupling layer). Rows are accumulated into the normal equations, so a fit over a long run
 //! keeps an `m x m` matrix, not the data; a small ridge term keeps nearly collinear features
 //! solvable.
+//!
+//! ```
+//! use hemoscale_surrogates::linear::LeastSquares;
+//!
+//! // Fit y = 1 + 2x from rows [1, x], one by one.
+//! let mut ls = LeastSquares::new(2);
+//! for i in 0..10 {
+//!     let x = f64::from(i) * 0.5;
+//!     assert!(ls.add(&[1.0, x], 1.0 + 2.0 * x, 1.0));
+//! }
+//! // A row with a NaN is skipped, not folded into the sums.
+//! assert!(!ls.add(&[1.0, f64::NAN], 0.0, 1.0));
+//! assert_eq!(ls.rows(), 10);
+//! let c = ls.solve(0.0).expect("two distinct x determine a line");
+//! assert!((c[0] - 1.0).abs() < 1e-10 && (c[1] - 2.0).abs() < 1e-10, "{c:?}");
+//! assert!(ls.mean_squared_residual(&c) < 1e-18);
+//! ```
 
 /// Normal equations `A^T W A c = A^T W y` accumulated row by row.
 #[derive(Clone, Debug, PartialEq)]

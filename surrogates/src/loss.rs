@@ -1,4 +1,25 @@
 //! Regression losses, averaged over every element of a batch of predictions.
+//!
+//! ```
+//! use hemoscale_surrogates::Loss;
+//! use ndarray::array;
+//!
+//! // Errors 0.2 and -1.5: one on each side of delta = 0.5.
+//! let loss = Loss::parse("huber:0.5").expect("a known loss");
+//! let (y, t) = (array![[1.2, -0.5]], array![[1.0, 1.0]]);
+//! let (value, grad) = loss.value_and_grad(y.view(), t.view());
+//! // Mean of 0.5 * 0.2^2 and 0.5 * (1.5 - 0.25).
+//! assert!((value - (0.02 + 0.625) / 2.0).abs() < 1e-12);
+//! // The gradient against a central difference in the first prediction.
+//! let h = 1e-6;
+//! let (mut up, mut down) = (y.clone(), y.clone());
+//! up[[0, 0]] += h;
+//! down[[0, 0]] -= h;
+//! let fd = (loss.value(up.view(), t.view()) - loss.value(down.view(), t.view())) / (2.0 * h);
+//! assert!((grad[[0, 0]] - fd).abs() < 1e-8);
+//! // Beyond delta the gradient is the clipped delta, whatever the size of the error.
+//! assert_eq!(grad[[0, 1]], -0.5 / 2.0);
+//! ```
 
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};

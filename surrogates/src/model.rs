@@ -2,6 +2,29 @@
 //! loaded model maps physical inputs to physical outputs. Stored in the checked container
 //! ([`crate::container`]) under the magic `HSMODEL\0`, version 1; the header holds the
 //! architecture and the standardisation, the single array the parameters.
+//!
+//! ```
+//! use std::path::Path;
+//!
+//! use hemoscale_surrogates::model::Model;
+//! use hemoscale_surrogates::normalize::Standardizer;
+//! use hemoscale_surrogates::{Architecture, Network};
+//! use ndarray::array;
+//!
+//! // Inputs around 100, outputs around 1e-3: the network sees standardised values of both.
+//! let x = array![[90.0, 1.0], [100.0, 2.0], [110.0, 3.0]];
+//! let t = array![[1e-3], [2e-3], [4e-3]];
+//! let network = Network::new(Architecture::parse("mlp:4:tanh", 2, 1)?, 1)?;
+//! let model = Model { network, inputs: Standardizer::fit(x.view()), outputs: Standardizer::fit(t.view()) };
+//! let y = model.predict(x.view());
+//! assert_eq!(y.dim(), (3, 1));
+//! // The file's bytes read back to the same model, which predicts the same values.
+//! let back = Model::from_bytes(&model.to_bytes(), Path::new("in-memory"))?;
+//! assert_eq!(back, model);
+//! assert_eq!(back.predict(x.view()), y);
+//! assert_eq!(back.describe()["parameters"], 17);
+//! # Ok::<(), hemoscale_surrogates::SurrogateError>(())
+//! ```
 
 use std::path::Path;
 

@@ -8,6 +8,29 @@
 //!   output layer (`default` is this one);
 //! - `gru:32@8+mlp:64:tanh`: a GRU with 32 hidden units reading the input as 8 steps of
 //!   `inputs / 8` features, then the MLP on its last hidden state.
+//!
+//! ```
+//! use hemoscale_surrogates::{Architecture, Loss, Network};
+//! use ndarray::Array2;
+//!
+//! // 3 inputs, 8 tanh units, 2 linear outputs: (3 * 8 + 8) + (8 * 2 + 2) parameters.
+//! let arch = Architecture::parse("mlp:8:tanh", 3, 2)?;
+//! assert_eq!(arch.layers.len(), 2);
+//! let net = Network::new(arch, 42)?;
+//! assert_eq!(net.params.len(), 50);
+//! let x = Array2::from_shape_fn((4, 3), |(i, j)| (i as f64 - j as f64) / 4.0);
+//! let y = net.forward(x.view());
+//! assert_eq!(y.dim(), (4, 2));
+//! // One gradient entry per parameter; the loss is that of the forward pass.
+//! let t = Array2::zeros((4, 2));
+//! let mut grad = vec![0.0; net.params.len()];
+//! let loss = net.loss_and_grad(x.view(), t.view(), Loss::Mse, &mut grad);
+//! assert_eq!(loss, Loss::Mse.value(y.view(), t.view()));
+//! // A GRU reading 12 inputs as 4 steps of 3 features, then the MLP.
+//! let gru = Architecture::parse("gru:5@4+mlp:8:tanh", 12, 1)?;
+//! assert_eq!(gru.layers[0].outputs(), 5);
+//! # Ok::<(), hemoscale_surrogates::SurrogateError>(())
+//! ```
 
 use ndarray::{Array2, ArrayView2};
 use rand::{RngExt, SeedableRng};

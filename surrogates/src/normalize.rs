@@ -1,5 +1,22 @@
 //! Per-feature standardisation `(x - mean) / std` of inputs and targets, fitted on the training
 //! data and stored in the model file so that a loaded model takes and returns physical values.
+//!
+//! ```
+//! use hemoscale_surrogates::normalize::Standardizer;
+//! use ndarray::array;
+//!
+//! // The second column is constant: its std is taken as 1, so nothing divides by zero.
+//! let x = array![[1.0, 5.0], [3.0, 5.0], [5.0, 5.0]];
+//! let s = Standardizer::fit(x.view());
+//! assert_eq!(s.mean, [3.0, 5.0]);
+//! assert_eq!(s.std[1], 1.0);
+//! let z = s.apply(x.view());
+//! assert!((z[[2, 0]] - 1.5f64.sqrt()).abs() < 1e-12); // (5 - 3) / sqrt(8/3)
+//! assert_eq!(z.column(1).sum(), 0.0);
+//! // invert undoes apply.
+//! let back = s.invert(z.view());
+//! assert!(back.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-12));
+//! ```
 
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};

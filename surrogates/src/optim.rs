@@ -1,6 +1,28 @@
 //! Optimisers on flat parameter vectors: SGD (with optional heavy-ball or Nesterov momentum) and
 //! Adam. Their state is flat too, so a checkpoint stores it as it is and a resumed run continues
 //! exactly.
+//!
+//! ```
+//! use hemoscale_surrogates::optim::{Optimizer, OptimizerKind};
+//!
+//! // One plain SGD step on 0.5 |w|^2, whose gradient is w itself; plain SGD keeps no state.
+//! let mut sgd = Optimizer::new(OptimizerKind::PLAIN, 2);
+//! let mut w = [1.0, -2.0];
+//! sgd.step(&mut w, &[1.0, -2.0], 0.25);
+//! assert_eq!(w, [0.75, -1.5]);
+//! assert!(sgd.m.is_empty());
+//! // Nesterov momentum on the badly scaled 0.5 (x^2 + 10 y^2).
+//! let f = |w: &[f64; 2]| 0.5 * (w[0] * w[0] + 10.0 * w[1] * w[1]);
+//! let mut opt = Optimizer::new(OptimizerKind::parse("nesterov:0.9").expect("a known optimiser"), 2);
+//! let mut w = [3.0, -2.0];
+//! let start = f(&w);
+//! for _ in 0..300 {
+//!     let g = [w[0], 10.0 * w[1]];
+//!     opt.step(&mut w, &g, 0.05);
+//! }
+//! assert!(f(&w) < 1e-6 * start, "{w:?}");
+//! assert_eq!(opt.t, 300);
+//! ```
 
 use serde::{Deserialize, Serialize};
 

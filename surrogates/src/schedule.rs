@@ -1,5 +1,22 @@
 //! Schedules: the step size `eta_n = eta_0 / n^p` (p = 0: constant), rescaled when the number of
 //! learners changes, and the elastic schedule of active learners by epoch.
+//!
+//! ```
+//! use hemoscale_surrogates::schedule::{Elastic, LrScaling, LrSchedule};
+//!
+//! let lr = LrSchedule { eta0: 0.1, decay: 0.5, scaling: LrScaling::Linear };
+//! // Update 4 with the first phase's 2 learners: 0.1 / sqrt(4).
+//! assert_eq!(lr.eta(4, 2, 2), 0.05);
+//! // Twice the learners, twice the step (the linear rule).
+//! assert_eq!(lr.eta(4, 4, 2), 0.1);
+//! // Two learners, four from epoch 5 on.
+//! let e = Elastic::parse("0:2,5:4")?;
+//! assert_eq!([e.learners(0), e.learners(4), e.learners(5), e.learners(99)], [2, 2, 4, 4]);
+//! assert_eq!(e.max_learners(), 4);
+//! // The first phase must start at epoch 0.
+//! assert!(Elastic::parse("3:2").is_err());
+//! # Ok::<(), hemoscale_surrogates::SurrogateError>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 

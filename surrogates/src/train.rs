@@ -379,6 +379,39 @@ fn unpack(s: &mut TrainState, v: &[f64]) {
 
 /// Trains on `data` with the ranks of `world` (every rank calls this with the same arguments);
 /// returns the outcome on rank 0 and `None` elsewhere.
+///
+/// ```
+/// use hemoscale_surrogates::comm::threads::ThreadComm;
+/// use hemoscale_surrogates::dataset::Dataset;
+/// use hemoscale_surrogates::optim::OptimizerKind;
+/// use hemoscale_surrogates::schedule::{Elastic, LrScaling, LrSchedule};
+/// use hemoscale_surrogates::train::{train, Algorithm, Momentum, RunControl, TrainConfig};
+/// use hemoscale_surrogates::Loss;
+///
+/// // KAVG with two learners, 4 local steps a round, on 240 rows of which 48 are held out.
+/// let data = Dataset::friedman1(240, 1);
+/// let cfg = TrainConfig {
+///     model: "mlp:16:tanh".into(),
+///     algorithm: Algorithm::Kavg,
+///     k: 4,
+///     mu: Momentum::Fixed(0.0),
+///     batch: 8,
+///     lr: LrSchedule { eta0: 0.05, decay: 0.0, scaling: LrScaling::None },
+///     optimizer: OptimizerKind::PLAIN,
+///     loss: Loss::Mse,
+///     epochs: 5,
+///     schedule: Elastic::constant(2),
+///     seed: 3,
+///     validation: 0.2,
+/// };
+/// let out = ThreadComm::run(2, |mut c| train(c.as_mut(), &data, &cfg, &RunControl::default()).expect("trained"));
+/// assert!(out[1].is_none());
+/// let outcome = out[0].as_ref().expect("rank 0 has the outcome");
+/// assert_eq!(outcome.train_samples, 192);
+/// let log = &outcome.state.records;
+/// assert_eq!(log.len(), 5);
+/// assert!(log[4].train_loss < log[0].train_loss, "{log:?}");
+/// ```
 pub fn train(
     world: &mut dyn Communicator,
     data: &Dataset,

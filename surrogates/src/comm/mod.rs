@@ -1,11 +1,25 @@
 //! Communicators: what the distributed trainers need from MPI, behind one trait so the same
-//! algorithms run over MPI ([`mpi_comm`], cargo feature `mpi`) or over threads in one process
+//! algorithms run over MPI (`mpi_comm`, cargo feature `mpi`) or over threads in one process
 //! ([`threads`], used by the tests and by `hemoscale train --threads P`).
 //!
 //! Reductions are deterministic: every rank gathers all contributions and sums them in rank
 //! order, so a run gives the same bits over MPI as over threads, whatever the MPI library's own
 //! reduction order would be. Models are small (10^4 to 10^5 parameters), so gathering costs
 //! little next to the compute.
+//!
+//! ```
+//! use hemoscale_surrogates::comm::threads::ThreadComm;
+//! use hemoscale_surrogates::comm::Communicator;
+//!
+//! // Rank r contributes [r, r^2]; every rank gets the mean over the three, with the same bits.
+//! let out = ThreadComm::run(3, |mut c| {
+//!     let r = c.rank() as f64;
+//!     let mut buf = [r, r * r];
+//!     c.all_reduce_mean(&mut buf).expect("all-reduce");
+//!     (buf, c.stats().all_reduces)
+//! });
+//! assert_eq!(out, vec![([1.0, 5.0 / 3.0], 1); 3]);
+//! ```
 
 pub mod threads;
 

@@ -2,6 +2,21 @@
 //! `MPICC=mpicc.mpich`, run with `mpirun.mpich -n P`). Collectives gather every rank's buffer
 //! (`MPI_Allgather`) and sum in rank order on each rank, exactly as the in-process communicator
 //! does, so both give the same bits.
+//!
+//! Every rank runs the same program (not run here: it needs `mpirun.mpich -n 3`):
+//!
+//! ```no_run
+//! use hemoscale_surrogates::comm::mpi_comm::MpiComm;
+//! use hemoscale_surrogates::comm::Communicator;
+//!
+//! let universe = mpi::initialize().expect("MPI is initialised once per process");
+//! let mut comm = MpiComm::new(universe.world());
+//! let mut x = [comm.rank() as f64];
+//! comm.all_reduce_mean(&mut x)?;
+//! // The mean of 0, 1, ..., P - 1.
+//! assert_eq!(x[0], (comm.size() - 1) as f64 / 2.0);
+//! # Ok::<(), hemoscale_surrogates::SurrogateError>(())
+//! ```
 
 use mpi::topology::{Color, Communicator as _, SimpleCommunicator};
 use mpi::traits::{CommunicatorCollectives, Destination, Source};

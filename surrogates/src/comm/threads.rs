@@ -1,6 +1,25 @@
 //! In-process communicator: P threads, shared slots for collectives and mailboxes for messages.
 //! Semantics match MPI's for what the trainers use (collectives in the same order on every rank,
 //! messages between a pair delivered in order).
+//!
+//! ```
+//! use hemoscale_surrogates::comm::threads::ThreadComm;
+//!
+//! let out = ThreadComm::run(4, |mut c| {
+//!     let (r, p) = (c.rank(), c.size());
+//!     // A ring: each rank sends its number to the next and hears from the one before.
+//!     c.send((r + 1) % p, 1, &[r as f64]).expect("send");
+//!     let (from, data) = c.recv(None, 1).expect("recv");
+//!     // Rank 2's value to everyone.
+//!     let mut b = [if r == 2 { 7.0 } else { 0.0 }];
+//!     c.broadcast(&mut b, 2).expect("broadcast");
+//!     // Even and odd ranks form two communicators of two.
+//!     let half = c.split(Some(r as u32 % 2)).expect("split").expect("every rank has a color");
+//!     (from, data[0], b[0], half.rank(), half.size())
+//! });
+//! assert_eq!(out[0], (3, 3.0, 7.0, 0, 2));
+//! assert_eq!(out[3], (2, 2.0, 7.0, 1, 2));
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
