@@ -24,6 +24,34 @@
 //! targets: `ln` of the error (clamped to [`LN_ERROR_CLAMP`]) and the step jump, the number of
 //! consecutive segments from this one on whose error stays on the same side of 1 (at most
 //! `max_jump`). `hemoscale train` fits them; [`AtsDecider`] applies the network.
+//!
+//! ```
+//! use glam::DVec3;
+//! use hemoscale_coupling::adaptive::{jump_labels, segment_error, ErrorTolerance, SegmentTrack, Window, FEATURES};
+//!
+//! // A window of three samples fills up, then keeps the newest three, oldest first.
+//! let mut w = Window::new(3);
+//! for k in 0..3 {
+//!     assert!(!w.is_full());
+//!     w.push([f64::from(k); FEATURES]);
+//! }
+//! w.push([3.0; FEATURES]);
+//! assert!(w.is_full());
+//! let row = w.flat(); // the input row of a `gru:H@3` network
+//! assert_eq!((row.len(), row[0], row[2 * FEATURES]), (3 * FEATURES, 1.0, 3.0));
+//!
+//! // The coarse copy's normal ends 1 % of a 0.5 rad turn away from the reference's: a third of
+//! // the 3 % tolerance, so the coarse factor would have done here.
+//! let turned = |a: f64| SegmentTrack {
+//!     start: DVec3::X,
+//!     end: DVec3::new(a.cos(), 0.0, a.sin()),
+//!     stress: [1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+//! };
+//! let e = segment_error(&turned(0.5), &turned(0.505), 1.0, &ErrorTolerance::DEFAULT);
+//! assert!((e - 1.0 / 3.0).abs() < 1e-6);
+//! // Step jumps: how many segments from each one on keep its verdict (error at most 1 or not).
+//! assert_eq!(jump_labels(&[0.5, 0.2, 3.0, 4.0, 5.0, 0.1], 8), [2, 1, 3, 2, 1, 1]);
+//! ```
 
 use std::collections::VecDeque;
 
@@ -255,7 +283,7 @@ pub fn describe(data: &Dataset) -> Result<AtsDescription, String> {
     Ok(d)
 }
 
-/// A new description of `kind` [`KIND`].
+/// A new description of an adaptive-stepping harvest (its kind: "hemoscale adaptive-stepping harvest").
 #[allow(clippy::too_many_arguments)]
 pub fn description(
     scenario: &str,

@@ -21,6 +21,22 @@
 //! [`MAX_WIDTH`] units (and dense inputs, and GRU features) per layer and [`MAX_LAYERS`] layers
 //! (the sizes of the private arrays), weights and batches within the adapter's storage-binding
 //! limit, and on a software adapter at most [`SOFTWARE_LOOP_LIMIT`] loop iterations per row.
+//!
+//! Whether a network fits a software adapter is known on the CPU, before any device is opened:
+//!
+//! ```
+//! use hemoscale_coupling::batched_inference::{loop_iterations, SOFTWARE_LOOP_LIMIT};
+//! use hemoscale_surrogates::Architecture;
+//!
+//! // Per row, the shader loops over the 6 inputs, the 2 outputs and the 2 layers, then over each
+//! // layer's units and, per unit, over its bias and its inputs.
+//! let small = Architecture::parse("mlp:8:tanh", 6, 2).unwrap();
+//! assert_eq!(loop_iterations(&small), (6 + 2 + 2) + 8 * (1 + 6) + 2 * (1 + 8));
+//! assert!(loop_iterations(&small) <= SOFTWARE_LOOP_LIMIT);
+//! // Two layers of 256 run on hardware adapters only: lavapipe would stop their loops early.
+//! let wide = Architecture::parse("mlp:256,256:tanh", 6, 2).unwrap();
+//! assert!(loop_iterations(&wide) > SOFTWARE_LOOP_LIMIT);
+//! ```
 
 use bytemuck::{Pod, Zeroable};
 use hemoscale_kernels::gpu::kernel::{
@@ -100,6 +116,27 @@ struct Info {
 }
 
 /// A model's weights and layer table on the device, with the compiled kernel.
+///
+/// Not run here, as it needs an adapter (lavapipe will do):
+///
+/// ```no_run
+/// use hemoscale_coupling::GpuModel;
+/// use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+/// use hemoscale_surrogates::model::Model;
+/// use hemoscale_surrogates::normalize::Standardizer;
+/// use hemoscale_surrogates::{Architecture, Network};
+/// use ndarray::Array2;
+///
+/// let network = Network::new(Architecture::parse("mlp:16:tanh", 4, 1)?, 7)?;
+/// let model = Model { network, inputs: Standardizer::identity(4), outputs: Standardizer::identity(1) };
+/// let x = Array2::from_shape_fn((1000, 4), |(r, c)| (0.01 * r as f64).sin() + c as f64);
+/// let ctx = GpuContext::new(AdapterChoice::Any)?;
+/// let gpu = GpuModel::new(&ctx, &model)?.predict(&ctx, x.view())?;
+/// // The kernel computes in f32, the CPU reference in f64 (`tests/inference_parity.rs`).
+/// let cpu = model.predict(x.view());
+/// assert!(gpu.iter().zip(&cpu).all(|(g, c)| (g - c).abs() <= 2e-5 * (1.0 + c.abs())));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct GpuModel {
     pipeline: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,

@@ -4,6 +4,30 @@
 //! platelet), so resampling single rows would understate the spread. The rows are summed into
 //! `blocks` contiguous blocks, and each resample draws that many blocks with replacement
 //! (Künsch 1989). The ensemble's first member is the whole track.
+//!
+//! ```
+//! use hemoscale_coupling::bootstrap::{mean_and_std, resample};
+//! use hemoscale_surrogates::linear::LeastSquares;
+//!
+//! // 40 rows fitting one constant to a drifting, alternating signal: a track's rows in time order.
+//! let rows: Vec<LeastSquares> = (0..40)
+//!     .map(|k| {
+//!         let mut row = LeastSquares::new(1);
+//!         assert!(row.add(&[1.0], 1.0 + 0.01 * f64::from(k) + 0.1 * f64::from(k % 2), 1.0));
+//!         row
+//!     })
+//!     .collect();
+//! // The whole track, then five resamples of 8 blocks (of 5 rows each) drawn with replacement.
+//! let systems = resample(&rows, 8, 6, 3).unwrap();
+//! assert!(systems.len() == 6 && systems.iter().all(|s| s.rows() == 40));
+//! let fits: Vec<f64> = systems.iter().map(|s| s.solve(0.0).unwrap()[0]).collect();
+//! assert!((fits[0] - 1.245).abs() < 1e-12, "the whole track's mean");
+//! let (_, spread) = mean_and_std(&fits[1..]);
+//! assert!(spread > 0.0 && spread < 0.1, "{spread}");
+//! // Seeded: the same seed draws the same blocks. Under two rows per block: no ensemble.
+//! assert_eq!(resample(&rows, 8, 6, 3), Some(systems));
+//! assert!(resample(&rows[..10], 8, 6, 3).is_none());
+//! ```
 
 use hemoscale_surrogates::linear::LeastSquares;
 

@@ -15,6 +15,82 @@
 //! its last fall-back (or since the start), so every fall-back is followed by a fine segment that
 //! also harvests fresh samples; a reduced platelet goes back to the particles for a verification
 //! segment every `verify_every` of reduced time.
+//!
+//! One platelet in simple shear, driven through these steps with a [`ReducedModel`] as a model
+//! file holds it (the setup is hidden: the thresholds of the [`crate::policy`] example,
+//! `min_fine_time` 20, `verify_every` 200, and a platelet far from anything):
+//!
+//! ```
+//! use glam::DVec3;
+//! use hemoscale_coupling::controller::Transition;
+//! use hemoscale_coupling::{Controller, Fallback, FineObservation, LocalFlow, Situation};
+//! # use hemoscale_coupling::stress_map::{StressEnsemble, StressMap};
+//! # use hemoscale_coupling::{ControllerConfig, GeneralizedJeffery, JefferyEnsemble, ModelKey, Policy, ReducedModel};
+//! # let policy = Policy {
+//! #     range_margin: 0.2,
+//! #     wall_clearance: 5.0,
+//! #     platelet_clearance: 8.0,
+//! #     adhesion_clearance: 4.0,
+//! #     period_tolerance: 0.03,
+//! #     stress_tolerance: 0.05,
+//! # };
+//! # let config = ControllerConfig {
+//! #     policy,
+//! #     harvest_time: 100.0,
+//! #     refit_time: f64::INFINITY,
+//! #     min_fine_time: 20.0,
+//! #     verify_every: 200.0,
+//! #     lag: 5,
+//! #     horizon: 50,
+//! #     members: 6,
+//! #     blocks: 6,
+//! #     seed: 1,
+//! # };
+//! # let model = ReducedModel {
+//! #     key: ModelKey { aspect_ratio: 0.25, resolution: 373, stiffness: 1.0, kt: 0.1, interface_gamma: 80.0 },
+//! #     jeffery: JefferyEnsemble { members: vec![GeneralizedJeffery::jeffery(0.25)], rows: 100, rms_residual: 0.0 },
+//! #     stress_map: StressEnsemble {
+//! #         members: vec![StressMap { membrane: [1.0; 6], traction: [1.0; 6] }],
+//! #         samples: 100,
+//! #         typical: 0.05,
+//! #     },
+//! #     shear_rate_range: (0.05, 0.07),
+//! #     description: "an example".into(),
+//! # };
+//! # let far = f64::INFINITY;
+//! # let alone = Situation {
+//! #     shear_rate: 0.06,
+//! #     wall_distance: far,
+//! #     platelet_distance: far,
+//! #     adhesion_distance: far,
+//! #     period_spread: 0.0,
+//! #     stress_spread: 0.0,
+//! # };
+//! let mut c = Controller::new(config, 1, 0.0);
+//! c.load_model(&model);
+//! let flow = LocalFlow { velocity: DVec3::new(0.3, 0.0, 0.0), ..LocalFlow::simple_shear(0.06) };
+//! let seen = FineObservation {
+//!     center: DVec3::splat(5.0),
+//!     velocity: flow.velocity,
+//!     normal: DVec3::Z,
+//!     flow,
+//!     membrane: [0.0; 6],
+//!     traction: [0.0; 6],
+//!     weight: 20.0,
+//! };
+//! // Alone in the flow, the platelet still runs fine for `min_fine_time` before it goes reduced.
+//! c.observe_fine(0, 10.0, 10.0, seen);
+//! assert_eq!(c.decide(0, 10.0, &flow, alone), Transition::Stay);
+//! c.observe_fine(0, 20.0, 10.0, seen);
+//! assert!(matches!(c.decide(0, 20.0, &flow, alone), Transition::ToReduced(_)));
+//! // Reduced, it moves with the local flow and its normal turns by the Jeffery equation.
+//! let state = c.advance_reduced(0, &flow, 10.0, 100);
+//! assert!((state.center - DVec3::new(8.0, 5.0, 5.0)).length() < 1e-12 && state.normal.x > 0.0);
+//! // Near a wall it goes back to the particles, re-created from its reduced state.
+//! let near_wall = Situation { wall_distance: 3.0, ..alone };
+//! assert_eq!(c.decide(0, 30.0, &flow, near_wall), Transition::ToFine(Fallback::NearWall, state));
+//! assert_eq!(c.counters.fallbacks[&Fallback::NearWall], 1);
+//! ```
 
 use glam::DVec3;
 use serde::{Deserialize, Serialize};

@@ -12,6 +12,40 @@
 //! major), targets `membrane (6), traction (6), weight` (13 columns, stresses in DPD units, Voigt
 //! order xx yy zz xy xz yz). The description is JSON naming the platelet it was harvested from
 //! ([`ModelKey`]), so harvests of different platelets are never merged.
+//!
+//! ```
+//! use glam::DVec3;
+//! use hemoscale_coupling::{Harvest, HarvestSample, LocalFlow, ModelKey};
+//!
+//! let gradient = LocalFlow::simple_shear(0.06).gradient;
+//! let sample = |platelet: u32, segment: u32, time: f64| HarvestSample {
+//!     platelet,
+//!     segment,
+//!     time,
+//!     normal: DVec3::new(time.sin(), 0.0, time.cos()),
+//!     gradient,
+//!     membrane: [0.0; 6],
+//!     traction: [0.0; 6],
+//!     weight: 20.0,
+//! };
+//! // Two platelets' samples interleaved; platelet 0 fell back between 0.4 and 0.8.
+//! let mut h = Harvest::default();
+//! for (p, seg, t) in [(0, 0, 0.2), (1, 0, 0.2), (0, 0, 0.4), (1, 0, 0.4), (0, 1, 0.8), (0, 1, 1.0)] {
+//!     h.push(sample(p, seg, t));
+//! }
+//! let times: Vec<Vec<f64>> = h.segments().iter().map(|s| s.iter().map(|o| o.time).collect()).collect();
+//! assert_eq!(times, [vec![0.2, 0.4], vec![0.8, 1.0], vec![0.2, 0.4]]);
+//! let (lo, hi) = h.range.unwrap();
+//! assert!((lo - 0.06).abs() < 1e-12 && (hi - 0.06).abs() < 1e-12);
+//! // Through a dataset file and back, with the platelet it came from.
+//! let key = ModelKey { aspect_ratio: 0.25, resolution: 373, stiffness: 1.0, kt: 0.1, interface_gamma: 80.0 };
+//! let (back, back_key, runs) = Harvest::from_dataset(&h.to_dataset(&key, &["run a".into()])).unwrap();
+//! assert_eq!((&back, back_key, runs), (&h, key, vec!["run a".to_string()]));
+//! // Merged with another run, its tracks stay apart.
+//! let mut merged = back;
+//! merged.merge(&h);
+//! assert_eq!((merged.len(), merged.segment_count()), (12, 6));
+//! ```
 
 use glam::{DMat3, DVec3};
 use hemoscale_surrogates::dataset::Dataset;

@@ -27,6 +27,28 @@
 //! The crate joins `hemoscale-kernels` (physics) and `hemoscale-surrogates` (learning); it does
 //! not drive an engine. The scenario layer moves platelets between the engine (fine) and the
 //! controller (reduced), re-creating their particles from the reduced state on a fall-back.
+//!
+//! In miniature: the flow a platelet sees, fitted to the plasma particles around it, drives the
+//! reduced model of its orientation.
+//!
+//! ```
+//! use glam::DVec3;
+//! use hemoscale_coupling::{GeneralizedJeffery, LocalFlow};
+//!
+//! // Plasma particles on a lattice around the platelet's centre, in simple shear u_x = 0.06 z.
+//! let plasma = (0..125).map(|k| {
+//!     let d = DVec3::new(f64::from(k % 5), f64::from(k / 5 % 5), f64::from(k / 25)) - DVec3::splat(2.0);
+//!     (d, DVec3::new(0.06 * d.z, 0.0, 0.0))
+//! });
+//! let flow = LocalFlow::fit(plasma).unwrap();
+//! assert!((flow.shear_rate() - 0.06).abs() < 1e-12);
+//! // A disc of aspect ratio 0.25 tumbles in it with Jeffery's period, 2 pi (r + 1/r) / rate,
+//! // and after one period its normal is back where it started.
+//! let model = GeneralizedJeffery::jeffery(0.25);
+//! let period = model.period(flow.shear_rate());
+//! assert!((period - 2.0 * std::f64::consts::PI * 4.25 / 0.06).abs() < 1e-9);
+//! assert!((model.advance(DVec3::Z, &flow, period) - DVec3::Z).length() < 1e-6);
+//! ```
 #![warn(missing_docs)]
 
 pub mod adaptive;

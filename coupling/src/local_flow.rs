@@ -2,6 +2,28 @@
 //! least squares to the plasma particles within a sphere (`u(x) = v + G (x - c)`), and smoothed in
 //! time. Every reduced model takes this as its input, so a reduced platelet follows the flow the
 //! simulation has, not one assumed from the scenario.
+//!
+//! ```
+//! use glam::{DMat3, DVec3};
+//! use hemoscale_coupling::LocalFlow;
+//!
+//! // Plasma particles on a 5^3 lattice around the centre, moving with u = v + G d: shear
+//! // du_x/dz = 0.06 and a weak extension along y (`G_ij = du_i/dx_j`; glam stores columns).
+//! let v = DVec3::new(0.1, 0.0, -0.02);
+//! let g = DMat3::from_cols(DVec3::ZERO, DVec3::new(0.0, 0.01, 0.0), DVec3::new(0.06, 0.0, -0.01));
+//! let plasma = (0..125).map(|k| {
+//!     let d = DVec3::new(f64::from(k % 5), f64::from(k / 5 % 5), f64::from(k / 25)) - DVec3::splat(2.0);
+//!     (d, v + g * d)
+//! });
+//! let flow = LocalFlow::fit(plasma).unwrap();
+//! assert_eq!(flow.samples, 125);
+//! assert!((flow.velocity - v).length() < 1e-12);
+//! assert!(flow.gradient.abs_diff_eq(g, 1e-12));
+//! assert!((flow.velocity_at(DVec3::new(0.0, 0.0, 1.0)) - DVec3::new(0.16, 0.0, -0.03)).length() < 1e-12);
+//! // Points in a plane do not determine the gradient across it: no fit.
+//! let flat = (0..50).map(|k| (DVec3::new(f64::from(k % 7), f64::from(k / 7), 0.0), DVec3::ZERO));
+//! assert!(LocalFlow::fit(flat).is_none());
+//! ```
 
 use glam::{DMat3, DVec3};
 use hemoscale_surrogates::linear::LeastSquares;
@@ -155,6 +177,23 @@ impl LocalFlow {
 /// Exponential moving average of a platelet's local flow over a time `tau`: a single fit over a
 /// few thousand thermal particles carries a few per cent of noise in the gradient; the platelet
 /// responds to the flow over its own rotation time, which is much longer than a sample interval.
+///
+/// ```
+/// use hemoscale_coupling::{FlowSmoother, LocalFlow};
+///
+/// let mut s = FlowSmoother::new(10.0);
+/// // The first fit is taken as it is; a fit a time tau later moves the average 1 - 1/e of the way.
+/// assert_eq!(s.update(LocalFlow::simple_shear(0.06), 1.0), LocalFlow::simple_shear(0.06));
+/// let moved = s.update(LocalFlow::simple_shear(0.08), 10.0).shear_rate();
+/// assert!((moved - (0.06 + 0.02 * (1.0 - (-1.0f64).exp()))).abs() < 1e-12);
+/// // Fits a tenth of tau apart, scattered by +-0.01 about 0.05: the scatter averages out.
+/// let mut last = 0.0;
+/// for k in 0..200 {
+///     let noisy = if k % 2 == 0 { 0.04 } else { 0.06 };
+///     last = s.update(LocalFlow::simple_shear(noisy), 1.0).shear_rate();
+/// }
+/// assert!((last - 0.05).abs() < 1e-3);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FlowSmoother {
     /// Averaging time.

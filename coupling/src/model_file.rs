@@ -4,6 +4,38 @@
 //! atomically). A run with coupling writes its models at the end; a later run loads them
 //! (`hemoscale run ... --coupling-model FILE`) and starts reduced without a harvest, after its
 //! first fine segment. A model made for another platelet is refused, not silently used.
+//!
+//! ```
+//! use hemoscale_coupling::stress_map::{StressEnsemble, StressMap};
+//! use hemoscale_coupling::{GeneralizedJeffery, JefferyEnsemble, ModelKey, ReducedModel};
+//!
+//! let key = ModelKey { aspect_ratio: 0.25, resolution: 373, stiffness: 1.0, kt: 0.1, interface_gamma: 80.0 };
+//! let model = ReducedModel {
+//!     key: key.clone(),
+//!     jeffery: JefferyEnsemble { members: vec![GeneralizedJeffery::jeffery(0.25)], rows: 100, rms_residual: 1e-3 },
+//!     stress_map: StressEnsemble {
+//!         members: vec![StressMap { membrane: [0.1; 6], traction: [0.2; 6] }],
+//!         samples: 100,
+//!         typical: 0.5,
+//!     },
+//!     shear_rate_range: (0.05, 0.07),
+//!     description: "an example".into(),
+//! };
+//! let dir = std::env::temp_dir().join(format!("hemoscale-model-file-doc-{}", std::process::id()));
+//! let path = dir.join("reduced.hsr");
+//! model.save(&path)?;
+//! assert_eq!(ReducedModel::load(&path)?, model);
+//! // A flipped bit fails the checksum, and the message names the file.
+//! let mut bytes = std::fs::read(&path)?;
+//! bytes[30] ^= 1;
+//! let err = ReducedModel::from_bytes(&bytes, &path).unwrap_err();
+//! assert!(err.to_string().contains("reduced.hsr"));
+//! std::fs::remove_dir_all(&dir)?;
+//! // A stiffer platelet is another platelet: the model is refused, saying why.
+//! let stiff = ModelKey { stiffness: 25.0, ..key };
+//! assert!(model.check_key(&stiff).unwrap_err().contains("stiffness 1 in the model, 25 here"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::Path;
 

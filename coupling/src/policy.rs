@@ -2,6 +2,38 @@
 //! model, decided per platelet from what the reduced model was trained on and how close the
 //! platelet is to anything the reduced model does not know (walls, other platelets, adhesion
 //! sites). Every fall-back is counted by its reason.
+//!
+//! ```
+//! use hemoscale_coupling::{Decision, Fallback, Policy, Situation};
+//!
+//! let policy = Policy {
+//!     range_margin: 0.2,
+//!     wall_clearance: 5.0,
+//!     platelet_clearance: 8.0,
+//!     adhesion_clearance: 4.0,
+//!     period_tolerance: 0.03,
+//!     stress_tolerance: 0.05,
+//! };
+//! // Alone in the flow, at a shear rate the model was trained on, the model confident.
+//! let far = f64::INFINITY;
+//! let alone = Situation {
+//!     shear_rate: 0.06,
+//!     wall_distance: far,
+//!     platelet_distance: far,
+//!     adhesion_distance: far,
+//!     period_spread: 0.01,
+//!     stress_spread: 0.01,
+//! };
+//! let trained = Some((0.05, 0.07));
+//! assert_eq!(policy.decide(&alone, trained), Decision::Reduced);
+//! assert_eq!(policy.decide(&alone, None), Decision::Fine(Fallback::NotTrained));
+//! // 3 rc from a wall: the reduced model knows only unbounded flow.
+//! let near_wall = Situation { wall_distance: 3.0, ..alone };
+//! assert_eq!(policy.decide(&near_wall, trained), Decision::Fine(Fallback::NearWall));
+//! // The first check that fails names the fall-back: the shear rate comes before the wall.
+//! let fast_near_wall = Situation { shear_rate: 0.2, ..near_wall };
+//! assert_eq!(policy.decide(&fast_near_wall, trained), Decision::Fine(Fallback::OutOfRange));
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -134,6 +166,19 @@ impl Policy {
 
 /// What the coupling did over a run: platelet-steps (plasma steps times platelets) on each model,
 /// and the fall-backs (switches from reduced to fine) by reason.
+///
+/// ```
+/// use hemoscale_coupling::{Counters, Fallback};
+///
+/// let mut counters = Counters { fine_steps: 250, surrogate_steps: 750, ..Counters::default() };
+/// counters.fallback(Fallback::NearWall);
+/// counters.fallback(Fallback::NearWall);
+/// counters.fallback(Fallback::Verification);
+/// assert_eq!((counters.total_fallbacks(), counters.fallbacks[&Fallback::NearWall]), (3, 2));
+/// assert_eq!(counters.fine_fraction(), 0.25);
+/// // Before any step every platelet counts as fine.
+/// assert_eq!(Counters::default().fine_fraction(), 1.0);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counters {
     /// Platelet-steps advanced by the particles.
