@@ -141,6 +141,33 @@ fn bonded_forces_agree() {
     assert!(want.iter().any(|p| p.abs() > 1e-2), "the perturbation should change the volumes: {want:?}");
 }
 
+/// A topology of springs alone (no angles, dihedrals or volume terms) runs on the GPU too: the
+/// empty lists are bound with one padding entry of the shader's struct size. Before, the 16-byte
+/// placeholder did not fit the 32-byte angle struct, wgpu rejected the dispatch and the forces
+/// read back as zeros. Reference: the CPU's springs, within this file's tolerance (1e-4 of the
+/// largest force).
+#[test]
+fn a_topology_of_springs_alone_runs_on_the_gpu() {
+    use hemoscale_kernels::bonded::Topology;
+    use hemoscale_kernels::platelet::{Bond, BondKind};
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    // Three particles on a line, springs of rest length 1 stretched to 1.2 and compressed to 0.9.
+    let pos = vec![[1.0f32, 1.0, 1.0, 0.0], [2.2, 1.0, 1.0, 0.0], [3.1, 1.0, 1.0, 0.0]];
+    let spring = |i, j| Bond { i, j, r0: 1.0, k: 50.0, kind: BondKind::Filament };
+    let topo = Topology::new(3, vec![spring(0, 1), spring(1, 2)], Vec::new(), Vec::new());
+    let mut cpu = vec![[0.0f32; 4]; 3];
+    bonded_forces(&topo, &pos, &mut cpu);
+    let k = Bonded::new(&ctx.device);
+    let b = k.upload(&ctx, &topo, &pos);
+    k.run(&ctx, &b);
+    let gpu = b.read_forces(&ctx).expect("read back");
+    ctx.take_errors().expect("no device errors");
+    assert!((cpu[0][0] - 10.0).abs() < 1e-4, "the stretched spring pulls particle 0: {:?}", cpu[0]);
+    let _ = assert_close("springs alone", &gpu, &cpu);
+}
+
 #[test]
 fn lennard_jones_forces_agree() {
     let Some(ctx) = common::gpu_context() else {

@@ -19,6 +19,22 @@
 //!
 //! **Stress accumulation** `SA = integral tau dt` (dyn s/cm^2), the linear measure of the device
 //! thrombogenicity literature, is kept alongside.
+//!
+//! ```
+//! use hemoscale_kernels::activation::{Activation, ActivationModel};
+//!
+//! // 0.1 s at 100 dyn/cm^2 in steps of 1 ms: at constant stress the accumulated form is the
+//! // power law, whatever the step.
+//! let model = ActivationModel::NOBILI;
+//! let mut a = Activation::default();
+//! for _ in 0..100 {
+//!     a.advance(&model, 100.0, 1e-3);
+//! }
+//! let power_law = 1.4854e-7 * 100f64.powf(1.4234) * 0.1f64.powf(1.3198);
+//! assert!((a.level(&model) / power_law - 1.0).abs() < 1e-9);
+//! assert!((a.stress_accumulation - 10.0).abs() < 1e-9); // dyn s/cm^2
+//! assert_eq!(a.max_stress, 100.0);
+//! ```
 
 /// Which activation model.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -27,6 +27,25 @@
 //! GPU twin of the forces: `shaders/adhesion.wgsl` ([`crate::gpu::adhesion`]) over the terms
 //! [`AdhesionState::gpu_lists`] packs; bond events stay on the host (they happen between plasma
 //! steps and touch few sites).
+//!
+//! ```
+//! use hemoscale_kernels::adhesion::{Adhesion, AdhesionCounts, AdhesionParams, AdhesionState};
+//!
+//! // Two platelets of one particle each, both particles receptor sites, 0.5 rc apart.
+//! let adhesion = Adhesion { params: AdhesionParams::DEFAULT, patches: Vec::new() };
+//! let mut state = AdhesionState::new(adhesion, vec![0, 1], 1, 2, 0.3)?;
+//! let (pos, len) = ([[5.0, 5.0, 5.0, 0.0], [5.5, 5.0, 5.0, 0.0]], [10.0; 3]);
+//! // Resting platelets do not bond ...
+//! assert!(!state.update(&pos, &[false, false], len, None, 0.01));
+//! // ... an activated one recruits the other: closer than the capture distance, they bond.
+//! assert!(state.update(&pos, &[true, false], len, None, 0.01));
+//! assert_eq!(state.counts(), AdhesionCounts { formed: 1, platelet_bonds: 1, ..Default::default() });
+//! // The bond is a spring of rest length 0.6: at 0.5 it pushes the sites apart by 10 x 0.1.
+//! let mut f = [[0.0f32; 4]; 2];
+//! state.add_forces(&pos, &[true, false], len, None, &mut f);
+//! assert!((f[0][0] + 1.0).abs() < 1e-5 && f[1][0] == -f[0][0]);
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use glam::Vec3;
 

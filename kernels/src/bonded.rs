@@ -14,6 +14,24 @@
 //!
 //! Platelet positions are kept unwrapped (a platelet never straddles the periodic boundary in its
 //! own coordinates), so bonded terms need no minimum image.
+//!
+//! ```
+//! use glam::Vec3;
+//! use hemoscale_kernels::bonded::{bond_force, bonded_forces, energy, Topology};
+//! use hemoscale_kernels::platelet::{Bond, BondKind};
+//!
+//! // A spring of rest length 1 stretched to 1.2 pulls back with k (r - r0) = 2.
+//! let spring = Bond { i: 0, j: 1, r0: 1.0, k: 10.0, kind: BondKind::Filament };
+//! let f = bond_force(Vec3::new(1.2, 0.0, 0.0), Vec3::ZERO, &spring);
+//! assert!((f.x + 2.0).abs() < 1e-5);
+//! // Gathered per particle, the two ends feel equal and opposite forces.
+//! let topology = Topology::new(2, vec![spring], Vec::new(), Vec::new());
+//! let pos = [[0.0; 4], [1.2, 0.0, 0.0, 0.0]];
+//! let mut out = [[0.0f32; 4]; 2];
+//! bonded_forces(&topology, &pos, &mut out);
+//! assert!((out[0][0] - 2.0).abs() < 1e-5 && out[1][0] == -out[0][0]);
+//! assert!((energy(&topology, &pos) - 0.2).abs() < 1e-6); // k/2 (r - r0)^2
+//! ```
 
 use glam::Vec3;
 use rayon::prelude::*;

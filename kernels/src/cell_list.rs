@@ -7,6 +7,25 @@
 //!
 //! The same geometry serves the GPU kernels (`shaders/cell_list.wgsl`): [`CellGrid::cell_of`] is
 //! computed with the same f32 operations there.
+//!
+//! ```
+//! use hemoscale_kernels::cell_list::{CellGrid, CellList};
+//! use hemoscale_kernels::{DpdSystem, SimBox};
+//!
+//! let grid = CellGrid::new(&DpdSystem::standard(SimBox { len: [4.0, 3.0, 5.5] }, 1));
+//! assert_eq!((grid.dims, grid.n_cells()), ([4, 3, 5], 60));
+//! assert_eq!(grid.cell_of(&[1.5, 2.5, 0.2]), 1 + 4 * 2); // x = 1, y = 2, z = 0
+//! // With 3 or more cells per axis each cell owns the pairs with 13 of its 26 neighbours.
+//! let (offsets, _) = grid.half_stencil();
+//! assert!(offsets.windows(2).all(|w| w[1] - w[0] == 13));
+//!
+//! // Particles 0 and 2 share the last cell of the first row in the top layer (x 3, y 0, z 4).
+//! let pos = [[3.9, 0.1, 5.4, 0.0], [0.5, 0.5, 0.5, 0.0], [3.5, 0.9, 5.0, 0.0]];
+//! let mut list = CellList::default();
+//! list.build(&grid, &pos);
+//! let c = (3 + 4 * 3 * 4) as usize;
+//! assert_eq!(&list.entries[list.start[c] as usize..list.start[c + 1] as usize], &[0, 2]);
+//! ```
 
 use rayon::prelude::*;
 

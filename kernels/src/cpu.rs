@@ -40,6 +40,25 @@ impl<T> SyncPtr<T> {
 }
 
 /// DPD on the CPU.
+///
+/// A run gives the same bits on any number of threads: the noise is keyed by tags and step, and
+/// every sum is taken over pieces fixed by the cell grid, in a fixed order.
+///
+/// ```
+/// use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, ParticleState, SimBox};
+///
+/// let system = DpdSystem::standard(SimBox::cubic(4.0), 9);
+/// let state = init::random_fluid(&system, 192);
+/// let run = || -> hemoscale_kernels::Result<ParticleState> {
+///     let mut engine = CpuEngine::new(&system, &state, 0)?;
+///     engine.compute_forces()?;
+///     engine.run(10, 0)?;
+///     Ok(engine.state()?.sorted_by_tag())
+/// };
+/// let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("thread pool");
+/// assert_eq!(one_thread.install(run)?, run()?);
+/// # Ok::<(), hemoscale_kernels::KernelError>(())
+/// ```
 pub struct CpuEngine {
     system: DpdSystem,
     grid: CellGrid,

@@ -9,6 +9,25 @@
 //! with `theta_ij` from [`crate::rng::pair_noise`]. The pair virial `d (x) F_ij` is summed for the
 //! pressure tensor. The CPU sweeps each pair once (half shell, Newton's third law) while the GPU
 //! gathers each particle's force from both sides; the sums then differ in order only.
+//!
+//! ```
+//! use hemoscale_kernels::dpd::{min_image, pair_force, PairCoeffs};
+//! use hemoscale_kernels::DpdPair;
+//!
+//! let c = PairCoeffs::new(&DpdPair::STANDARD, 1.0, 0.01); // kT 1, dt 0.01
+//! // At rest and without noise only the repulsion a (1 - r/rc) = 25 x 0.5 acts, along d.
+//! let f = pair_force([0.5, 0.0, 0.0], 0.25, [0.0; 3], &c, 0.0);
+//! assert!((f[0] - 12.5).abs() < 1e-5 && f[1] == 0.0 && f[2] == 0.0);
+//! // Newton's third law holds bit for bit: swapping i and j flips d and the relative velocity,
+//! // and the noise theta_ij is symmetric.
+//! let (d, dv, theta) = ([0.3, -0.4, 0.2], [0.5, 0.1, -0.2], 0.7);
+//! let fij = pair_force(d, 0.29, dv, &c, theta);
+//! let fji = pair_force(d.map(|x: f32| -x), 0.29, dv.map(|x: f32| -x), &c, theta);
+//! assert_eq!(fij, fji.map(|x| -x));
+//! // Separations use the nearest periodic image: 0.2 and 4.8 in a box of 5 are 0.4 apart.
+//! let d = min_image(&[0.2, 1.0, 1.0, 0.0], &[4.8, 1.0, 1.0, 0.0], &[5.0; 3], &[2.5; 3]);
+//! assert!((d[0] - 0.4).abs() < 1e-6);
+//! ```
 
 use bytemuck::{Pod, Zeroable};
 use glam::Vec3A;

@@ -1,5 +1,27 @@
 //! The interface both backends implement. The scenario layer drives an engine through it and never
 //! knows which backend it has.
+//!
+//! A body force switched on through [`Driving`] before the first step: pair forces conserve
+//! momentum, so after `t = 20 dt` the fluid carries exactly the impulse `N f t` of the body force
+//! (up to f32 rounding).
+//!
+//! ```
+//! use hemoscale_kernels::{init, BackendKind, CpuEngine, DpdSystem, Driving, Engine, SimBox};
+//!
+//! let system = DpdSystem::standard(SimBox::cubic(3.0), 5);
+//! let state = init::random_fluid(&system, 81);
+//! let mut engine: Box<dyn Engine> = Box::new(CpuEngine::new(&system, &state, 0)?);
+//! assert_eq!(engine.backend(), BackendKind::Cpu);
+//! let push = Driving { body_force: [0.5, 0.0, 0.0], ..Driving::of(engine.system()) };
+//! engine.set_driving(push)?;
+//! engine.compute_forces()?;
+//! engine.run(20, 0)?;
+//! let px = engine.observables()?.momentum[0];
+//! assert!((px - 81.0 * 0.5 * 0.2).abs() < 1e-3, "{px}");
+//! // A wall speed needs walls, and this box has none.
+//! assert!(engine.set_driving(Driving { wall_speed: 1.0, ..push }).is_err());
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use crate::adhesion::AdhesionCounts;
 use crate::error::Result;

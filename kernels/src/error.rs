@@ -3,6 +3,21 @@
 use thiserror::Error;
 
 /// What can go wrong when a system is set up or advanced.
+///
+/// A parameter error names the field as the user wrote it, so the message can be shown as it is:
+///
+/// ```
+/// use hemoscale_kernels::{DpdSystem, KernelError, SimBox};
+///
+/// let mut system = DpdSystem::standard(SimBox::cubic(4.0), 1);
+/// system.dt = -0.01;
+/// let err = system.validate().unwrap_err();
+/// assert!(matches!(&err, KernelError::InvalidParameter { field, .. } if field == "dt"));
+/// assert_eq!(err.to_string(), "dt = -0.01 is out of range: must be finite and > 0");
+/// // Only GPU failures let a run continue elsewhere from its last checkpoint.
+/// assert!(!err.is_device_failure());
+/// assert!(KernelError::Gpu("device lost".into()).is_device_failure());
+/// ```
 #[derive(Debug, Error)]
 pub enum KernelError {
     /// A parameter lies outside its physically allowed range.

@@ -4,6 +4,22 @@
 //!
 //! Draws come from the counter-based generator ([`crate::rng`]) keyed by particle id, so the same
 //! seed gives the same state on every machine and for every backend.
+//!
+//! ```
+//! use hemoscale_kernels::{init, DpdSystem, SimBox};
+//!
+//! let system = DpdSystem::standard(SimBox::cubic(4.0), 11);
+//! let state = init::random_fluid(&system, 192); // density 3
+//! state.check(&system)?;
+//! assert_eq!(state, init::random_fluid(&system, 192), "same seed, same state");
+//! // The centre-of-mass motion is removed ...
+//! let p: [f64; 3] = std::array::from_fn(|k| state.vel.iter().map(|v| f64::from(v[k])).sum());
+//! assert!(p.iter().all(|x| x.abs() < 1e-4));
+//! // ... and the temperature is kT = 1 exactly, over 3N - 3 degrees of freedom.
+//! let twice_ke: f64 = state.vel.iter().flatten().map(|&v| f64::from(v).powi(2)).sum();
+//! assert!((twice_ke / (3.0 * 192.0 - 3.0) - 1.0).abs() < 1e-5);
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use crate::cell_list::CellGrid;
 use crate::rng::{init_counter, philox4x32_10, seed_key, uniform_open0};

@@ -12,6 +12,26 @@
 //! With walls, the drift of step 1 is followed by bounce-back ([`crate::walls::Walls::bounce`])
 //! before wrapping. Frozen particles only drift with their velocity (a moving wall's; zero for
 //! still walls), and their predicted velocity is that velocity.
+//!
+//! One particle of unit mass under a constant force of 2 along x, crossing the periodic boundary:
+//!
+//! ```
+//! use hemoscale_kernels::integrate::{first_half, second_half, wrap, StepCoeffs};
+//! use hemoscale_kernels::walls::Bounce;
+//!
+//! let l = 5.0f32;
+//! assert_eq!((wrap(5.25, l, 1.0 / l), wrap(-0.5, l, 1.0 / l)), (0.25, 4.5));
+//! let c = StepCoeffs { dt: 0.1, half_dt: 0.05, lambda_shift: 0.0, len: [l; 3], inv_len: [1.0 / l; 3] };
+//! let (mut x, mut v, mut vpred) = ([4.95, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0; 4]);
+//! let f = [2.0, 0.0, 0.0, 0.0];
+//! // Half-kick to v = 1.1, drift to x = 5.06, wrapped to 0.06.
+//! assert_eq!(first_half(&mut x, &mut v, &mut vpred, &f, 1.0, &c, None), Bounce::None);
+//! assert!((v[0] - 1.1).abs() < 1e-6 && (x[0] - 0.06).abs() < 1e-5);
+//! assert_eq!(vpred, v); // lambda = 1/2: the predicted velocity is the half-kicked one
+//! // Second half-kick with the new force (the same here).
+//! second_half(&mut v, &f, 1.0, &c);
+//! assert!((v[0] - 1.2).abs() < 1e-6);
+//! ```
 
 use crate::walls::{Bounce, Walls};
 

@@ -14,6 +14,39 @@
 //! The pair noise uses the same Philox stream as plasma pairs ([`crate::rng::pair_noise`]), keyed
 //! by the unordered pair of global ids and the interface sub-step counter; platelet and plasma ids
 //! never coincide, so the streams cannot collide.
+//!
+//! ```
+//! use hemoscale_kernels::dpd::PairCoeffs;
+//! use hemoscale_kernels::interface::{interface_forces, InterfaceInput, InterfaceList};
+//! use hemoscale_kernels::{rng::seed_key, DpdPair};
+//!
+//! // One membrane particle; plasma particles 0.5 and 2 away along x.
+//! let len = [6.0; 3];
+//! let membrane_pos = [[2.0, 2.0, 2.0, 0.0]];
+//! let plasma_pos = [[2.5, 2.0, 2.0, 0.0], [4.0, 2.0, 2.0, 0.0]];
+//! // Reach: the cut-off 1 plus a skin of 0.3. Only the near plasma particle pairs.
+//! let list = InterfaceList::build(&[0], &membrane_pos, &plasma_pos, len, 1.3);
+//! assert_eq!((list.pairs(), list.touched.as_slice()), (1, &[0][..]));
+//! let coeffs = PairCoeffs::new(&DpdPair::STANDARD, 1.0, 0.01);
+//! let still = [[0.0; 4]; 2];
+//! let input = InterfaceInput {
+//!     plat_pos: &membrane_pos,
+//!     plat_vel: &still[..1],
+//!     plat_tag: &[1_000_000],
+//!     plasma_pos: &plasma_pos,
+//!     plasma_vel: &still,
+//!     plasma_tag: &[0, 1],
+//!     coeffs: &coeffs,
+//!     len,
+//!     key: seed_key(1),
+//!     counter: 0,
+//! };
+//! let (mut pair_f, mut membrane_f, mut plasma_f) = (Vec::new(), Vec::new(), Vec::new());
+//! interface_forces(&list, &input, &mut pair_f, &mut membrane_f, &mut plasma_f);
+//! // Action and reaction cancel exactly, along the pair axis.
+//! assert_eq!(membrane_f[0], -plasma_f[0]);
+//! assert!(membrane_f[0].x != 0.0 && membrane_f[0].y == 0.0 && membrane_f[0].z == 0.0);
+//! ```
 
 use glam::Vec3;
 use rayon::prelude::*;

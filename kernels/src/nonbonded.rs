@@ -9,6 +9,24 @@
 //! build ([`NeighborList::is_stale`]): the inner levels of multiple time stepping call the force
 //! many times per plasma step, and the list is what keeps each call cheap. Lists are per
 //! particle (each pair appears in both lists) and forces are gathered, as everywhere in hemoscale.
+//!
+//! ```
+//! use hemoscale_kernels::nonbonded::{lj_forces, Exclusions, LennardJones, NeighborList};
+//!
+//! // Three particles in a row, 0.5 apart; 0 and 1 are joined by a spring.
+//! let lj = LennardJones::wca(1.0, 0.5);
+//! let pos = [[1.0, 1.0, 1.0, 0.0], [1.5, 1.0, 1.0, 0.0], [2.0, 1.0, 1.0, 0.0]];
+//! let springs = Exclusions::new(3, [(0, 1)].into_iter());
+//! let list = NeighborList::build(&pos, [5.0; 3], lj.rcut + 0.3, &springs);
+//! // Only the pair (1, 2) is listed (0 and 2 are beyond the cut-off plus skin), in both lists.
+//! assert_eq!((list.offsets.as_slice(), list.list.as_slice()), (&[0, 0, 1, 2][..], &[2, 1][..]));
+//! let mut f = [[0.0f32; 4]; 3];
+//! lj_forces(&list, &pos, &lj, [5.0; 3], &mut f);
+//! // At r = sigma the WCA force is 24 eps / sigma = 48, repulsive.
+//! assert_eq!(f[0], [0.0; 4]);
+//! assert!((f[2][0] - 48.0).abs() < 1e-3 && f[1][0] == -f[2][0]);
+//! assert!(!list.is_stale(&pos, 0.3));
+//! ```
 
 use glam::Vec3;
 use rayon::prelude::*;

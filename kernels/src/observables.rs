@@ -2,6 +2,25 @@
 //! `K_ab = sum_i m v_a v_b` and the pair virial `W_ab = sum_{pairs} r_a F_b` (all three DPD forces,
 //! as LAMMPS counts them). Engines reduce these sums (the GPU on the device) and the formulas below
 //! turn them into temperature and pressure; component order of tensors is xx, yy, zz, xy, xz, yz.
+//!
+//! ```
+//! use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, SimBox};
+//!
+//! let system = DpdSystem::standard(SimBox::cubic(4.0), 3);
+//! let mut engine = CpuEngine::new(&system, &init::random_fluid(&system, 192), 0)?;
+//! engine.compute_forces()?;
+//! let o = engine.observables()?;
+//! // The initial conditions set kT = 1 over 3N - 3 degrees of freedom.
+//! assert_eq!(o.dof(), 3.0 * 192.0 - 3.0);
+//! assert!((o.temperature() - 1.0).abs() < 1e-4);
+//! // The scalar pressure is a third of the trace of the pressure tensor.
+//! let trace: f64 = o.pressure_tensor()[..3].iter().sum();
+//! assert!((o.pressure() - trace / 3.0).abs() < 1e-9 * trace);
+//! // Mostly the soft repulsion: uncorrelated positions at density 3 give about 27 (mean
+//! // field), the equilibrated fluid 24.
+//! assert!((15.0..40.0).contains(&o.pressure()), "{}", o.pressure());
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 /// Raw sums from which every observable follows, taken after a completed step.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

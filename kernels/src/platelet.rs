@@ -19,6 +19,35 @@
 //! set below the closest non-bonded distance of the rest shape, so it only acts on compression.
 //! Resolution is one number, the particle spacing `h`, chosen from the requested particle count
 //! (from a few hundred for tests up to the published ~140,000).
+//!
+//! ```
+//! use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate, Stiffness, Zone};
+//!
+//! let spec = PlateletSpec {
+//!     diameter: 6.0,
+//!     aspect_ratio: 0.25,
+//!     resolution: 400,
+//!     mass: 85.0,
+//!     stiffness: Stiffness::DEFAULT,
+//! };
+//! let t = PlateletTemplate::build(&spec)?;
+//! assert!((300..500).contains(&t.len()), "about the requested count: {}", t.len());
+//! assert!(Zone::ALL.iter().all(|&z| t.count(z) > 0));
+//! // Both membrane layers are one icosphere mesh of 10 f^2 + 2 vertices and 20 f^2 triangles.
+//! let nv = t.outer_vertices();
+//! assert_eq!(t.count(Zone::MembraneInner), nv);
+//! assert_eq!(t.triangles.len(), 2 * (nv - 2));
+//! // Stress-free: every spring is at its rest length in the built shape.
+//! let length = |b: &hemoscale_kernels::platelet::Bond| {
+//!     let (p, q) = (t.pos[b.i as usize], t.pos[b.j as usize]);
+//!     ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt()
+//! };
+//! assert!(t.bonds.iter().all(|b| (length(b) - b.r0).abs() < 1e-5));
+//! // Too few particles cannot close the membrane.
+//! let coarse = PlateletSpec { resolution: 60, ..spec };
+//! assert!(PlateletTemplate::build(&coarse).unwrap_err().to_string().contains("platelet.resolution"));
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use std::collections::HashMap;
 

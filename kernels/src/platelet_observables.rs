@@ -15,6 +15,34 @@
 //! **Scalar stress.** Bludszuweit's (1995) von Mises-like scalar used throughout the platelet
 //! activation literature: `sigma = sqrt( (1/6) sum_(i<j) (s_ii - s_jj)^2 + s_xy^2 + s_xz^2 + s_yz^2 )`,
 //! which equals `tau` for a pure shear `tau` and ignores pressure.
+//!
+//! ```
+//! use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate, Stiffness};
+//! use hemoscale_kernels::platelet_observables::{scalar_stress, Sampler};
+//! use hemoscale_kernels::platelet_set::PlateletState;
+//!
+//! // The scalar stress of a pure shear is the shear; a pressure does not count.
+//! assert_eq!(scalar_stress(&[0.0, 0.0, 0.0, 2.5, 0.0, 0.0]), 2.5);
+//! assert_eq!(scalar_stress(&[-24.0, -24.0, -24.0, 0.0, 0.0, 0.0]), 0.0);
+//!
+//! // A platelet at rest in its own frame: a disc normal to z, with the template's volume and
+//! // no membrane stress.
+//! let spec = PlateletSpec {
+//!     diameter: 6.0,
+//!     aspect_ratio: 0.25,
+//!     resolution: 400,
+//!     mass: 85.0,
+//!     stiffness: Stiffness::DEFAULT,
+//! };
+//! let t = PlateletTemplate::build(&spec)?;
+//! let still = vec![[0.0; 3]; t.len()];
+//! let state = PlateletState { pos: t.pos.clone(), vel: still.clone(), interface_force: still, ..Default::default() };
+//! let s = Sampler::new(&t).sample(&state, 0);
+//! assert!(s.normal[2].abs() > 0.999 && s.shape_ratio() < 0.5);
+//! assert!((s.volume / f64::from(t.volume) - 1.0).abs() < 1e-5);
+//! assert!(s.scalar_stress() < 1e-2, "{}", s.scalar_stress());
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use glam::{DMat3, DVec3};
 

@@ -7,6 +7,35 @@
 //! levels touch them alone. Particle `k` of platelet `p` is entry `p * n + k` (n particles per
 //! platelet); its global id is `first_tag + p * n + k`, above every plasma id, so the pair noise of
 //! the interface never shares a counter with plasma pairs. Positions are unwrapped.
+//!
+//! ```
+//! use glam::Quat;
+//! use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate, Stiffness};
+//! use hemoscale_kernels::platelet_set::{MtsLevels, Placement, PlateletParams, PlateletSet};
+//! use hemoscale_kernels::{DpdSystem, SimBox};
+//!
+//! let spec = PlateletSpec {
+//!     diameter: 6.0,
+//!     aspect_ratio: 0.25,
+//!     resolution: 400,
+//!     mass: 85.0,
+//!     stiffness: Stiffness::DEFAULT,
+//! };
+//! let template = PlateletTemplate::build(&spec)?;
+//! let n = template.len();
+//! let at = |x: f32| Placement { center: [x, 10.0, 10.0], rotation: Quat::IDENTITY, velocity: [0.0; 3] };
+//! let params = PlateletParams { mts: "4:1:2".parse::<MtsLevels>()?, ..PlateletParams::DEFAULT };
+//! // Two platelets side by side, ids from 1,000,000 up (above the plasma's).
+//! let set = PlateletSet::place(template, params, &[at(5.0), at(13.0)], 1_000_000)?;
+//! assert_eq!((set.count, set.len()), (2, 2 * n));
+//! assert_eq!(set.tag[n], 1_000_000 + n as u32); // first particle of the second platelet
+//! assert_eq!(set.params.mts.innermost(), 8); // bonded sub-steps per plasma step
+//! set.check(&DpdSystem::standard(SimBox::cubic(20.0), 1))?;
+//! // Two platelets in the same place are refused.
+//! let overlapping = PlateletSet::place(set.template.clone(), params, &[at(5.0), at(5.0)], 1_000_000)?;
+//! assert!(overlapping.check(&DpdSystem::standard(SimBox::cubic(20.0), 1)).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use glam::{Quat, Vec3};
 

@@ -13,6 +13,23 @@
 //! |---|---|
 //! | DPD pair noise | `[min(id_i, id_j), max(id_i, id_j), step_lo, step_hi]` |
 //! | initial conditions | `[id, stream, draw, STREAM_INIT]` (see [`init_counter`]) |
+//!
+//! ```
+//! use hemoscale_kernels::rng::{pair_noise, philox4x32_10, seed_key, SQRT3};
+//!
+//! // Random123's known answer for a zero counter and key.
+//! assert_eq!(philox4x32_10([0; 4], [0; 2]), [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
+//! // No state: the same counter and key give the same words wherever they are drawn.
+//! let key = seed_key(42);
+//! assert_eq!(philox4x32_10([1, 2, 3, 4], key), philox4x32_10([1, 2, 3, 4], key));
+//! assert_ne!(philox4x32_10([1, 2, 3, 4], key), philox4x32_10([1, 2, 3, 5], key));
+//! // The pair noise is the same for (i, j) and (j, i), and bounded by sqrt(3).
+//! let theta = pair_noise(key, 100, 5, 9);
+//! assert_eq!(theta.to_bits(), pair_noise(key, 100, 9, 5).to_bits());
+//! assert!(theta.abs() <= SQRT3);
+//! // A new step draws new noise.
+//! assert_ne!(theta.to_bits(), pair_noise(key, 101, 5, 9).to_bits());
+//! ```
 
 /// Multiplier of the first Philox lane.
 const M0: u32 = 0xD251_1F53;

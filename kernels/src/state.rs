@@ -11,6 +11,33 @@ use crate::error::{KernelError, Result};
 use crate::system::DpdSystem;
 
 /// Positions, velocities, forces, types and global ids of all particles.
+///
+/// Engines take a state, check it against their system and hand copies back in their own memory
+/// order; [`ParticleState::sorted_by_tag`] gives the order in which two runs can be compared.
+///
+/// ```
+/// use hemoscale_kernels::{DpdSystem, ParticleState, SimBox};
+///
+/// let system = DpdSystem::standard(SimBox::cubic(4.0), 1);
+/// let state = ParticleState {
+///     pos: vec![[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]],
+///     vel: vec![[0.5, 0.0, 0.0], [-0.5, 0.0, 0.0]],
+///     force: vec![[0.0; 3]; 2],
+///     type_id: vec![0, 0],
+///     tag: vec![7, 3],
+///     n_local: 2,
+/// };
+/// state.check(&system)?;
+/// let sorted = state.sorted_by_tag();
+/// assert_eq!(sorted.tag, [3, 7]);
+/// assert_eq!(sorted.pos[0], [2.0, 2.0, 2.0]); // the particle goes with its tag
+///
+/// // Positions must lie in [0, L): a particle on the upper face is refused.
+/// let mut outside = state.clone();
+/// outside.pos[0][2] = 4.0;
+/// assert!(outside.check(&system).is_err());
+/// # Ok::<(), hemoscale_kernels::KernelError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ParticleState {
     /// Positions, wrapped into the box.

@@ -1,6 +1,27 @@
 //! What is simulated, independent of the backend: the periodic box, particle types, per-type-pair
 //! DPD parameters and the integrator settings. Engines ([`crate::CpuEngine`], [`crate::GpuEngine`])
 //! are built from a [`DpdSystem`] and a [`crate::ParticleState`].
+//!
+//! ```
+//! use hemoscale_kernels::{DpdPair, DpdSystem, PairTable, ParticleType, SimBox};
+//!
+//! let mut system = DpdSystem::standard(SimBox { len: [6.0, 4.0, 3.5] }, 1);
+//! system.validate()?;
+//! assert_eq!(system.sim_box.volume(), 84.0);
+//! assert_eq!(system.cell_dims(), [6, 4, 3]); // cells of edge >= rc = 1
+//!
+//! // A second fluid that repels the first more strongly than itself.
+//! system.types.push(ParticleType::fluid("solvent", 1.0));
+//! system.pairs = PairTable::uniform(2, DpdPair::STANDARD);
+//! system.pairs.set(0, 1, DpdPair::new(40.0, 4.5, 1.0, 2.0));
+//! assert_eq!(system.pairs.get(1, 0).a, 40.0); // the table is symmetric
+//! system.validate()?;
+//!
+//! // The minimum image convention needs every edge to be at least 2 rc.
+//! system.sim_box.len[2] = 1.5;
+//! assert!(system.validate().unwrap_err().to_string().contains("box.z"));
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use crate::error::{KernelError, Result};
 use crate::walls::Walls;

@@ -25,6 +25,30 @@
 //! `n = grad sdf / |grad sdf|` (pointing into the wall): `F = -amplitude (1 - d/range)^2 n` with
 //! `d = -sdf` the distance to the surface; a positive amplitude pushes away from the wall. It
 //! counters the density excess or depletion bounce-back walls leave in the first layer.
+//!
+//! ```
+//! use hemoscale_kernels::walls::Bounce;
+//! use hemoscale_kernels::{NearWallForce, SdfGrid, Shape, WallMotion, Walls};
+//!
+//! // Fluid between z = 2 and z = 8; the top wall moves at +0.5 along x, the bottom one at -0.5.
+//! let channel = Shape::Channel { center: 5.0, half_height: 3.0 };
+//! let walls = Walls {
+//!     sdf: SdfGrid::sample(&channel, [4.0, 4.0, 10.0], 1 << 20)?,
+//!     motion: WallMotion { speed: 1.0, center: 5.0 },
+//!     force: NearWallForce { amplitude: 2.0, range: 1.0 },
+//! };
+//! // A drift from z = 7.9 to 8.1 crosses the top wall at z = 8: the rest of the path is
+//! // reflected and the velocity reversed relative to the wall, v = 2 v_wall - v.
+//! let mut v = [0.0, 0.0, 2.0];
+//! let (x, outcome) = walls.bounce([1.0, 1.0, 7.9], [1.0, 1.0, 8.1], &mut v);
+//! assert_eq!(outcome, Bounce::Reflected);
+//! assert!(walls.sdf.value(x) < 0.0 && (x[2] - 7.9).abs() < 0.01);
+//! assert_eq!(v, [1.0, 0.0, -2.0]);
+//! // The near-wall force pushes a particle 0.25 from the top wall down, by 2 (1 - 0.25)^2.
+//! let f = walls.near_wall_force([1.0, 1.0, 7.75]);
+//! assert!((f[2] + 2.0 * 0.75 * 0.75).abs() < 1e-4);
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use crate::geometry::SdfGrid;
 use crate::state::ParticleState;

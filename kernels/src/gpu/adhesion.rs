@@ -6,6 +6,34 @@
 //! activation or the candidate lists change, which happens between plasma steps; between those the
 //! kernel only sees new positions ([`AdhesionBuffers::write_positions`]).
 //!
+//! ```no_run
+//! use hemoscale_kernels::adhesion::{Adhesion, AdhesionParams, AdhesionState};
+//! use hemoscale_kernels::cell_list::CellGrid;
+//! use hemoscale_kernels::gpu::{adhesion, buffers::Params};
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//! use hemoscale_kernels::{DpdSystem, SimBox};
+//!
+//! let ctx = GpuContext::new(AdapterChoice::Any)?;
+//! // Two single-particle platelets 0.5 apart, the first activated: they bond.
+//! let params = AdhesionParams::DEFAULT;
+//! let mut state = AdhesionState::new(Adhesion { params, patches: Vec::new() }, vec![0, 1], 1, 2, 0.3)?;
+//! let (pos, activated, len) = ([[5.0, 5.0, 5.0, 0.0], [5.5, 5.0, 5.0, 0.0]], [true, false], [10.0; 3]);
+//! assert!(state.update(&pos, &activated, len, None, 0.01));
+//! let lists = state.gpu_lists(&pos, &activated, len, None);
+//! let system = DpdSystem::standard(SimBox::cubic(10.0), 1); // no walls: the distance field is unused
+//! let engine_params = Params::new(&system, &CellGrid::new(&system), 0);
+//! let kernel = adhesion::Adhesion::new(&ctx.device);
+//! let zero = [[0.0f32; 4]; 2];
+//! let buffers = kernel.upload(&ctx, &lists, &pos, &zero, &params, len, &engine_params, &[0.0]);
+//! kernel.run(&ctx, &buffers);
+//! let gpu = buffers.read_forces(&ctx)?;
+//! ctx.take_errors()?;
+//! let mut cpu = zero;
+//! state.add_forces(&pos, &activated, len, None, &mut cpu);
+//! assert!((0..2).all(|p| (0..3).all(|k| (gpu[p][k] - cpu[p][k]).abs() < 1e-5)));
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
+//!
 //! [`AdhesionState::gpu_lists`]: crate::adhesion::AdhesionState::gpu_lists
 
 use bytemuck::{Pod, Zeroable};

@@ -8,8 +8,55 @@
 //! thread per particle, its terms in list order, as [`crate::bonded::force_on`]). The topology is
 //! uploaded once ([`Bonded::upload`]); only positions change between evaluations
 //! ([`BondedBuffers::write_positions`]).
+//!
+//! A platelet squeezed by 5 % along its axis: springs, bending and the volume term push back, the
+//! same on both backends up to rounding.
+//!
+//! ```no_run
+//! use glam::Quat;
+//! use hemoscale_kernels::bonded::bonded_forces;
+//! use hemoscale_kernels::gpu::bonded::Bonded;
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//! use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate, Stiffness};
+//! use hemoscale_kernels::platelet_set::{Placement, PlateletParams, PlateletSet};
+//!
+//! let ctx = GpuContext::new(AdapterChoice::Any)?;
+//! let spec = PlateletSpec {
+//!     diameter: 6.0,
+//!     aspect_ratio: 0.25,
+//!     resolution: 400,
+//!     mass: 85.0,
+//!     stiffness: Stiffness::DEFAULT,
+//! };
+//! let at = Placement { center: [5.0; 3], rotation: Quat::IDENTITY, velocity: [0.0; 3] };
+//! let set = PlateletSet::place(PlateletTemplate::build(&spec)?, PlateletParams::DEFAULT, &[at], 0)?;
+//! let topology = set.topology();
+//! let pos: Vec<[f32; 4]> = set.pos.iter().map(|p| [p[0], p[1], 5.0 + 0.95 * (p[2] - 5.0), 0.0]).collect();
+//! let kernels = Bonded::new(&ctx.device);
+//! let buffers = kernels.upload(&ctx, &topology, &pos);
+//! kernels.run(&ctx, &buffers);
+//! let gpu = buffers.read_forces(&ctx)?;
+//! ctx.take_errors()?;
+//! let mut cpu = vec![[0.0f32; 4]; pos.len()];
+//! bonded_forces(&topology, &pos, &mut cpu);
+//! let scale = cpu.iter().flatten().fold(0.0f32, |m, f| m.max(f.abs()));
+//! assert!(scale > 1.0, "the squeeze loads the platelet");
+//! assert!(cpu.iter().flatten().zip(gpu.iter().flatten()).all(|(c, g)| (c - g).abs() < 1e-3 * scale));
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use bytemuck::{Pod, Zeroable};
+
+/// `v`, or one zeroed entry when it is empty: a storage binding must hold at least one element of
+/// the shader's struct (an empty list would bind a 16-byte placeholder that a 32-byte struct does
+/// not fit, and the dispatch would be rejected). The padding is never read: the term lists index
+/// only real terms.
+fn at_least_one<T: Pod>(mut v: Vec<T>) -> Vec<T> {
+    if v.is_empty() {
+        v.push(T::zeroed());
+    }
+    v
+}
 
 use super::context::GpuContext;
 use super::kernel::{
@@ -162,11 +209,11 @@ impl Bonded {
         let params = BondedParams { n: n as u32, n_platelets: n_platelets as u32, pad: [0; 2] };
         let inputs = vec![
             uniform(d, q, "bonded params", bytemuck::bytes_of(&params)),
-            storage_with(d, q, "bonds", bytemuck::cast_slice(&bonds)),
-            storage_with(d, q, "angles", bytemuck::cast_slice(&angles)),
-            storage_with(d, q, "dihedrals", bytemuck::cast_slice(&dihedrals)),
-            storage_with(d, q, "triangles", bytemuck::cast_slice(&triangles)),
-            storage_with(d, q, "volume terms", bytemuck::cast_slice(&vterms)),
+            storage_with(d, q, "bonds", bytemuck::cast_slice(&at_least_one(bonds))),
+            storage_with(d, q, "angles", bytemuck::cast_slice(&at_least_one(angles))),
+            storage_with(d, q, "dihedrals", bytemuck::cast_slice(&at_least_one(dihedrals))),
+            storage_with(d, q, "triangles", bytemuck::cast_slice(&at_least_one(triangles))),
+            storage_with(d, q, "volume terms", bytemuck::cast_slice(&at_least_one(vterms))),
             storage_with(d, q, "term offsets", bytemuck::cast_slice(&topo.offsets)),
             storage_with(d, q, "terms", bytemuck::cast_slice(&topo.terms)),
         ];

@@ -13,6 +13,23 @@ use crate::state::ParticleState;
 use crate::system::DpdSystem;
 
 /// Uniform parameters of all kernels; see `shaders/common.wgsl` for the meaning of each slot.
+///
+/// Built on the host, without a device:
+///
+/// ```
+/// use hemoscale_kernels::cell_list::CellGrid;
+/// use hemoscale_kernels::gpu::buffers::Params;
+/// use hemoscale_kernels::{DpdSystem, SimBox};
+///
+/// let system = DpdSystem::standard(SimBox { len: [4.0, 5.0, 6.0] }, 0x1_0000_0002);
+/// let p = Params::new(&system, &CellGrid::new(&system), 360);
+/// // The layout of `struct Params` in common.wgsl: four words, then eight vec4.
+/// assert_eq!(std::mem::size_of::<Params>(), 144);
+/// assert_eq!((p.n, p.n_cells, &p.dims[..3]), (360, 120, &[4, 5, 6][..]));
+/// assert_eq!((p.seed_lo, p.dims[3]), (2, 1)); // the 64-bit seed, split into two words
+/// assert_eq!((p.box_len[3], p.inv_len[3]), (system.dt, 0.5 * system.dt));
+/// assert_eq!(p.sdf_dims[3], 0); // no walls
+/// ```
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct Params {

@@ -1,5 +1,33 @@
 //! Pipelines of `shaders/cell_list.wgsl`: cell assignment, scatter, per-cell sort and reordering.
 //! The geometry and the CPU version are in [`crate::cell_list`].
+//!
+//! The device computes each particle's cell with the CPU's f32 operations, so both agree on
+//! every particle:
+//!
+//! ```no_run
+//! use hemoscale_kernels::cell_list::CellGrid;
+//! use hemoscale_kernels::gpu::{buffers::Buffers, cell_list::CellListKernels, kernel};
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//! use hemoscale_kernels::{init, DpdSystem, SimBox};
+//!
+//! let ctx = GpuContext::new(AdapterChoice::Any)?;
+//! let system = DpdSystem::standard(SimBox::cubic(4.0), 1);
+//! let state = init::random_fluid(&system, 192);
+//! let b = Buffers::new(&ctx, &system, &state, 0)?;
+//! let cells = CellListKernels::new(&ctx.device);
+//! let group = cells.bind(&ctx.device, &b);
+//! let mut enc = ctx.device.create_command_encoder(&Default::default());
+//! enc.clear_buffer(&b.counts, 0, None);
+//! let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
+//! kernel::dispatch(&mut enc.begin_compute_pass(&Default::default()), &cells.assign, &group, b.n, 64, max_dim);
+//! let _index = ctx.queue.submit([enc.finish()]);
+//! let bytes = kernel::read_back(&ctx.device, &ctx.queue, &b.cell_of, 4 * 192)?;
+//! ctx.take_errors()?;
+//! let cell_of: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
+//! let grid = CellGrid::new(&system);
+//! assert!(state.pos.iter().zip(&cell_of).all(|(p, &c)| grid.cell_of(p) == c));
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use super::buffers::Buffers;
 use super::kernel::{bind, layout, module, pipeline, Bind, COMMON_WGSL};

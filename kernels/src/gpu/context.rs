@@ -18,6 +18,21 @@ pub enum AdapterChoice {
 /// An opened device with its queue and what we know of the adapter. A clone shares the device,
 /// its queue and its error sink: an engine rebuilt at the same step (a coupled run changing which
 /// platelets run fine) reuses the device instead of opening another.
+///
+/// ```no_run
+/// use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+///
+/// // `Any` accepts software adapters (Mesa's lavapipe) too: what the tests use.
+/// let ctx = GpuContext::new(AdapterChoice::Any)?;
+/// println!("running on {}", ctx.adapter_name());
+/// // Every adapter allows at least 8 storage buffers per shader stage (WebGPU's minimum).
+/// assert!(ctx.limits.max_storage_buffers_per_shader_stage >= 8);
+/// // Nothing submitted yet, so no device error to report.
+/// ctx.sync()?;
+/// // A clone opens nothing: it shares the device.
+/// assert_eq!(ctx.clone().adapter_name(), ctx.adapter_name());
+/// # Ok::<(), hemoscale_kernels::KernelError>(())
+/// ```
 #[derive(Clone)]
 pub struct GpuContext {
     /// The device.

@@ -1,5 +1,25 @@
 //! Pipelines of `shaders/dpd.wgsl`: DPD forces gathered per particle, with or without the second
 //! half-kick. Physics and the CPU version in [`crate::dpd`].
+//!
+//! [`crate::Engine::compute_forces`] of [`crate::GpuEngine`] runs the cell list and then `forces_only`; the
+//! forces agree with the CPU's up to the order of the sums:
+//!
+//! ```no_run
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//! use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, SimBox};
+//!
+//! let system = DpdSystem::standard(SimBox::cubic(4.0), 6);
+//! let state = init::random_fluid(&system, 192);
+//! let mut cpu = CpuEngine::new(&system, &state, 0)?;
+//! let mut gpu = GpuEngine::with_context(GpuContext::new(AdapterChoice::Any)?, &system, &state, 0)?;
+//! cpu.compute_forces()?;
+//! gpu.compute_forces()?;
+//! let (a, b) = (cpu.state()?.sorted_by_tag(), gpu.state()?.sorted_by_tag());
+//! for (f, g) in a.force.iter().zip(&b.force) {
+//!     assert!((0..3).all(|k| (f[k] - g[k]).abs() < 1e-3 * (1.0 + f[k].abs())), "{f:?} vs {g:?}");
+//! }
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use super::buffers::Buffers;
 use super::kernel::{bind, layout, module, pipeline, Bind, COMMON_WGSL, RNG_WGSL, WALLS_WGSL};

@@ -64,6 +64,26 @@ struct Groups {
 }
 
 /// DPD on a wgpu device.
+///
+/// ```no_run
+/// use hemoscale_kernels::gpu::AdapterChoice;
+/// use hemoscale_kernels::{init, BackendKind, DpdSystem, Engine, GpuEngine, SimBox};
+///
+/// let system = DpdSystem::standard(SimBox::cubic(6.0), 1);
+/// let state = init::random_fluid(&system, 648);
+/// let mut engine = GpuEngine::new(&system, &state, 0, AdapterChoice::Any)?;
+/// assert_eq!(engine.backend(), BackendKind::Gpu);
+/// engine.compute_forces()?;
+/// // 100 steps in one submission; the observables of every 25th are reduced on the device and
+/// // read back once, at the end.
+/// let samples = engine.run(100, 25)?;
+/// assert_eq!(samples.iter().map(|o| o.step).collect::<Vec<_>>(), [25, 50, 75, 100]);
+/// assert!(samples.iter().all(|o| o.is_finite() && o.momentum_per_particle() < 1e-4));
+/// // Random positions overlap: the energy released heats the fluid at first, and the
+/// // thermostat cools it back towards kT = 1.
+/// assert!(samples[0].temperature() > samples[3].temperature());
+/// # Ok::<(), hemoscale_kernels::KernelError>(())
+/// ```
 pub struct GpuEngine {
     ctx: GpuContext,
     system: DpdSystem,

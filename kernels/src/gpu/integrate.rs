@@ -1,5 +1,35 @@
 //! Pipelines of `shaders/integrate.wgsl`: first half-step fused with the cell count, and the step
 //! counter. Physics in [`crate::integrate`].
+//!
+//! Fresh initial conditions carry no forces, so the first half-step is a pure drift,
+//! `x <- wrap(x + dt v)`, as [`crate::integrate::first_half`] computes it:
+//!
+//! ```no_run
+//! use hemoscale_kernels::gpu::{buffers::Buffers, integrate::Integrate, kernel};
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//! use hemoscale_kernels::integrate::wrap;
+//! use hemoscale_kernels::{init, DpdSystem, SimBox};
+//!
+//! let ctx = GpuContext::new(AdapterChoice::Any)?;
+//! let system = DpdSystem::standard(SimBox::cubic(4.0), 1);
+//! let state = init::random_fluid(&system, 192);
+//! let b = Buffers::new(&ctx, &system, &state, 0)?;
+//! let integrate = Integrate::new(&ctx.device);
+//! let group = integrate.bind(&ctx.device, &b);
+//! let mut enc = ctx.device.create_command_encoder(&Default::default());
+//! let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
+//! kernel::dispatch(&mut enc.begin_compute_pass(&Default::default()), &integrate.first, &group, b.n, 64, max_dim);
+//! let _index = ctx.queue.submit([enc.finish()]);
+//! let moved = kernel::read_vec4(&ctx.device, &ctx.queue, &b.pos, 192)?;
+//! ctx.take_errors()?;
+//! for ((x, v), y) in state.pos.iter().zip(&state.vel).zip(&moved) {
+//!     for k in 0..3 {
+//!         let d = (y[k] - wrap(x[k] + system.dt * v[k], 4.0, 0.25)).abs();
+//!         assert!(d.min(4.0 - d) < 1e-6, "{y:?} vs {x:?} + dt {v:?}"); // periodic distance
+//!     }
+//! }
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use super::buffers::Buffers;
 use super::kernel::{bind, layout, module, pipeline, Bind, COMMON_WGSL, WALLS_WGSL};

@@ -8,6 +8,45 @@
 //! (`plasma_forces`, one thread per touched plasma particle) each evaluate every pair with the same
 //! function and inputs, so action and reaction agree without float atomics; the noise is the CPU's
 //! Philox stream (key, interface sub-step counter, unordered pair of global tags), bit for bit.
+//!
+//! ```no_run
+//! use hemoscale_kernels::dpd::PairCoeffs;
+//! use hemoscale_kernels::gpu::interface::Interface;
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//! use hemoscale_kernels::interface::{interface_forces, InterfaceInput, InterfaceList};
+//! use hemoscale_kernels::{rng::seed_key, DpdPair};
+//!
+//! let ctx = GpuContext::new(AdapterChoice::Any)?;
+//! // Two membrane particles and three plasma particles in a box of 6.
+//! let len = [6.0; 3];
+//! let membrane_pos = [[2.0, 2.0, 2.0, 0.0], [2.0, 2.6, 2.0, 0.0]];
+//! let plasma_pos = [[2.5, 2.0, 2.0, 0.0], [2.3, 2.9, 2.2, 0.0], [4.0, 2.0, 2.0, 0.0]];
+//! let (membrane_vel, plasma_vel) = ([[0.1, 0.0, 0.0, 0.0]; 2], [[0.0, -0.2, 0.0, 0.0]; 3]);
+//! let list = InterfaceList::build(&[0, 1], &membrane_pos, &plasma_pos, len, 1.3);
+//! let coeffs = PairCoeffs::new(&DpdPair::STANDARD, 1.0, 0.01);
+//! let input = InterfaceInput {
+//!     plat_pos: &membrane_pos,
+//!     plat_vel: &membrane_vel,
+//!     plat_tag: &[1_000_000, 1_000_001],
+//!     plasma_pos: &plasma_pos,
+//!     plasma_vel: &plasma_vel,
+//!     plasma_tag: &[0, 1, 2],
+//!     coeffs: &coeffs,
+//!     len,
+//!     key: seed_key(1),
+//!     counter: 3,
+//! };
+//! let kernels = Interface::new(&ctx.device);
+//! let buffers = kernels.upload(&ctx, &list, &input);
+//! kernels.run(&ctx, &buffers);
+//! let gpu = buffers.read_membrane_forces(&ctx)?;
+//! ctx.take_errors()?;
+//! let (mut pair_f, mut cpu, mut plasma_f) = (Vec::new(), Vec::new(), Vec::new());
+//! interface_forces(&list, &input, &mut pair_f, &mut cpu, &mut plasma_f);
+//! // The same pairs, the same noise: the same forces up to rounding.
+//! assert!(cpu.iter().zip(&gpu).all(|(c, g)| (0..3).all(|k| (c[k] - g[k]).abs() < 1e-3)));
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use bytemuck::{Pod, Zeroable};
 

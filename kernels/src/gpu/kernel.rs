@@ -1,5 +1,21 @@
 //! Small helpers every kernel wrapper uses: WGSL assembly, bind group layouts, pipelines, dispatch
 //! sizes and read-back.
+//!
+//! Dispatch sizes and layout checks need no device:
+//!
+//! ```
+//! use hemoscale_kernels::gpu::kernel::{check_storage_slots, dispatch_dims, Bind};
+//!
+//! // 100,000 threads in groups of 64 take 1563 workgroups; beyond the per-axis limit they spill
+//! // into y (the shaders rebuild the thread index from both).
+//! assert_eq!(dispatch_dims(100_000, 64, 65_535), (1563, 1));
+//! assert_eq!(dispatch_dims(100_000, 64, 1000), (1000, 2));
+//! // A kernel binding two storage buffers does not fit an adapter that allows one per stage.
+//! let slots = [(0, Bind::Uniform), (1, Bind::Read), (2, Bind::ReadWrite)];
+//! let tight = wgpu::Limits { max_storage_buffers_per_shader_stage: 1, ..wgpu::Limits::default() };
+//! assert!(check_storage_slots(&tight, "example", &slots).is_err());
+//! assert!(check_storage_slots(&wgpu::Limits::default(), "example", &slots).is_ok());
+//! ```
 
 use crate::error::{KernelError, Result};
 

@@ -27,6 +27,40 @@
 //!   step's read-back, as on the CPU (which then re-evaluates the non-bonded force, here too).
 //!   The CPU refreshes the candidate lists inside every non-bonded evaluation, the GPU once per
 //!   plasma step; a particle cannot cross the skin within one step (checked below).
+//!
+//! A platelet in plasma on the device: the plasma stays there, the platelet arrays come back after
+//! every plasma step.
+//!
+//! ```no_run
+//! use glam::Quat;
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//! use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate, Stiffness};
+//! use hemoscale_kernels::platelet_set::{MtsLevels, Placement, PlateletParams, PlateletSet};
+//! use hemoscale_kernels::{init, DpdSystem, Engine, GpuEngine, SimBox};
+//!
+//! let mut system = DpdSystem::standard(SimBox::cubic(9.0), 4);
+//! system.kt = 0.1;
+//! let spec = PlateletSpec {
+//!     diameter: 6.0,
+//!     aspect_ratio: 0.25,
+//!     resolution: 400,
+//!     mass: 85.0,
+//!     stiffness: Stiffness::DEFAULT,
+//! };
+//! let params = PlateletParams { mts: MtsLevels { interface: 2, nonbonded: 1, bonded: 4 }, ..PlateletParams::DEFAULT };
+//! let at = Placement { center: [4.5; 3], rotation: Quat::IDENTITY, velocity: [0.0; 3] };
+//! let set = PlateletSet::place(PlateletTemplate::build(&spec)?, params, &[at], 1_000_000)?;
+//! let (plasma, _) = set.carve(&init::random_fluid(&system, 2187), &system, 0.3);
+//! let ctx = GpuContext::new(AdapterChoice::Any)?;
+//! let mut engine = GpuEngine::with_platelets(ctx, &system, &plasma, 0, &set)?;
+//! engine.compute_forces()?;
+//! engine.run(2, 0)?;
+//! let levels = engine.platelet_levels().expect("platelets");
+//! assert!(levels.rebuilds >= 1 && levels.activated() == [false]);
+//! let state = engine.platelet_state()?.expect("platelets");
+//! assert_eq!((state.pos.len(), state.stress_steps), (set.len(), 2));
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use bytemuck::{Pod, Zeroable};
 use glam::Vec3;

@@ -5,6 +5,28 @@
 //! CSR form ([`Nonbonded::upload`]); between rebuilds only positions change
 //! ([`NonbondedBuffers::write_positions`]). Each pair is in both particles' lists, so the gather
 //! needs no atomics and sums in the CPU's order.
+//!
+//! ```no_run
+//! use hemoscale_kernels::gpu::nonbonded::Nonbonded;
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//! use hemoscale_kernels::nonbonded::{lj_forces, Exclusions, LennardJones, NeighborList};
+//!
+//! let ctx = GpuContext::new(AdapterChoice::Any)?;
+//! // Three particles in a row, 0.5 apart; 0 and 1 are joined by a spring (excluded).
+//! let lj = LennardJones::wca(1.0, 0.5);
+//! let pos = [[1.0, 1.0, 1.0, 0.0], [1.5, 1.0, 1.0, 0.0], [2.0, 1.0, 1.0, 0.0]];
+//! let list = NeighborList::build(&pos, [5.0; 3], lj.rcut + 0.3, &Exclusions::new(3, [(0, 1)].into_iter()));
+//! let kernel = Nonbonded::new(&ctx.device);
+//! let buffers = kernel.upload(&ctx, &list, &pos, &lj, [5.0; 3]);
+//! kernel.run(&ctx, &buffers);
+//! let gpu = buffers.read_forces(&ctx)?;
+//! ctx.take_errors()?; // validation errors surface here, not at the dispatch
+//! let mut cpu = [[0.0f32; 4]; 3];
+//! lj_forces(&list, &pos, &lj, [5.0; 3], &mut cpu);
+//! assert!((0..3).all(|p| (0..3).all(|k| (gpu[p][k] - cpu[p][k]).abs() < 1e-3)));
+//! assert!((gpu[2][0] - 48.0).abs() < 1e-3); // 24 eps / sigma at r = sigma
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use bytemuck::{Pod, Zeroable};
 

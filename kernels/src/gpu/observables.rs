@@ -1,5 +1,24 @@
 //! Pipelines of `shaders/observables.wgsl`: on-device reduction of momentum, kinetic and virial
 //! tensors into sample slots. Formulas in [`crate::observables`].
+//!
+//! The device's partial sums give the CPU's observables up to rounding:
+//!
+//! ```no_run
+//! use hemoscale_kernels::gpu::AdapterChoice;
+//! use hemoscale_kernels::{init, CpuEngine, DpdSystem, Engine, GpuEngine, SimBox};
+//!
+//! let system = DpdSystem::standard(SimBox::cubic(4.0), 8);
+//! let state = init::random_fluid(&system, 192);
+//! let mut cpu = CpuEngine::new(&system, &state, 0)?;
+//! let mut gpu = GpuEngine::new(&system, &state, 0, AdapterChoice::Any)?;
+//! cpu.compute_forces()?;
+//! gpu.compute_forces()?;
+//! let (a, b) = (cpu.observables()?, gpu.observables()?);
+//! assert_eq!((a.step, a.n), (b.step, b.n));
+//! assert!((a.temperature() - b.temperature()).abs() < 1e-5);
+//! assert!((a.pressure() - b.pressure()).abs() < 1e-3 * a.pressure().abs());
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use super::buffers::Buffers;
 use super::kernel::{bind, layout, module, pipeline, Bind, COMMON_WGSL};

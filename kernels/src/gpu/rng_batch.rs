@@ -1,5 +1,22 @@
 //! `shaders/rng_batch.wgsl`: evaluates the WGSL Philox4x32-10 on a batch of inputs so that tests can
 //! compare it with [`crate::rng`] bit for bit.
+//!
+//! ```no_run
+//! use hemoscale_kernels::gpu::rng_batch::philox_batch;
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//! use hemoscale_kernels::rng::{pair_noise, philox4x32_10, seed_key};
+//!
+//! let ctx = GpuContext::new(AdapterChoice::Any)?;
+//! let key = seed_key(0x1234_5678_9abc_def0);
+//! // Counters read as (tag_i, tag_j, step_lo, step_hi): the DPD pair noise stream.
+//! let inputs: Vec<([u32; 4], [u32; 2])> = (0..256).map(|i| ([i, i + 1000, 7, 0], key)).collect();
+//! let (words, noise) = philox_batch(&ctx, &inputs)?;
+//! for (k, (counter, key)) in inputs.iter().enumerate() {
+//!     assert_eq!(words[k], philox4x32_10(*counter, *key));
+//!     assert_eq!(noise[k].to_bits(), pair_noise(*key, 7, counter[0], counter[1]).to_bits());
+//! }
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use super::context::GpuContext;
 use super::kernel::{bind, dispatch, layout, module, pipeline, read_back, storage, Bind, RNG_WGSL};

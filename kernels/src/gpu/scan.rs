@@ -2,6 +2,30 @@
 //! any array of a fixed length (wgsparkl's `PrefixSumWorkspace`). Each level scans blocks of 1024
 //! values and emits one total per block; the totals are scanned by the next level, and added back
 //! on the way down.
+//!
+//! ```no_run
+//! use hemoscale_kernels::gpu::kernel::{read_back, storage, storage_with};
+//! use hemoscale_kernels::gpu::scan::Scan;
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//!
+//! let ctx = GpuContext::new(AdapterChoice::Any)?;
+//! let (d, q) = (&ctx.device, &ctx.queue);
+//! // 3000 values: three blocks of 1024, so a second level scans the three block totals.
+//! let values: Vec<u32> = (0..3000).map(|i| i % 7).collect();
+//! let input = storage_with(d, q, "values", bytemuck::cast_slice(&values));
+//! let output = storage(d, "exclusive sums", 4 * 3000);
+//! let scan = Scan::new(d);
+//! let workspace = scan.workspace(d, q, &input, &output, 3000);
+//! let mut enc = d.create_command_encoder(&Default::default());
+//! let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
+//! scan.record(&mut enc.begin_compute_pass(&Default::default()), &workspace, max_dim);
+//! let _index = q.submit([enc.finish()]);
+//! let got: Vec<u32> = bytemuck::pod_collect_to_vec(&read_back(d, q, &output, 4 * 3000)?);
+//! ctx.take_errors()?;
+//! let want: Vec<u32> = values.iter().scan(0, |sum, &v| Some(std::mem::replace(sum, *sum + v))).collect();
+//! assert_eq!(got, want);
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use super::kernel::{bind, dispatch, layout, module, pipeline, storage, uniform, Bind, COMMON_WGSL};
 

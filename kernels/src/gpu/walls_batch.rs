@@ -1,5 +1,34 @@
 //! `shaders/walls_batch.wgsl`: evaluates the WGSL wall functions (distance field, bounce-back,
 //! near-wall force) on a batch of inputs so tests can compare them with [`crate::walls`].
+//!
+//! ```no_run
+//! use hemoscale_kernels::gpu::walls_batch::walls_batch;
+//! use hemoscale_kernels::gpu::{AdapterChoice, GpuContext};
+//! use hemoscale_kernels::walls::Bounce;
+//! use hemoscale_kernels::{DpdSystem, NearWallForce, SdfGrid, Shape, SimBox, WallMotion, Walls};
+//!
+//! let ctx = GpuContext::new(AdapterChoice::Any)?;
+//! let mut system = DpdSystem::standard(SimBox { len: [4.0, 4.0, 10.0] }, 1);
+//! let channel = Shape::Channel { center: 5.0, half_height: 3.0 };
+//! let walls = Walls {
+//!     sdf: SdfGrid::sample(&channel, system.sim_box.len, 1 << 20)?,
+//!     motion: WallMotion { speed: 1.0, center: 5.0 },
+//!     force: NearWallForce { amplitude: 2.0, range: 1.0 },
+//! };
+//! system.walls = Some(walls.clone());
+//! // (x0, x1, v): a drift through the top wall, and one that stays in the fluid.
+//! let inputs = [
+//!     [[1.0, 1.0, 7.9], [1.0, 1.0, 8.1], [0.0, 0.0, 2.0]],
+//!     [[1.0, 1.0, 5.0], [1.0, 1.0, 5.02], [0.0, 0.0, 2.0]],
+//! ];
+//! let probes = walls_batch(&ctx, &system, &inputs)?;
+//! assert_eq!((probes[0].outcome, probes[1].outcome), (Bounce::Reflected, Bounce::None));
+//! let mut v = inputs[0][2];
+//! let (x, _) = walls.bounce(inputs[0][0], inputs[0][1], &mut v);
+//! assert!((0..3).all(|k| (probes[0].x[k] - x[k]).abs() < 1e-5 && (probes[0].v[k] - v[k]).abs() < 1e-5));
+//! assert!((probes[1].value - walls.sdf.value(inputs[1][1])).abs() < 1e-5);
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
 
 use super::buffers::Params;
 use super::context::GpuContext;
