@@ -22,12 +22,10 @@
 
 mod common;
 
-use hemoscale::dsl::{Backend, Scenario};
-use hemoscale::kernels::geometry::Shape;
+use hemoscale::dsl::Backend;
 use hemoscale::params::ParamValues;
 use hemoscale::run::initial_conditions;
 use hemoscale::scenarios::find;
-use hemoscale::scenarios::platelet_plasma::platelets_config;
 
 use glam::{DVec3, Quat};
 use hemoscale_kernels::platelet::{PlateletSpec, PlateletTemplate, Stiffness};
@@ -284,24 +282,7 @@ fn walled_shear_with_eight_interface_substeps_agrees() {
     let Some(ctx) = common::gpu_context() else {
         return;
     };
-    let sf = find("shear-flip").expect("shear-flip");
-    let v = ParamValues::parse(&sf.params(), &[]).expect("defaults");
-    let mut cfg = platelets_config(&v, 20);
-    cfg.calibration_steps = 0;
-    cfg.placements =
-        vec![Placement { center: [7.0, 6.0, 7.0], rotation: Quat::from_rotation_x(1.2), velocity: [0.0; 3] }];
-    let sc = Scenario::builder("walled-platelet")
-        .box_lengths([14.0, 12.0, 14.0])
-        .density(3.0)
-        .dpd(DpdPair::new(2.5, 20.0, 1.0, 0.5))
-        .kt(0.1)
-        .vessel(Shape::Channel { center: 7.0, half_height: 6.0 }, 1.0)
-        .wall_speed(1.6, 7.0)
-        .platelets(cfg)
-        .backend(Backend::Cpu)
-        .seed(31)
-        .build()
-        .expect("valid scenario");
+    let sc = common::walled_platelet(1.6, 0.1);
     let initial = initial_conditions(&sc, Backend::Cpu).expect("initial conditions");
     let set = initial.platelets.clone().expect("platelets");
     assert_eq!(set.params.mts, MtsLevels { interface: 8, nonbonded: 1, bonded: 1 });

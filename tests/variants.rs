@@ -8,16 +8,11 @@ mod common;
 
 use std::process::Command;
 
-use glam::Quat;
 use hemoscale::dsl::{Backend, Scenario};
 use hemoscale::kernels::geometry::Shape;
-use hemoscale::params::ParamValues;
 use hemoscale::run::{initial_conditions, run, RunOptions};
-use hemoscale::scenarios::find;
-use hemoscale::scenarios::platelet_plasma::platelets_config;
 use hemoscale::variant::Variant;
-use hemoscale_kernels::platelet_set::Placement;
-use hemoscale_kernels::{init, CpuEngine, DpdPair, Driving, Engine, GpuEngine};
+use hemoscale_kernels::{init, CpuEngine, Driving, Engine, GpuEngine};
 
 #[test]
 fn the_temperature_follows_a_kt_step() {
@@ -111,28 +106,6 @@ fn a_run_resumed_between_ramp_increments_continues_bit_for_bit() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-/// A `shear-flip` platelet (jump factors 8:1:1) lying in a Couette channel whose walls move at
-/// `±speed/2`: the scenario of the platelet parity tests, at `kt`.
-fn walled_platelet(speed: f32, kt: f32) -> Scenario {
-    let sf = find("shear-flip").expect("shear-flip");
-    let v = ParamValues::parse(&sf.params(), &[]).expect("defaults");
-    let mut cfg = platelets_config(&v, 20);
-    cfg.calibration_steps = 0;
-    cfg.placements =
-        vec![Placement { center: [7.0, 6.0, 7.0], rotation: Quat::from_rotation_x(1.2), velocity: [0.0; 3] }];
-    Scenario::builder("walled-platelet")
-        .box_lengths([14.0, 12.0, 14.0])
-        .dpd(DpdPair::new(2.5, 20.0, 1.0, 0.5))
-        .kt(kt)
-        .vessel(Shape::Channel { center: 7.0, half_height: 6.0 }, 1.0)
-        .wall_speed(speed, 7.0)
-        .platelets(cfg)
-        .backend(Backend::Cpu)
-        .seed(31)
-        .build()
-        .expect("valid scenario")
-}
-
 /// Reference: equipartition. A platelet's particles exchange heat with the plasma only through
 /// the interface pair (DPD dissipation and noise), so their kinetic temperature `m <v^2> / 3`
 /// settles at the kT the interface's noise is set for; a kT step that reached the plasma but not
@@ -147,9 +120,9 @@ fn walled_platelet(speed: f32, kt: f32) -> Scenario {
 #[test]
 fn a_platelet_follows_a_kt_step() {
     // The DSL takes variants with platelets (the run loop applies them as above).
-    let ramp = walled_platelet(0.8, 0.1).vary("wall_speed", "ramp:1:2:0:100".parse().unwrap()).unwrap();
+    let ramp = common::walled_platelet(0.8, 0.1).vary("wall_speed", "ramp:1:2:0:100".parse().unwrap()).unwrap();
     assert_eq!(ramp.driving_at(50).wall_speed, 1.2);
-    let s = walled_platelet(0.0, 0.1);
+    let s = common::walled_platelet(0.0, 0.1);
     let initial = initial_conditions(&s, Backend::Cpu).expect("initial conditions");
     let set = initial.platelets.clone().expect("platelets");
     let m = f64::from(set.template.particle_mass);
@@ -184,7 +157,7 @@ fn a_platelet_follows_a_kt_step() {
 #[test]
 fn cpu_and_gpu_platelets_follow_the_same_driving_changes() {
     let Some(ctx) = common::gpu_context() else { return };
-    let s = walled_platelet(0.8, 0.1);
+    let s = common::walled_platelet(0.8, 0.1);
     let initial = initial_conditions(&s, Backend::Cpu).expect("initial conditions");
     let set = initial.platelets.clone().expect("platelets");
     let mut cpu = CpuEngine::with_platelets(&initial.system, &initial.state, 0, &set).expect("cpu engine");

@@ -77,3 +77,28 @@ pub fn run_builtin(
 pub fn num(m: &serde_json::Map<String, serde_json::Value>, key: &str) -> f64 {
     m.get(key).and_then(serde_json::Value::as_f64).unwrap_or_else(|| panic!("observable {key} missing in {m:?}"))
 }
+
+/// A `shear-flip` platelet (jump factors 8:1:1) lying in a Couette channel whose walls move at
+/// `±speed/2`: the scenario of the platelet parity tests, at `kt`.
+pub fn walled_platelet(speed: f32, kt: f32) -> hemoscale::dsl::Scenario {
+    let sf = hemoscale::scenarios::find("shear-flip").expect("shear-flip");
+    let v = hemoscale::params::ParamValues::parse(&sf.params(), &[]).expect("defaults");
+    let mut cfg = hemoscale::scenarios::platelet_plasma::platelets_config(&v, 20);
+    cfg.calibration_steps = 0;
+    cfg.placements = vec![hemoscale_kernels::platelet_set::Placement {
+        center: [7.0, 6.0, 7.0],
+        rotation: glam::Quat::from_rotation_x(1.2),
+        velocity: [0.0; 3],
+    }];
+    hemoscale::dsl::Scenario::builder("walled-platelet")
+        .box_lengths([14.0, 12.0, 14.0])
+        .dpd(hemoscale_kernels::DpdPair::new(2.5, 20.0, 1.0, 0.5))
+        .kt(kt)
+        .vessel(hemoscale_kernels::geometry::Shape::Channel { center: 7.0, half_height: 6.0 }, 1.0)
+        .wall_speed(speed, 7.0)
+        .platelets(cfg)
+        .backend(hemoscale::dsl::Backend::Cpu)
+        .seed(31)
+        .build()
+        .expect("valid scenario")
+}
