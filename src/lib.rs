@@ -30,6 +30,7 @@ pub mod observers;
 pub mod output;
 pub mod params;
 pub mod platelets;
+pub mod ranks;
 pub mod run;
 pub mod scenarios;
 pub mod shipped_models;

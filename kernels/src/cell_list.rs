@@ -31,13 +31,16 @@ use rayon::prelude::*;
 
 use crate::system::DpdSystem;
 
-/// The cell decomposition of a periodic box.
+/// The cell decomposition of a periodic box, or of one rank's subdomain with its halo.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CellGrid {
     /// Cells per axis.
     pub dims: [u32; 3],
     /// Reciprocal cell edge per axis (`dims / L`).
     pub inv_edge: [f32; 3],
+    /// Per axis: the grid wraps around (a periodic box), or it ends (an axis of a subdomain cut
+    /// by the domain decomposition, whose halo holds the neighbours' particles as ghosts).
+    pub periodic: [bool; 3],
 }
 
 impl CellGrid {
@@ -45,7 +48,14 @@ impl CellGrid {
     pub fn new(system: &DpdSystem) -> Self {
         let dims = system.cell_dims();
         let l = system.sim_box.len;
-        Self { dims, inv_edge: std::array::from_fn(|k| dims[k] as f32 / l[k]) }
+        Self { dims, inv_edge: std::array::from_fn(|k| dims[k] as f32 / l[k]), periodic: [true; 3] }
+    }
+    /// The grid of a region of edges `extent` (cells of edge >= `rc`), periodic along the axes
+    /// marked so: one rank's subdomain plus its halo in a domain-decomposed run
+    /// ([`crate::domain`]).
+    pub fn region(extent: [f32; 3], rc: f32, periodic: [bool; 3]) -> Self {
+        let dims = extent.map(|l| ((l / rc).floor() as u32).max(1));
+        Self { dims, inv_edge: std::array::from_fn(|k| dims[k] as f32 / extent[k]), periodic }
     }
     /// Total number of cells.
     pub fn n_cells(&self) -> usize {
@@ -62,15 +72,17 @@ impl CellGrid {
     pub fn coords(&self, c: u32) -> [u32; 3] {
         [c % self.dims[0], (c / self.dims[0]) % self.dims[1], c / (self.dims[0] * self.dims[1])]
     }
-    /// Cell index of coordinates shifted by `d` (periodic).
+    /// Cell index of coordinates shifted by `d`, wrapped around every axis (callers skip
+    /// neighbours beyond the ends of axes that are not periodic).
     #[inline(always)]
     pub fn shifted(&self, xyz: [u32; 3], d: [i32; 3]) -> u32 {
         let w = |k: usize| ((xyz[k] as i32 + d[k]).rem_euclid(self.dims[k] as i32)) as u32;
         w(0) + self.dims[0] * (w(1) + self.dims[1] * w(2))
     }
-    /// True when every axis has at least 3 cells, so the 26 neighbours of a cell are distinct.
+    /// True when every periodic axis has at least 3 cells, so the 26 neighbours of a cell are
+    /// distinct (an axis that ends never wraps onto itself).
     pub fn has_distinct_neighbours(&self) -> bool {
-        self.dims.iter().all(|&d| d >= 3)
+        (0..3).all(|k| !self.periodic[k] || self.dims[k] >= 3)
     }
 
     /// For every cell, the neighbour cells whose pairs it owns in a half-shell sweep, as CSR
@@ -97,7 +109,15 @@ impl CellGrid {
                         if (dx, dy, dz) == (0, 0, 0) {
                             continue;
                         }
-                        let nb = self.shifted(xyz, [dx, dy, dz]);
+                        let d = [dx, dy, dz];
+                        let off_grid = (0..3).any(|k| {
+                            let x = xyz[k] as i32 + d[k];
+                            !self.periodic[k] && (x < 0 || x >= self.dims[k] as i32)
+                        });
+                        if off_grid {
+                            continue;
+                        }
+                        let nb = self.shifted(xyz, d);
                         let forward = dz > 0 || (dz == 0 && (dy > 0 || (dy == 0 && dx > 0)));
                         let take = if distinct { forward } else { nb > c && !mine.contains(&nb) };
                         if take {
@@ -226,6 +246,38 @@ mod tests {
             want.sort_unstable();
             want.dedup();
             assert_eq!(got, want, "box {l:?}, grid {:?}", grid.dims);
+        }
+    }
+
+    /// A rank's region (domain decomposition): axes that end have no neighbours across the end,
+    /// periodic ones wrap, and every neighbour pair is still owned exactly once.
+    #[test]
+    fn half_stencil_of_a_region_stops_at_the_ends_of_cut_axes() {
+        for (extent, periodic) in [
+            ([5.0f32, 4.0, 6.0], [false, true, true]),
+            ([4.0, 2.0, 5.0], [false, true, false]),
+            ([3.0, 3.0, 4.5], [false, false, false]),
+        ] {
+            let grid = CellGrid::region(extent, 1.0, periodic);
+            let mut got = pairs_from_stencil(&grid);
+            got.sort_unstable();
+            let mut want = Vec::new();
+            for c in 0..grid.n_cells() as u32 {
+                let xyz = grid.coords(c);
+                for d in (0..27).map(|i| [i % 3 - 1, (i / 3) % 3 - 1, i / 9 - 1]) {
+                    let ends = (0..3).any(|k| {
+                        let x = xyz[k] as i32 + d[k];
+                        !periodic[k] && (x < 0 || x >= grid.dims[k] as i32)
+                    });
+                    let nb = grid.shifted(xyz, d);
+                    if !ends && nb != c {
+                        want.push((c.min(nb), c.max(nb)));
+                    }
+                }
+            }
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(got, want, "region {extent:?}, periodic {periodic:?}");
         }
     }
 

@@ -7,6 +7,7 @@ use glam::Vec3A;
 use rayon::prelude::*;
 
 use crate::cell_list::{CellGrid, CellList};
+use crate::domain::{Columns, Decomposition, DomainComm, HaloTraffic, RankDomain};
 use crate::dpd::{pair_coeffs, sweep, PairCoeffs, SweepInput};
 use crate::engine::{BackendKind, Engine, Pass};
 use crate::error::{KernelError, Result};
@@ -92,11 +93,18 @@ pub struct CpuEngine {
     sorted_type: Vec<u32>,
     sorted_tag: Vec<u32>,
     sorted_force: Vec<Vec3A>,
+    /// Sorted virial weights (decomposed runs only: 1/2 owned, 0 ghost; see [`SweepInput::weight`]).
+    sorted_weight: Vec<f32>,
     virial: [f64; 6],
     /// Platelets and their inner time-step levels ([`crate::mts`]), if any.
     platelets: Option<PlateletCpu>,
     /// Wall-clock seconds spent in the platelet levels (`B(h)` of [`crate::mts`]).
     platelet_seconds: f64,
+    /// This rank's brick of a domain-decomposed run (None: the whole box). With it the arrays
+    /// hold the owned particles first and the ghosts of the halo after them.
+    domain: Option<Box<RankDomain>>,
+    /// Positions in the frame of the rank's cell grid (decomposed runs only).
+    local_pos: Vec<[f32; 4]>,
 }
 
 impl CpuEngine {
@@ -105,12 +113,64 @@ impl CpuEngine {
     pub fn new(system: &DpdSystem, state: &ParticleState, step: u64) -> Result<Self> {
         system.validate()?;
         state.check(system)?;
+        Ok(Self::assemble(system, state, step))
+    }
+
+    /// One rank of a domain-decomposed run ([`crate::domain`]): every rank passes the whole
+    /// `state` and keeps the particles its brick owns. The call is collective (the ranks count
+    /// the mobile particles together), as are [`Engine::run`], [`Engine::observables`],
+    /// [`Engine::wall_counts`], [`Engine::compute_forces`] and [`CpuEngine::gather_state`]: every
+    /// rank must make the same calls in the same order.
+    ///
+    /// Per rank, [`Engine::state`] and [`Engine::n_particles`] are the owned particles; the
+    /// observables and wall counters are the whole system's. Platelets are not decomposed yet.
+    pub fn decomposed(
+        system: &DpdSystem,
+        state: &ParticleState,
+        step: u64,
+        decomposition: Decomposition,
+        comm: Box<dyn DomainComm>,
+    ) -> Result<Self> {
+        system.validate()?;
+        state.check(system)?;
+        if decomposition.box_len != system.sim_box.len {
+            return Err(KernelError::InconsistentState(format!(
+                "the decomposition is for a box of {:?}, the system's is {:?}",
+                decomposition.box_len, system.sim_box.len
+            )));
+        }
+        let rc = system.pairs.max_rc();
+        if decomposition.halo < rc {
+            return Err(KernelError::invalid(
+                "halo",
+                decomposition.halo,
+                format!("must be >= the largest cut-off {rc}"),
+            ));
+        }
+        let mut domain = RankDomain::new(decomposition, comm)?;
+        let mine: Vec<usize> =
+            (0..state.len()).filter(|&i| domain.decomposition.owner(state.pos[i]) == domain.rank).collect();
+        let local = ParticleState { n_local: mine.len(), ..state.permuted(&mine) };
+        let mut e = Self::assemble(system, &local, step);
+        e.grid = domain.cell_grid(rc);
+        e.stencil = e.grid.half_stencil_runs();
+        e.slabs = Self::slab_bounds(&e.grid);
+        let mut mobile = [e.n_mobile as f64];
+        domain.sum(&mut mobile)?;
+        e.n_mobile = mobile[0] as usize;
+        domain.n_local = mine.len();
+        e.domain = Some(Box::new(domain));
+        Ok(e)
+    }
+
+    /// The engine's arrays for `state`, unchecked.
+    fn assemble(system: &DpdSystem, state: &ParticleState, step: u64) -> Self {
         let grid = CellGrid::new(system);
         let slabs = Self::slab_bounds(&grid);
         let l = system.sim_box.len;
         let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
         let n = state.len();
-        Ok(Self {
+        Self {
             grid,
             coeffs: pair_coeffs(system),
             stencil: grid.half_stencil_runs(),
@@ -142,11 +202,87 @@ impl CpuEngine {
             sorted_type: vec![0; n],
             sorted_tag: vec![0; n],
             sorted_force: vec![Vec3A::ZERO; n],
+            sorted_weight: Vec::new(),
             virial: [0.0; 6],
             platelets: None,
             platelet_seconds: 0.0,
+            domain: None,
+            local_pos: Vec::new(),
             system: system.clone(),
-        })
+        }
+    }
+
+    /// Owned particles: all of them, or this rank's in a decomposed run (ghosts follow them in
+    /// the arrays).
+    fn n_local(&self) -> usize {
+        self.domain.as_ref().map_or(self.pos.len(), |d| d.n_local)
+    }
+
+    /// The particle columns, for the domain's migration and halo exchange.
+    fn columns(&mut self) -> Columns<'_> {
+        Columns {
+            pos: &mut self.pos,
+            vel: &mut self.vel,
+            vpred: &mut self.vpred,
+            force: &mut self.force,
+            type_id: &mut self.type_id,
+            tag: &mut self.tag,
+        }
+    }
+
+    /// Drops the ghosts of the last step (decomposed runs; nothing otherwise).
+    fn drop_ghosts(&mut self) {
+        let n = self.n_local();
+        self.columns().truncate(n);
+    }
+
+    /// Receives this step's ghosts (decomposed runs; nothing otherwise).
+    fn exchange_halo(&mut self) -> Result<()> {
+        if let Some(mut d) = self.domain.take() {
+            let r = d.exchange_halo(&mut self.columns());
+            self.domain = Some(d);
+            r?;
+        }
+        Ok(())
+    }
+
+    /// The rank's halo and migration traffic (None for a single domain).
+    pub fn halo_traffic(&self) -> Option<HaloTraffic> {
+        self.domain.as_ref().map(|d| d.traffic)
+    }
+
+    /// The rank grid and this rank (None for a single domain).
+    pub fn decomposition(&self) -> Option<(&Decomposition, usize)> {
+        self.domain.as_ref().map(|d| (&d.decomposition, d.rank))
+    }
+
+    /// The whole system's particles, gathered on rank 0 in rank order (collective; None on the
+    /// other ranks). A single-domain engine returns its state.
+    pub fn gather_state(&mut self) -> Result<Option<ParticleState>> {
+        let mine = self.state()?;
+        let Some(d) = self.domain.as_mut() else { return Ok(Some(mine)) };
+        let mut words = Vec::with_capacity(mine.len() * 10);
+        for i in 0..mine.len() {
+            for v in [&mine.pos[i], &mine.vel[i], &mine.force[i]] {
+                words.extend(v.iter().map(|x| x.to_bits()));
+            }
+            words.push(mine.type_id[i]);
+            words.push(mine.tag[i]);
+        }
+        let Some(parts) = d.gather(bytemuck::cast_slice(&words))? else { return Ok(None) };
+        let mut all = ParticleState::default();
+        for bytes in parts {
+            for r in crate::domain::words_of(&bytes, 11)?.chunks_exact(11) {
+                let f = |k: usize| [f32::from_bits(r[k]), f32::from_bits(r[k + 1]), f32::from_bits(r[k + 2])];
+                all.pos.push(f(0));
+                all.vel.push(f(3));
+                all.force.push(f(6));
+                all.type_id.push(r[9]);
+                all.tag.push(r[10]);
+            }
+        }
+        all.n_local = all.pos.len();
+        Ok(Some(all))
     }
 
     /// An engine with platelets in the plasma, advanced by multiple time stepping
@@ -241,7 +377,13 @@ impl CpuEngine {
     }
 
     fn build_cells(&mut self) {
-        self.cells.build(&self.grid, &self.pos);
+        match self.domain.as_ref() {
+            Some(d) => {
+                d.local_positions(&self.pos, &mut self.local_pos);
+                self.cells.build(&self.grid, &self.local_pos);
+            }
+            None => self.cells.build(&self.grid, &self.pos),
+        }
     }
 
     /// Puts the particle arrays in cell order (locality); the tags go along.
@@ -263,8 +405,27 @@ impl CpuEngine {
     /// Forces at the current positions and predicted velocities (plus the body force); with
     /// `kick`, also the second half-kick.
     fn forces(&mut self, kick: bool) {
+        let n = self.pos.len();
+        if self.sorted_x.len() != n {
+            // A decomposed run's count of owned particles and ghosts changes from step to step.
+            for v in [&mut self.sorted_x, &mut self.sorted_y, &mut self.sorted_z] {
+                v.resize(n, 0.0);
+            }
+            self.sorted_vel.resize(n, Vec3A::ZERO);
+            self.sorted_type.resize(n, 0);
+            self.sorted_tag.resize(n, 0);
+            self.sorted_force.resize(n, Vec3A::ZERO);
+        }
+        let n_local = self.n_local();
+        let weighted = self.domain.is_some();
         let entries = &self.cells.entries;
-        let (pos, vpred, type_id, tag) = (&self.pos, &self.vpred, &self.type_id, &self.tag);
+        if weighted {
+            self.sorted_weight.clear();
+            self.sorted_weight.extend(entries.iter().map(|&i| if (i as usize) < n_local { 0.5f32 } else { 0.0 }));
+        }
+        // Decomposed runs sweep positions in the rank's grid frame (ghosts beside the brick).
+        let pos = if weighted { &self.local_pos } else { &self.pos };
+        let (vpred, type_id, tag) = (&self.vpred, &self.type_id, &self.tag);
         self.sorted_x
             .par_iter_mut()
             .zip(self.sorted_y.par_iter_mut())
@@ -300,13 +461,21 @@ impl CpuEngine {
             max_rc2: self.system.pairs.max_rc().powi(2),
             key: seed_key(self.system.seed),
             step: self.step,
+            weight: &self.sorted_weight,
         };
         let force = SyncPtr(self.sorted_force.as_mut_ptr());
         let layer = self.grid.dims[0] * self.grid.dims[1];
         let mut virial = [0.0f64; 6];
         if self.slabs.is_empty() {
             // SAFETY: a single sweep owns the whole force array.
-            virial = unsafe { sweep(&input, 0..self.grid.n_cells() as u32, force.get()) };
+            let cells = 0..self.grid.n_cells() as u32;
+            virial = unsafe {
+                if weighted {
+                    sweep::<true>(&input, cells, force.get())
+                } else {
+                    sweep::<false>(&input, cells, force.get())
+                }
+            };
         } else {
             let n_slabs = self.slabs.len() - 1;
             for parity in 0..2 {
@@ -320,7 +489,13 @@ impl CpuEngine {
                         // (dz in {0, +1}), those of the first layer of slab s + 1 (slab 0 for the
                         // last one). Slabs of equal parity are at least one slab apart and the slab
                         // count is even, so concurrent sweeps write disjoint particle ranges.
-                        unsafe { sweep(&input, cells, force.get()) }
+                        unsafe {
+                            if weighted {
+                                sweep::<true>(&input, cells, force.get())
+                            } else {
+                                sweep::<false>(&input, cells, force.get())
+                            }
+                        }
                     })
                     .collect();
                 for p in parts {
@@ -341,6 +516,9 @@ impl CpuEngine {
         let flip_z = if self.system.body_force_reversed { 0.5 * self.system.sim_box.len[2] } else { f32::INFINITY };
         self.sorted_force.par_iter().zip(entries.par_iter()).with_min_len(4096).for_each(|(sf, &i)| {
             let i = i as usize;
+            if i >= n_local {
+                return; // a ghost: its owner computes its force
+            }
             // SAFETY: `entries` is a permutation, so each i is written by exactly one iteration.
             let (f, v) = unsafe { (&mut *out.get().add(i), &mut *vel.get().add(i)) };
             let t = type_id[i] as usize;
@@ -359,6 +537,7 @@ impl CpuEngine {
     }
 
     fn one_step(&mut self) -> Result<()> {
+        self.drop_ghosts();
         if self.platelets.is_some() {
             // K0(h/2) Dp(h/2) B(h) Dp(h/2) ... K0(h/2) (crate::mts).
             let c = self.coeff;
@@ -381,22 +560,38 @@ impl CpuEngine {
             self.integrate_first(self.coeff, true);
         }
         self.step += 1;
-        self.build_cells();
         let every = u64::from(self.system.reorder_every);
-        if every > 0 && self.step % every == 0 {
-            self.reorder();
+        let reorder = every > 0 && self.step % every == 0;
+        if let Some(mut d) = self.domain.take() {
+            let r = d.migrate(&mut self.columns());
+            self.domain = Some(d);
+            r?;
+            if reorder {
+                // Owned particles only, before the ghosts arrive.
+                self.build_cells();
+                self.reorder();
+            }
+            self.exchange_halo()?;
+            self.build_cells();
+        } else {
+            self.build_cells();
+            if reorder {
+                self.reorder();
+            }
         }
         self.forces(true);
         Ok(())
     }
 
-    fn sums(&self) -> Observables {
+    /// Momentum, kinetic tensor and virial of the owned particles, summed over ranks in a
+    /// decomposed run (collective there).
+    fn sums(&mut self) -> Result<Observables> {
+        let n_local = self.n_local();
         let mass = &self.mass;
         // Fixed chunks summed in order: the same bits whatever the thread count.
-        let parts: Vec<([f64; 3], [f64; 6])> = self
-            .vel
+        let parts: Vec<([f64; 3], [f64; 6])> = self.vel[..n_local]
             .par_chunks(4096)
-            .zip(self.type_id.par_chunks(4096))
+            .zip(self.type_id[..n_local].par_chunks(4096))
             .map(|(vs, ts)| {
                 let (mut p, mut k) = ([0.0f64; 3], [0.0f64; 6]);
                 for (v, &t) in vs.iter().zip(ts) {
@@ -422,14 +617,25 @@ impl CpuEngine {
                 k[a] += l[a];
             }
         }
-        Observables {
+        let mut virial = self.virial;
+        if let Some(d) = self.domain.as_mut() {
+            let mut all = [0.0f64; 15];
+            all[..3].copy_from_slice(&p);
+            all[3..9].copy_from_slice(&k);
+            all[9..].copy_from_slice(&virial);
+            d.sum(&mut all)?;
+            p.copy_from_slice(&all[..3]);
+            k.copy_from_slice(&all[3..9]);
+            virial.copy_from_slice(&all[9..]);
+        }
+        Ok(Observables {
             step: self.step,
             n: self.n_mobile,
             volume: self.system.sim_box.volume(),
             momentum: p,
             kinetic: k,
-            virial: self.virial,
-        }
+            virial,
+        })
     }
 }
 
@@ -438,19 +644,25 @@ impl Engine for CpuEngine {
         BackendKind::Cpu
     }
     fn device_name(&self) -> String {
-        format!("native CPU, {} threads", rayon::current_num_threads())
+        let threads = rayon::current_num_threads();
+        match self.decomposition() {
+            Some((d, rank)) => format!("native CPU, {threads} threads, rank {rank} of {}", d.size()),
+            None => format!("native CPU, {threads} threads"),
+        }
     }
     fn system(&self) -> &DpdSystem {
         &self.system
     }
     fn n_particles(&self) -> usize {
-        self.pos.len()
+        self.n_local()
     }
     fn step(&self) -> u64 {
         self.step
     }
     fn compute_forces(&mut self) -> Result<()> {
+        self.drop_ghosts();
         self.vpred.clone_from(&self.vel);
+        self.exchange_halo()?;
         self.build_cells();
         self.forces(false);
         if let Some(p) = self.platelets.as_mut() {
@@ -463,33 +675,42 @@ impl Engine for CpuEngine {
         for _ in 0..steps {
             self.one_step()?;
             if sample_every > 0 && self.step % sample_every == 0 {
-                out.push(self.sums());
+                out.push(self.sums()?);
             }
         }
         Ok(out)
     }
     fn observables(&mut self) -> Result<Observables> {
-        Ok(self.sums())
+        self.sums()
     }
     fn wall_counts(&mut self) -> Result<WallCounts> {
-        Ok(self.wall_counts)
+        let mut w = self.wall_counts;
+        if let Some(d) = self.domain.as_mut() {
+            // Counts and fixed-point impulses stay far below 2^53, so f64 sums are exact.
+            let mut all = [w.bounced as f64, w.leaked as f64, w.impulse[0] as f64, w.impulse[1] as f64];
+            d.sum(&mut all)?;
+            w = WallCounts { bounced: all[0] as u64, leaked: all[1] as u64, impulse: [all[2] as i64, all[3] as i64] };
+        }
+        Ok(w)
     }
     fn add_wall_counts(&mut self, earlier: WallCounts) {
         self.wall_counts = self.wall_counts.plus(earlier);
     }
     fn state(&mut self) -> Result<ParticleState> {
-        let three = |v: &[[f32; 4]]| v.iter().map(|a| [a[0], a[1], a[2]]).collect::<Vec<_>>();
+        let n = self.n_local();
+        let three = |v: &[[f32; 4]]| v[..n].iter().map(|a| [a[0], a[1], a[2]]).collect::<Vec<_>>();
         Ok(ParticleState {
             pos: three(&self.pos),
             vel: three(&self.vel),
             force: three(&self.force),
-            type_id: self.type_id.clone(),
-            tag: self.tag.clone(),
-            n_local: self.pos.len(),
+            type_id: self.type_id[..n].to_vec(),
+            tag: self.tag[..n].to_vec(),
+            n_local: n,
         })
     }
     fn overwrite(&mut self, state: &ParticleState) -> Result<()> {
         self.state()?.check_same_particles(state)?;
+        self.drop_ghosts();
         let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
         (self.pos, self.vel, self.force) = (four(&state.pos), four(&state.vel), four(&state.force));
         Ok(())

@@ -167,17 +167,25 @@ pub struct SweepInput<'a> {
     pub key: [u32; 2],
     /// Step index the noise is drawn for.
     pub step: u64,
+    /// Sorted virial weights of a domain-decomposed sweep ([`crate::domain`]): 1/2 for a
+    /// particle this rank owns, 0 for a ghost. A pair's virial counts with the sum of its two
+    /// weights, so a pair across a rank boundary, swept on both ranks, counts once in all, and a
+    /// pair of two ghosts (another rank's) is skipped. Empty for a single domain: every pair
+    /// counts fully, and the sweep is compiled without the weights.
+    pub weight: &'a [f32],
 }
 
 /// Candidates within the cut-off found for one particle before their forces are computed.
 const BATCH: usize = 64;
 
 /// The particle whose pairs are being swept, with its running sums.
-struct Sweeper<'s, 'a> {
+struct Sweeper<'s, 'a, const WEIGHTED: bool> {
     input: &'s SweepInput<'a>,
     force: *mut Vec3A,
     pi: Vec3A,
     vi: Vec3A,
+    /// Virial weight of the swept particle (WEIGHTED only).
+    wi: f32,
     row: usize,
     tag_i: u32,
     fi: Vec3A,
@@ -201,7 +209,7 @@ struct Sweeper<'s, 'a> {
     cand_idx: Vec<u32>,
 }
 
-impl Sweeper<'_, '_> {
+impl<const WEIGHTED: bool> Sweeper<'_, '_, WEIGHTED> {
     /// Fills the candidate arrays of cell `c` from the runs of its half stencil.
     fn gather(&mut self, runs: &[[u32; 2]]) {
         let input = self.input;
@@ -273,7 +281,8 @@ impl Sweeper<'_, '_> {
             let b = self.idx[k] as usize;
             let cf = &input.coeffs[self.row + input.type_id[b] as usize];
             let r2 = self.dist2[k];
-            if r2 < cf.rc2 && r2 > 0.0 {
+            let weight = if WEIGHTED { self.wi + input.weight[b] } else { 1.0 };
+            if r2 < cf.rc2 && r2 > 0.0 && (!WEIGHTED || weight > 0.0) {
                 let d = self.sep[k];
                 let theta = pair_noise(input.key, input.step, self.tag_i, input.tag[b]);
                 let dv = self.vi - input.vel[b];
@@ -281,8 +290,9 @@ impl Sweeper<'_, '_> {
                 self.fi += f;
                 // SAFETY: b belongs to this sweep's cells or their half stencil (contract of `sweep`).
                 unsafe { *self.force.add(b) -= f };
-                self.wd += d * f;
-                self.wo += Vec3A::new(d.x, d.x, d.y) * Vec3A::new(f.y, f.z, f.z);
+                let fw = if WEIGHTED { f * weight } else { f };
+                self.wd += d * fw;
+                self.wo += Vec3A::new(d.x, d.x, d.y) * Vec3A::new(fw.y, fw.z, fw.z);
             }
         }
         self.count = 0;
@@ -299,13 +309,21 @@ impl Sweeper<'_, '_> {
 /// `force` must be valid for every index of the particles of `cells` and of their half-stencil
 /// neighbours, and no other thread may touch those entries during the call. [`crate::cpu`]
 /// guarantees this by sweeping slabs of z layers with a gap between concurrent ones.
-pub unsafe fn sweep(input: &SweepInput<'_>, cells: std::ops::Range<u32>, force: *mut Vec3A) -> [f64; 6] {
+///
+/// `WEIGHTED` sweeps take the virial weights of [`SweepInput::weight`] (a decomposed run's rank
+/// with ghosts); unweighted ones ignore them and cost nothing extra.
+pub unsafe fn sweep<const WEIGHTED: bool>(
+    input: &SweepInput<'_>,
+    cells: std::ops::Range<u32>,
+    force: *mut Vec3A,
+) -> [f64; 6] {
     let mut vir = [0.0f64; 6];
-    let mut sw = Sweeper {
+    let mut sw = Sweeper::<WEIGHTED> {
         input,
         force,
         pi: Vec3A::ZERO,
         vi: Vec3A::ZERO,
+        wi: 0.0,
         row: 0,
         tag_i: 0,
         fi: Vec3A::ZERO,
@@ -338,6 +356,9 @@ pub unsafe fn sweep(input: &SweepInput<'_>, cells: std::ops::Range<u32>, force: 
             sw.vi = input.vel[a];
             sw.row = input.type_id[a] as usize * input.n_types;
             sw.tag_i = input.tag[a];
+            if WEIGHTED {
+                sw.wi = input.weight[a];
+            }
             sw.fi = Vec3A::ZERO;
             sw.wd = Vec3A::ZERO;
             sw.wo = Vec3A::ZERO;

@@ -31,6 +31,7 @@ pub mod adhesion;
 pub mod bonded;
 pub mod cell_list;
 pub mod cpu;
+pub mod domain;
 pub mod dpd;
 pub mod engine;
 pub mod error;

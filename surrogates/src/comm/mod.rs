@@ -50,6 +50,20 @@ pub trait Communicator: Send {
     /// Receives a message with `tag` from `source`, or from any rank when `source` is `None`;
     /// returns the sender and the data.
     fn recv(&mut self, source: Option<usize>, tag: u32) -> Result<(usize, Vec<f64>)>;
+    /// Sends raw bytes to `dest` with `tag`: particle records of a domain-decomposed run, whose
+    /// f32 and u32 fields would double in size as f64 values. Byte and f64 messages are matched
+    /// separately.
+    fn send_bytes(&mut self, dest: usize, tag: u32, data: &[u8]) -> Result<()>;
+    /// Receives a byte message with `tag` from `source`.
+    fn recv_bytes(&mut self, source: usize, tag: u32) -> Result<Vec<u8>>;
+    /// Sends `data` to `dest` and receives a byte message from `source`, both with `tag`, as
+    /// `MPI_Sendrecv` does: every rank of a halo exchange calls it at once, so it must not wait
+    /// for its own send to be received before receiving. The default sends first, which is safe
+    /// where sends are buffered (threads); MPI overrides it.
+    fn exchange_bytes(&mut self, dest: usize, source: usize, tag: u32, data: &[u8]) -> Result<Vec<u8>> {
+        self.send_bytes(dest, tag, data)?;
+        self.recv_bytes(source, tag)
+    }
     /// Splits into sub-communicators by `color` (collective over all ranks); ranks passing `None`
     /// get `None`. Ranks keep their order.
     fn split(&mut self, color: Option<u32>) -> Result<Option<Box<dyn Communicator>>>;

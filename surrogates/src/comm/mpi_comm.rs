@@ -69,18 +69,54 @@ impl Communicator for MpiComm {
         if dest >= self.size() {
             return Err(SurrogateError::Comm(format!("send to rank {dest} of {}", self.size())));
         }
-        self.comm.process_at_rank(dest as i32).send_with_tag(data, tag as i32 & 0x7fff);
+        self.comm.process_at_rank(dest as i32).send_with_tag(data, tag as i32 & 0x3fff);
         self.stats.bytes_sent += 8 * data.len() as u64;
         Ok(())
     }
 
     fn recv(&mut self, source: Option<usize>, tag: u32) -> Result<(usize, Vec<f64>)> {
-        let tag = tag as i32 & 0x7fff;
+        let tag = tag as i32 & 0x3fff;
         let (data, status) = match source {
             Some(s) => self.comm.process_at_rank(s as i32).receive_vec_with_tag::<f64>(tag),
             None => self.comm.any_process().receive_vec_with_tag::<f64>(tag),
         };
         Ok((status.source_rank() as usize, data))
+    }
+
+    fn send_bytes(&mut self, dest: usize, tag: u32, data: &[u8]) -> Result<()> {
+        if dest >= self.size() {
+            return Err(SurrogateError::Comm(format!("send to rank {dest} of {}", self.size())));
+        }
+        self.comm.process_at_rank(dest as i32).send_with_tag(data, bytes_tag(tag));
+        self.stats.bytes_sent += data.len() as u64;
+        Ok(())
+    }
+
+    fn recv_bytes(&mut self, source: usize, tag: u32) -> Result<Vec<u8>> {
+        if source >= self.size() {
+            return Err(SurrogateError::Comm(format!("receive from rank {source} of {}", self.size())));
+        }
+        let (data, _) = self.comm.process_at_rank(source as i32).receive_vec_with_tag::<u8>(bytes_tag(tag));
+        Ok(data)
+    }
+
+    fn exchange_bytes(&mut self, dest: usize, source: usize, tag: u32, data: &[u8]) -> Result<Vec<u8>> {
+        let p = self.size();
+        if dest >= p || source >= p {
+            return Err(SurrogateError::Comm(format!("exchange with ranks {dest} and {source} of {p}")));
+        }
+        let t = bytes_tag(tag);
+        // The send is posted without waiting, then the receive: a blocking send of a message
+        // beyond the eager limit would wait for its receive, and every rank sends at once.
+        let comm = &self.comm;
+        let received = mpi::request::scope(|scope| {
+            let request = comm.process_at_rank(dest as i32).immediate_send_with_tag(scope, data, t);
+            let (got, _) = comm.process_at_rank(source as i32).receive_vec_with_tag::<u8>(t);
+            request.wait();
+            got
+        });
+        self.stats.bytes_sent += data.len() as u64;
+        Ok(received)
     }
 
     fn split(&mut self, color: Option<u32>) -> Result<Option<Box<dyn Communicator>>> {
@@ -95,4 +131,10 @@ impl Communicator for MpiComm {
         self.stats.all_reduces += all_reduces;
         self.stats.bytes_sent += bytes;
     }
+}
+
+/// MPI tag of a byte message: the upper half of the tag space (f64 messages use the lower half,
+/// `tag & 0x3fff`), so the two kinds never match each other, as over threads.
+fn bytes_tag(tag: u32) -> i32 {
+    0x4000 | (tag as i32 & 0x3fff)
 }

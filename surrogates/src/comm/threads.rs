@@ -27,7 +27,15 @@ use std::sync::{Arc, Barrier, Condvar, Mutex};
 use super::{CommStats, Communicator};
 use crate::error::{Result, SurrogateError};
 
-type Message = (usize, u32, Vec<f64>);
+/// Sender, tag and payload.
+type Message = (usize, u32, Payload);
+
+/// A message's payload: trainer messages carry f64 values, particle records carry bytes; a
+/// receive matches only its own kind.
+enum Payload {
+    F64(Vec<f64>),
+    Bytes(Vec<u8>),
+}
 
 /// State shared by the ranks of one communicator.
 struct Group {
@@ -82,6 +90,36 @@ impl ThreadComm {
     }
 }
 
+impl ThreadComm {
+    /// Puts a message in `dest`'s mailbox (sends never wait, as buffered MPI sends).
+    fn post(&self, dest: usize, tag: u32, payload: Payload) -> Result<()> {
+        let (q, cv) = self
+            .group
+            .mailboxes
+            .get(dest)
+            .ok_or_else(|| SurrogateError::Comm(format!("send to rank {dest} of {}", self.group.size)))?;
+        q.lock().map_err(|_| poisoned())?.push_back((self.rank, tag, payload));
+        cv.notify_all();
+        Ok(())
+    }
+
+    /// Waits for the first message with `tag` (from `source`, or anyone) of the wanted kind.
+    fn take(&self, source: Option<usize>, tag: u32, bytes: bool) -> Result<(usize, Payload)> {
+        let (q, cv) = &self.group.mailboxes[self.rank];
+        let mut q = q.lock().map_err(|_| poisoned())?;
+        loop {
+            let hit = q.iter().position(|(s, t, p)| {
+                *t == tag && source.is_none_or(|src| src == *s) && matches!(p, Payload::Bytes(_)) == bytes
+            });
+            if let Some(i) = hit {
+                let (s, _, p) = q.remove(i).expect("found");
+                return Ok((s, p));
+            }
+            q = cv.wait(q).map_err(|_| poisoned())?;
+        }
+    }
+}
+
 impl Communicator for ThreadComm {
     fn rank(&self) -> usize {
         self.rank
@@ -105,26 +143,28 @@ impl Communicator for ThreadComm {
     }
 
     fn send(&mut self, dest: usize, tag: u32, data: &[f64]) -> Result<()> {
-        let (q, cv) = self
-            .group
-            .mailboxes
-            .get(dest)
-            .ok_or_else(|| SurrogateError::Comm(format!("send to rank {dest} of {}", self.group.size)))?;
-        q.lock().map_err(|_| poisoned())?.push_back((self.rank, tag, data.to_vec()));
-        cv.notify_all();
+        self.post(dest, tag, Payload::F64(data.to_vec()))?;
         self.stats.bytes_sent += 8 * data.len() as u64;
         Ok(())
     }
 
     fn recv(&mut self, source: Option<usize>, tag: u32) -> Result<(usize, Vec<f64>)> {
-        let (q, cv) = &self.group.mailboxes[self.rank];
-        let mut q = q.lock().map_err(|_| poisoned())?;
-        loop {
-            if let Some(i) = q.iter().position(|(s, t, _)| *t == tag && source.is_none_or(|src| src == *s)) {
-                let (s, _, d) = q.remove(i).expect("found");
-                return Ok((s, d));
-            }
-            q = cv.wait(q).map_err(|_| poisoned())?;
+        match self.take(source, tag, false)? {
+            (s, Payload::F64(d)) => Ok((s, d)),
+            (_, Payload::Bytes(_)) => unreachable!("take matches the payload kind"),
+        }
+    }
+
+    fn send_bytes(&mut self, dest: usize, tag: u32, data: &[u8]) -> Result<()> {
+        self.post(dest, tag, Payload::Bytes(data.to_vec()))?;
+        self.stats.bytes_sent += data.len() as u64;
+        Ok(())
+    }
+
+    fn recv_bytes(&mut self, source: usize, tag: u32) -> Result<Vec<u8>> {
+        match self.take(Some(source), tag, true)? {
+            (_, Payload::Bytes(d)) => Ok(d),
+            (_, Payload::F64(_)) => unreachable!("take matches the payload kind"),
         }
     }
 

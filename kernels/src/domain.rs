@@ -1,0 +1,538 @@
+//! Cartesian domain decomposition: one simulation over many ranks (MPI processes, one per GPU or
+//! node, or threads in one process), each owning the particles of one brick of the box.
+//!
+//! The scheme is LAMMPS's and Mirheo's:
+//!
+//! - **Bricks.** The box is cut into `n_x x n_y x n_z` bricks ([`Decomposition`]); the rank grid
+//!   is chosen from the box shape to make the halo smallest, or given. A rank owns the particles
+//!   whose (wrapped) position lies in its brick.
+//! - **Halo.** Before the forces a rank receives copies (ghosts) of the particles within the halo
+//!   width (the largest cut-off) of its faces: position, predicted velocity, type and tag. Tags
+//!   key the pair noise ([`crate::rng::pair_noise`]), so a pair across a boundary draws the same
+//!   number on both ranks, which each compute it for their own particle. The exchange goes axis
+//!   by axis, and ghosts received along one axis are passed on along the next, so edge and corner
+//!   ghosts arrive with 2 messages per cut axis and none diagonal.
+//! - **Migration.** After the drift a particle that left its brick moves to the neighbour that
+//!   now owns it, with its velocity and force, again axis by axis. A particle may cross at most
+//!   one brick per step; one that jumps further is an error (a blown-up run).
+//! - **Walls** are the same signed distance field on every rank, in global coordinates, and frozen
+//!   wall particles migrate and serve as ghosts like the others.
+//! - **Reductions.** Observables and wall counters are summed over ranks in rank order
+//!   ([`DomainComm::sum`]), so they do not depend on the MPI library's reduction order.
+//!
+//! What travels is accounted in [`HaloTraffic`], for the model of `docs/scaling.md`.
+//!
+//! ```
+//! use hemoscale_kernels::domain::Decomposition;
+//!
+//! // A long tube along x on 4 ranks: cutting x only gives the smallest halo.
+//! let d = Decomposition::choose(4, [40.0, 10.0, 10.0], 1.0)?;
+//! assert_eq!(d.ranks, [4, 1, 1]);
+//! assert_eq!(d.owner([25.0, 3.0, 3.0]), 2); // bricks of 10 along x
+//! assert_eq!(d.neighbour(0, 0, -1), 3); // periodic: rank 0's left neighbour is the last
+//! // A cube on 4 ranks: 4 x 1 x 1 and 2 x 2 x 1 cut the same area; the more even grid wins.
+//! assert_eq!(Decomposition::choose(4, [12.0; 3], 1.0)?.ranks, [2, 2, 1]);
+//! // Bricks narrower than two halo widths are refused: ghosts must come from the next brick only.
+//! assert!(Decomposition::new([8, 1, 1], [12.0; 3], 1.0).is_err());
+//! # Ok::<(), hemoscale_kernels::KernelError>(())
+//! ```
+
+use crate::error::{KernelError, Result};
+
+/// What a decomposed engine needs from its peers: a halo exchange, sums and a gather. The root
+/// crate implements it over MPI and over threads (the communicators of `hemoscale-surrogates`),
+/// which this crate does not know.
+pub trait DomainComm: Send {
+    /// This rank, `0..size`.
+    fn rank(&self) -> usize;
+    /// Number of ranks.
+    fn size(&self) -> usize;
+    /// Sends `data` to `dest` and receives from `source` with `tag`, as `MPI_Sendrecv`: every
+    /// rank calls it at once, and it must not wait for its own send to be received first.
+    fn exchange(&mut self, dest: usize, source: usize, tag: u32, data: &[u8]) -> Result<Vec<u8>>;
+    /// Sums `values` over ranks in place, in rank order (the same bits on every rank and every
+    /// run).
+    fn sum(&mut self, values: &mut [f64]) -> Result<()>;
+    /// Gathers every rank's `data` on rank 0, in rank order; None on the other ranks.
+    fn gather(&mut self, data: &[u8]) -> Result<Option<Vec<Vec<u8>>>>;
+}
+
+/// Tags of the exchanges: migration and halo, per axis and direction.
+pub(crate) fn exchange_tag(halo: bool, axis: usize, to_right: bool) -> u32 {
+    0x100 + 8 * u32::from(halo) + 2 * axis as u32 + u32::from(to_right)
+}
+
+/// Bricks of the box: how many ranks along each axis and where the cuts lie.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decomposition {
+    /// Ranks along x, y and z; rank `r = c_x + n_x (c_y + n_y c_z)`.
+    pub ranks: [usize; 3],
+    /// Per axis, the `n + 1` cut positions from 0 to the box edge; brick `c` spans
+    /// `[cuts[c], cuts[c + 1])`. Even cuts by default; a weighted decomposition moves them.
+    pub cuts: [Vec<f32>; 3],
+    /// Box edges.
+    pub box_len: [f32; 3],
+    /// Halo width: the largest reach of a force (the cut-off).
+    pub halo: f32,
+}
+
+impl Decomposition {
+    /// Even bricks on a given rank grid. Every cut axis needs bricks at least two halo widths
+    /// wide, so that ghosts come from the next brick only and the two halves of a halo never
+    /// overlap.
+    pub fn new(ranks: [usize; 3], box_len: [f32; 3], halo: f32) -> Result<Self> {
+        if !(halo.is_finite() && halo > 0.0) {
+            return Err(KernelError::invalid("halo", halo, "must be finite and > 0"));
+        }
+        let cuts: [Vec<f32>; 3] = std::array::from_fn(|k| {
+            let n = ranks[k].max(1);
+            (0..=n).map(|c| (f64::from(box_len[k]) * c as f64 / n as f64) as f32).collect()
+        });
+        let d = Self { ranks, cuts, box_len, halo };
+        d.check()?;
+        Ok(d)
+    }
+
+    /// The rank grid of `size` ranks with the least halo (the smallest total area of cut faces),
+    /// among those whose bricks are wide enough ([`Decomposition::new`]). Of grids with equal
+    /// area the most even one wins (2 x 2 x 2 rather than 4 x 2 x 1), whose bricks stay closest
+    /// to cubes as the box grows.
+    pub fn choose(size: usize, box_len: [f32; 3], halo: f32) -> Result<Self> {
+        if size == 0 {
+            return Err(KernelError::invalid("ranks", 0, "must be >= 1"));
+        }
+        let mut best: Option<(f64, Self)> = None;
+        for nz in (1..=size).filter(|n| size % n == 0) {
+            for ny in (1..=size / nz).filter(|n| (size / nz) % n == 0) {
+                let nx = size / nz / ny;
+                let Ok(d) = Self::new([nx, ny, nz], box_len, halo) else { continue };
+                let area = d.cut_area();
+                let widest = |d: &Self| d.ranks.iter().copied().max().unwrap_or(1);
+                let better = best.as_ref().is_none_or(|(a, b)| {
+                    area < *a * (1.0 - 1e-9) || (area <= *a * (1.0 + 1e-9) && widest(&d) < widest(b))
+                });
+                if better {
+                    best = Some((area, d));
+                }
+            }
+        }
+        best.map(|(_, d)| d).ok_or_else(|| {
+            KernelError::invalid(
+                "ranks",
+                size,
+                format!(
+                    "no grid of {size} ranks gives bricks at least 2 x halo = {} wide in a box of {box_len:?}",
+                    2.0 * halo
+                ),
+            )
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        for k in 0..3 {
+            let axis = ["x", "y", "z"][k];
+            if self.ranks[k] == 0 {
+                return Err(KernelError::invalid(format!("ranks.{axis}"), 0, "must be >= 1"));
+            }
+            let c = &self.cuts[k];
+            if c.len() != self.ranks[k] + 1 || c[0] != 0.0 || c[c.len() - 1] != self.box_len[k] {
+                return Err(KernelError::InconsistentState(format!(
+                    "cuts along {axis} must run from 0 to the box edge"
+                )));
+            }
+            if self.ranks[k] > 1 {
+                if let Some(w) = c.windows(2).map(|w| w[1] - w[0]).find(|&w| w < 2.0 * self.halo || w.is_nan()) {
+                    return Err(KernelError::invalid(
+                        format!("brick width along {axis}"),
+                        w,
+                        format!(
+                            "must be >= 2 x halo = {} (box {} over {} ranks)",
+                            2.0 * self.halo,
+                            self.box_len[k],
+                            self.ranks[k]
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Total area of the faces between bricks: what the halo volume is proportional to.
+    pub fn cut_area(&self) -> f64 {
+        let l = self.box_len.map(f64::from);
+        (0..3).filter(|&k| self.ranks[k] > 1).map(|k| self.ranks[k] as f64 * l[(k + 1) % 3] * l[(k + 2) % 3]).sum()
+    }
+
+    /// Number of ranks.
+    pub fn size(&self) -> usize {
+        self.ranks.iter().product()
+    }
+
+    /// True when the box is cut along `axis`.
+    pub fn is_cut(&self, axis: usize) -> bool {
+        self.ranks[axis] > 1
+    }
+
+    /// Grid coordinates of `rank`.
+    pub fn coords(&self, rank: usize) -> [usize; 3] {
+        let [nx, ny, _] = self.ranks;
+        [rank % nx, (rank / nx) % ny, rank / (nx * ny)]
+    }
+
+    /// The rank at grid coordinates `c`.
+    pub fn rank_at(&self, c: [usize; 3]) -> usize {
+        c[0] + self.ranks[0] * (c[1] + self.ranks[1] * c[2])
+    }
+
+    /// The brick of `rank`: lower and upper corners.
+    pub fn bounds(&self, rank: usize) -> ([f32; 3], [f32; 3]) {
+        let c = self.coords(rank);
+        (std::array::from_fn(|k| self.cuts[k][c[k]]), std::array::from_fn(|k| self.cuts[k][c[k] + 1]))
+    }
+
+    /// The brick index along `axis` holding coordinate `x` (in `[0, L)`; values outside are
+    /// clamped to the first or last brick).
+    pub fn coord_along(&self, axis: usize, x: f32) -> usize {
+        let c = &self.cuts[axis];
+        // The first cut above x, minus one: brick c holds [cuts[c], cuts[c + 1]).
+        c[1..c.len() - 1].partition_point(|&cut| cut <= x)
+    }
+
+    /// The rank that owns a particle at `pos`.
+    pub fn owner(&self, pos: [f32; 3]) -> usize {
+        self.rank_at(std::array::from_fn(|k| self.coord_along(k, pos[k])))
+    }
+
+    /// The neighbour of `rank` one brick along `axis` in direction `dir` (+1 or -1), periodic.
+    pub fn neighbour(&self, rank: usize, axis: usize, dir: i32) -> usize {
+        let mut c = self.coords(rank);
+        let n = self.ranks[axis] as i64;
+        c[axis] = (c[axis] as i64 + i64::from(dir)).rem_euclid(n) as usize;
+        self.rank_at(c)
+    }
+
+    /// Lower corner of `rank`'s region (its brick widened by the halo along cut axes) and the
+    /// region's edges: the frame of its cell grid. Uncut axes span the whole periodic box.
+    pub fn region(&self, rank: usize) -> ([f32; 3], [f32; 3]) {
+        let (lo, hi) = self.bounds(rank);
+        let origin = std::array::from_fn(|k| if self.is_cut(k) { lo[k] - self.halo } else { 0.0 });
+        let extent =
+            std::array::from_fn(|k| if self.is_cut(k) { hi[k] - lo[k] + 2.0 * self.halo } else { self.box_len[k] });
+        (origin, extent)
+    }
+}
+
+/// Bytes and messages a rank sent for the halo and migration, and particles it received, since
+/// its engine was built: the measured side of the communication model in `docs/scaling.md`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HaloTraffic {
+    /// Steps counted.
+    pub steps: u64,
+    /// Point-to-point messages sent (halo and migration; empty ones included: MPI sends them).
+    pub messages: u64,
+    /// Bytes of ghost records sent.
+    pub halo_bytes: u64,
+    /// Bytes of migrating particle records sent.
+    pub migration_bytes: u64,
+    /// Ghosts received.
+    pub ghosts: u64,
+    /// Particles that left this rank.
+    pub migrated: u64,
+}
+
+/// Words (u32) of one migrating particle: position, velocity, predicted velocity and force (f32
+/// bits), type and tag.
+pub const MIGRATION_WORDS: usize = 14;
+/// Words (u32) of one ghost: position, predicted velocity (f32 bits), type and tag.
+pub const HALO_WORDS: usize = 8;
+
+/// Appends records to a message, word by word.
+pub(crate) fn push_f32s(out: &mut Vec<u32>, v: &[f32]) {
+    out.extend(v.iter().map(|x| x.to_bits()));
+}
+
+/// The words of a received message, checked to hold whole records of `words` words.
+pub(crate) fn words_of(bytes: &[u8], words: usize) -> Result<Vec<u32>> {
+    if bytes.len() % (4 * words) != 0 {
+        return Err(KernelError::InconsistentState(format!(
+            "a halo message of {} bytes is not a whole number of {words}-word records",
+            bytes.len()
+        )));
+    }
+    Ok(bytemuck::pod_collect_to_vec(bytes))
+}
+
+/// The particle columns of an engine in memory order: owned particles first, then ghosts.
+pub(crate) struct Columns<'a> {
+    pub pos: &'a mut Vec<[f32; 4]>,
+    pub vel: &'a mut Vec<[f32; 4]>,
+    pub vpred: &'a mut Vec<[f32; 4]>,
+    pub force: &'a mut Vec<[f32; 4]>,
+    pub type_id: &'a mut Vec<u32>,
+    pub tag: &'a mut Vec<u32>,
+}
+
+impl Columns<'_> {
+    fn len(&self) -> usize {
+        self.pos.len()
+    }
+
+    /// Drops every entry from `n` on (the ghosts).
+    pub fn truncate(&mut self, n: usize) {
+        self.pos.truncate(n);
+        self.vel.truncate(n);
+        self.vpred.truncate(n);
+        self.force.truncate(n);
+        self.type_id.truncate(n);
+        self.tag.truncate(n);
+    }
+
+    /// Keeps the entries marked in `keep`, in order.
+    fn retain(&mut self, keep: &[bool]) {
+        fn go<T: Copy>(v: &mut Vec<T>, keep: &[bool]) {
+            let mut k = keep.iter();
+            v.retain(|_| *k.next().expect("one mark per entry"));
+        }
+        go(self.pos, keep);
+        go(self.vel, keep);
+        go(self.vpred, keep);
+        go(self.force, keep);
+        go(self.type_id, keep);
+        go(self.tag, keep);
+    }
+
+    /// Appends entry `i`'s migration record (its whole dynamic state).
+    fn push_migrant(&self, i: usize, out: &mut Vec<u32>) {
+        for v in [&self.pos[i], &self.vel[i], &self.vpred[i], &self.force[i]] {
+            push_f32s(out, &v[..3]);
+        }
+        out.push(self.type_id[i]);
+        out.push(self.tag[i]);
+    }
+
+    /// Appends the particles of migration records.
+    fn append_migrants(&mut self, words: &[u32]) {
+        for r in words.chunks_exact(MIGRATION_WORDS) {
+            let f = |k: usize| [f32::from_bits(r[k]), f32::from_bits(r[k + 1]), f32::from_bits(r[k + 2]), 0.0];
+            self.pos.push(f(0));
+            self.vel.push(f(3));
+            self.vpred.push(f(6));
+            self.force.push(f(9));
+            self.type_id.push(r[12]);
+            self.tag.push(r[13]);
+        }
+    }
+
+    /// Appends entry `i`'s ghost record: what the pair forces read.
+    fn push_ghost(&self, i: usize, out: &mut Vec<u32>) {
+        push_f32s(out, &self.pos[i][..3]);
+        push_f32s(out, &self.vpred[i][..3]);
+        out.push(self.type_id[i]);
+        out.push(self.tag[i]);
+    }
+
+    /// Appends ghosts from ghost records (their velocity is the predicted one, their force zero).
+    fn append_ghosts(&mut self, words: &[u32]) {
+        for r in words.chunks_exact(HALO_WORDS) {
+            let f = |k: usize| [f32::from_bits(r[k]), f32::from_bits(r[k + 1]), f32::from_bits(r[k + 2]), 0.0];
+            self.pos.push(f(0));
+            self.vel.push(f(3));
+            self.vpred.push(f(3));
+            self.force.push([0.0; 4]);
+            self.type_id.push(r[6]);
+            self.tag.push(r[7]);
+        }
+    }
+}
+
+/// One rank's part of a decomposed run: its brick, its peers, and the traffic so far. The CPU
+/// engine ([`crate::CpuEngine::decomposed`]) holds one and calls it at each step.
+pub struct RankDomain {
+    /// The decomposition.
+    pub decomposition: Decomposition,
+    /// This rank.
+    pub rank: usize,
+    comm: Box<dyn DomainComm>,
+    lo: [f32; 3],
+    hi: [f32; 3],
+    origin: [f32; 3],
+    /// Owned particles: the first `n_local` entries of the engine's arrays; ghosts follow.
+    pub n_local: usize,
+    /// What was sent so far.
+    pub traffic: HaloTraffic,
+}
+
+impl RankDomain {
+    /// This rank's part of `decomposition`, talking through `comm`.
+    pub fn new(decomposition: Decomposition, comm: Box<dyn DomainComm>) -> Result<Self> {
+        if comm.size() != decomposition.size() {
+            return Err(KernelError::invalid(
+                "ranks",
+                comm.size(),
+                format!("the decomposition {:?} needs {} ranks", decomposition.ranks, decomposition.size()),
+            ));
+        }
+        let rank = comm.rank();
+        let (lo, hi) = decomposition.bounds(rank);
+        let (origin, _) = decomposition.region(rank);
+        Ok(Self { decomposition, rank, comm, lo, hi, origin, n_local: 0, traffic: HaloTraffic::default() })
+    }
+
+    /// The cell grid of this rank's region (brick plus halo along cut axes), cells of edge >= `rc`.
+    pub fn cell_grid(&self, rc: f32) -> crate::cell_list::CellGrid {
+        let d = &self.decomposition;
+        let (_, extent) = d.region(self.rank);
+        crate::cell_list::CellGrid::region(extent, rc, std::array::from_fn(|k| !d.is_cut(k)))
+    }
+
+    /// Sums over ranks, in rank order.
+    pub fn sum(&mut self, values: &mut [f64]) -> Result<()> {
+        self.comm.sum(values)
+    }
+
+    /// Gathers bytes on rank 0.
+    pub fn gather(&mut self, data: &[u8]) -> Result<Option<Vec<Vec<u8>>>> {
+        self.comm.gather(data)
+    }
+
+    /// Sends `words` toward `to_right` along `axis` and returns what the opposite neighbour sent.
+    fn shift(&mut self, halo: bool, axis: usize, to_right: bool, words: &[u32]) -> Result<Vec<u8>> {
+        let dir = if to_right { 1 } else { -1 };
+        let d = &self.decomposition;
+        let (dest, source) = (d.neighbour(self.rank, axis, dir), d.neighbour(self.rank, axis, -dir));
+        let bytes: &[u8] = bytemuck::cast_slice(words);
+        self.traffic.messages += 1;
+        if halo {
+            self.traffic.halo_bytes += bytes.len() as u64;
+        } else {
+            self.traffic.migration_bytes += bytes.len() as u64;
+        }
+        self.comm.exchange(dest, source, exchange_tag(halo, axis, to_right), bytes)
+    }
+
+    /// Moves owned particles that left the brick to the neighbours that own them now, axis by
+    /// axis, and takes in theirs; `cols` must hold no ghosts. A particle more than one brick away
+    /// (a blown-up run: it crossed two halo widths in one step) goes one brick its nearer way and
+    /// goes on at the next step; the run's checks on speed and temperature catch such a run.
+    pub(crate) fn migrate(&mut self, cols: &mut Columns<'_>) -> Result<()> {
+        let cut: Vec<usize> = (0..3).filter(|&k| self.decomposition.is_cut(k)).collect();
+        for axis in cut {
+            let n = self.decomposition.ranks[axis];
+            let mine = self.decomposition.coords(self.rank)[axis];
+            let (mut right, mut left) = (Vec::new(), Vec::new());
+            let mut keep = vec![true; cols.len()];
+            for (i, kept) in keep.iter_mut().enumerate() {
+                let c = self.decomposition.coord_along(axis, cols.pos[i][axis]);
+                if c == mine {
+                    continue;
+                }
+                // Bricks to the right, the periodic way round: 1 is the right neighbour.
+                let ahead = (c + n - mine) % n;
+                let out = if ahead <= n / 2 { &mut right } else { &mut left };
+                cols.push_migrant(i, out);
+                *kept = false;
+                self.traffic.migrated += 1;
+            }
+            cols.retain(&keep);
+            for (to_right, out) in [(true, right), (false, left)] {
+                let got = self.shift(false, axis, to_right, &out)?;
+                cols.append_migrants(&words_of(&got, MIGRATION_WORDS)?);
+            }
+        }
+        self.n_local = cols.len();
+        Ok(())
+    }
+
+    /// Appends the ghosts: for each cut axis in turn, the particles (owned, and ghosts received
+    /// along earlier axes) within the halo width of each face go to the neighbour across it.
+    pub(crate) fn exchange_halo(&mut self, cols: &mut Columns<'_>) -> Result<()> {
+        let h = self.decomposition.halo;
+        let cut: Vec<usize> = (0..3).filter(|&k| self.decomposition.is_cut(k)).collect();
+        for axis in cut {
+            let (lo, hi) = (self.lo[axis], self.hi[axis]);
+            let (mut right, mut left) = (Vec::new(), Vec::new());
+            for i in 0..cols.len() {
+                let x = cols.pos[i][axis];
+                if x >= hi - h {
+                    cols.push_ghost(i, &mut right);
+                }
+                if x < lo + h {
+                    cols.push_ghost(i, &mut left);
+                }
+            }
+            for (to_right, out) in [(true, right), (false, left)] {
+                let got = self.shift(true, axis, to_right, &out)?;
+                let words = words_of(&got, HALO_WORDS)?;
+                self.traffic.ghosts += (words.len() / HALO_WORDS) as u64;
+                cols.append_ghosts(&words);
+            }
+        }
+        Ok(())
+    }
+
+    /// Positions in the frame of this rank's cell grid: shifted by the region's origin and
+    /// unwrapped across the periodic boundary along cut axes, so ghosts from across it sit
+    /// beside the brick.
+    pub(crate) fn local_positions(&self, pos: &[[f32; 4]], out: &mut Vec<[f32; 4]>) {
+        let l = self.decomposition.box_len;
+        let cut: [bool; 3] = std::array::from_fn(|k| self.decomposition.is_cut(k));
+        out.clear();
+        out.extend(pos.iter().map(|p| {
+            let mut u = *p;
+            for k in (0..3).filter(|&k| cut[k]) {
+                let mut x = p[k] - self.origin[k];
+                if x < 0.0 {
+                    x += l[k];
+                } else if x >= l[k] {
+                    x -= l[k];
+                }
+                u[k] = x;
+            }
+            u
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_agree_with_bounds_and_neighbours_wrap() {
+        let d = Decomposition::new([3, 2, 1], [9.3, 6.0, 5.0], 1.0).expect("valid");
+        assert_eq!(d.size(), 6);
+        for r in 0..6 {
+            assert_eq!(d.rank_at(d.coords(r)), r);
+            let (lo, hi) = d.bounds(r);
+            assert_eq!(d.owner(lo), r, "the lower corner belongs to its brick");
+            let inside = std::array::from_fn(|k| 0.5 * (lo[k] + hi[k]));
+            assert_eq!(d.owner(inside), r);
+            for axis in 0..3 {
+                assert_eq!(d.neighbour(d.neighbour(r, axis, 1), axis, -1), r);
+            }
+        }
+        // The upper cut belongs to the next brick, and the last brick runs to the box edge.
+        assert_eq!(d.coord_along(0, d.cuts[0][1]), 1);
+        assert_eq!(d.coord_along(0, 9.29), 2);
+        assert_eq!(d.neighbour(0, 2, 1), 0, "an uncut axis is its own neighbour");
+        let (origin, extent) = d.region(4);
+        assert_eq!(origin, [d.cuts[0][1] - 1.0, 2.0, 0.0]);
+        assert!((extent[0] - (9.3 / 3.0 + 2.0)).abs() < 1e-5 && extent[1] == 5.0 && extent[2] == 5.0);
+    }
+
+    #[test]
+    fn the_chosen_grid_has_the_least_cut_area() {
+        // A slab thin in z: cutting z would give bricks under 2 halo widths; cutting x and y, or
+        // x four times, cut the same area, and the more even grid wins.
+        let d = Decomposition::choose(4, [20.0, 20.0, 3.0], 1.0).expect("valid");
+        assert_eq!(d.ranks, [2, 2, 1]);
+        // 8 ranks on a cube: 2 x 2 x 2.
+        assert_eq!(Decomposition::choose(8, [16.0; 3], 1.0).expect("valid").ranks, [2, 2, 2]);
+        // One rank: nothing is cut.
+        assert_eq!(Decomposition::choose(1, [5.0; 3], 1.0).expect("valid").cut_area(), 0.0);
+        // 7 ranks in a 10-box: bricks of 10/7 < 2 along any axis.
+        let e = Decomposition::choose(7, [10.0; 3], 1.0).unwrap_err().to_string();
+        assert!(e.contains("no grid of 7 ranks"), "{e}");
+    }
+}

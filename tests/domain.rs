@@ -1,0 +1,161 @@
+//! Domain decomposition (`hemoscale_kernels::domain`): the same scenario on 1, 2 and 4 ranks
+//! (threads, through the in-process communicator; `tests/mpi_domain.rs` runs the MPI binary).
+//!
+//! Reference: the single-rank run of the same initial state. A decomposed run sums each
+//! particle's forces in another order (its ghosts' positions are shifted across the periodic
+//! boundary, and pairs across a rank boundary are computed on both sides), so trajectories agree
+//! to f32 rounding amplified by the fluid's chaos, not bit for bit.
+
+mod common;
+
+use hemoscale::dsl::Backend;
+use hemoscale::kernels::domain::Decomposition;
+use hemoscale::kernels::{CpuEngine, DpdSystem, Engine, Observables, ParticleState};
+use hemoscale::ranks::CommLink;
+use hemoscale::surrogates::comm::threads::ThreadComm;
+
+/// Runs `steps` steps of `state` on `ranks` ranks (threads) and returns the gathered state sorted
+/// by tag, the observables sampled every 10 steps, and rank 0's traffic.
+fn run_ranks(
+    system: &DpdSystem,
+    state: &ParticleState,
+    ranks: usize,
+    steps: u64,
+) -> (ParticleState, Vec<Observables>, hemoscale::kernels::domain::HaloTraffic) {
+    let mut out = ThreadComm::run(ranks, |comm| {
+        let d = Decomposition::choose(ranks, system.sim_box.len, system.pairs.max_rc()).expect("grid");
+        let mut e = CpuEngine::decomposed(system, state, 0, d, Box::new(CommLink(comm))).expect("engine");
+        e.compute_forces().expect("forces");
+        let samples = e.run(steps, 10).expect("run");
+        let all = e.gather_state().expect("gather");
+        (all, samples, e.halo_traffic().expect("decomposed"))
+    });
+    let (all, samples, traffic) = out.remove(0);
+    for (_, s, _) in &out {
+        assert_eq!(s, &samples, "every rank sees the same reduced observables");
+    }
+    (all.expect("rank 0 gathers").sorted_by_tag(), samples, traffic)
+}
+
+fn run_single(system: &DpdSystem, state: &ParticleState, steps: u64) -> (ParticleState, Vec<Observables>) {
+    let mut e = CpuEngine::new(system, state, 0).expect("engine");
+    e.compute_forces().expect("forces");
+    let samples = e.run(steps, 10).expect("run");
+    (e.state().expect("state").sorted_by_tag(), samples)
+}
+
+/// Largest position (minimum image) and velocity differences between two runs' particles.
+fn max_diffs(a: &ParticleState, b: &ParticleState, len: [f32; 3]) -> (f32, f32) {
+    assert_eq!(a.tag, b.tag, "the same particles");
+    assert_eq!(a.type_id, b.type_id);
+    let (mut dx, mut dv) = (0.0f32, 0.0f32);
+    for i in 0..a.len() {
+        for (k, l) in len.iter().enumerate() {
+            let d = (a.pos[i][k] - b.pos[i][k]).abs();
+            dx = dx.max(d.min(l - d));
+            dv = dv.max((a.vel[i][k] - b.vel[i][k]).abs());
+        }
+    }
+    (dx, dv)
+}
+
+/// The state with every positive coordinate moved up by one unit in the last place: a
+/// perturbation of the size of one rounding, whose growth in the single-rank run is the chaos
+/// envelope a decomposed run is held to.
+fn nudged(state: &ParticleState) -> ParticleState {
+    let mut s = state.clone();
+    for x in s.pos.iter_mut().flatten().filter(|x| **x > 0.0) {
+        *x = f32::from_bits(x.to_bits() + 1);
+    }
+    s
+}
+
+/// Runs `state` on 1, 2 and 4 ranks: after 10 steps the decomposed trajectories must equal the
+/// single-rank one to 1e-5 (rounding, not yet amplified), and after 100 steps they may differ by
+/// at most 10 times what a one-ulp nudge of the initial positions grows to in the single-rank run
+/// itself (DPD is chaotic, and near walls a rounding can decide a bounce).
+fn compare(name: &str, system: &DpdSystem, state: &ParticleState) {
+    let (single10, _) = run_single(system, state, 10);
+    let (single, s1) = run_single(system, state, 100);
+    let (envelope_x, envelope_v) = max_diffs(&single, &run_single(system, &nudged(state), 100).0, system.sim_box.len);
+    for ranks in [2, 4] {
+        let (early, _, _) = run_ranks(system, state, ranks, 10);
+        assert_eq!(early.len(), state.len(), "{name}: {ranks} ranks conserve the particle count");
+        let (dx10, dv10) = max_diffs(&single10, &early, system.sim_box.len);
+        let (many, sp, traffic) = run_ranks(system, state, ranks, 100);
+        assert_eq!(many.len(), state.len(), "{name}: {ranks} ranks conserve the particle count");
+        let (dx, dv) = max_diffs(&single, &many, system.sim_box.len);
+        let (t1, tp) = (s1.last().expect("samples").temperature(), sp.last().expect("samples").temperature());
+        let (p1, pp) = (s1.last().expect("samples").pressure(), sp.last().expect("samples").pressure());
+        println!(
+            "{name}, {ranks} ranks: after 10 steps max |dx| {dx10:.2e}, |dv| {dv10:.2e}; after 100 steps {dx:.2e}, {dv:.2e} (1-ulp envelope {envelope_x:.2e}, {envelope_v:.2e}); T {t1:.6} vs {tp:.6}, P {p1:.5} vs {pp:.5}; rank 0 sent {} halo + {} migration bytes in {} messages, received {} ghosts",
+            traffic.halo_bytes, traffic.migration_bytes, traffic.messages, traffic.ghosts
+        );
+        assert!(dx10 < 1e-5 && dv10 < 1e-5 * 10.0, "{name}, {ranks} ranks, 10 steps: {dx10} (x), {dv10} (v)");
+        assert!(
+            dx <= 10.0 * envelope_x && dv <= 10.0 * envelope_v,
+            "{name}, {ranks} ranks, 100 steps: {dx} (x), {dv} (v) against the envelope {envelope_x}, {envelope_v}"
+        );
+        assert!((t1 - tp).abs() < 1e-3 * t1 && (p1 - pp).abs() < 1e-3 * p1.abs(), "{name}: observables differ");
+    }
+}
+
+fn tube() -> hemoscale::run::Initial {
+    let b = hemoscale::scenarios::find("tube").expect("built-in scenario");
+    let values = hemoscale::params::ParamValues::parse(&b.params(), &[]).expect("defaults");
+    let scenario = b.build(&values, 5, 100, Backend::Cpu).expect("valid");
+    hemoscale::run::initial_conditions(&scenario, Backend::Cpu).expect("initial conditions")
+}
+
+#[test]
+fn a_periodic_box_on_two_and_four_ranks_follows_the_single_rank_trajectory() {
+    let system = common::standard_system(5184, 0.01, 11);
+    let state = hemoscale::kernels::init::random_fluid(&system, 5184);
+    compare("dpd box 12^3", &system, &state);
+}
+
+#[test]
+fn a_tube_with_walls_on_two_and_four_ranks_follows_the_single_rank_trajectory() {
+    let initial = tube();
+    compare("tube", &initial.system, &initial.state);
+}
+
+/// One number from a sample.
+type Observable = dyn Fn(&Observables) -> f64;
+
+/// Mean and standard error (of block means, 10 blocks) of `f` over `samples`.
+fn mean_err(samples: &[Observables], f: impl Fn(&Observables) -> f64) -> (f64, f64) {
+    let x: Vec<f64> = samples.iter().map(f).collect();
+    let blocks: Vec<f64> = x.chunks(x.len() / 10).take(10).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
+    let m = blocks.iter().sum::<f64>() / 10.0;
+    let var = blocks.iter().map(|b| (b - m).powi(2)).sum::<f64>() / 9.0;
+    (m, (var / 10.0).sqrt())
+}
+
+/// Long runs: the trajectories have long parted, so the observables are compared as averages,
+/// within 4 combined standard errors (block averages over 10 blocks of the production run).
+#[test]
+fn long_runs_on_four_ranks_give_the_single_rank_observables_within_their_error() {
+    let box_system = common::standard_system(5184, 0.01, 12);
+    let box_state = hemoscale::kernels::init::random_fluid(&box_system, 5184);
+    let t = tube();
+    for (name, system, state) in [("dpd box", &box_system, &box_state), ("tube", &t.system, &t.state)] {
+        let steps = 3000;
+        let (_, s1) = run_single(system, state, steps);
+        let (_, s4, _) = run_ranks(system, state, 4, steps);
+        let production = |s: &[Observables]| s[s.len() / 3..].to_vec();
+        let (s1, s4) = (production(&s1), production(&s4));
+        let flow = |o: &Observables| o.momentum[0] / o.n as f64;
+        let mut checks: Vec<(&str, &Observable)> =
+            vec![("temperature", &Observables::temperature), ("pressure", &Observables::pressure)];
+        if system.body_force[0] != 0.0 {
+            checks.push(("mean velocity along x (the driven flow)", &flow));
+        }
+        for (what, f) in checks {
+            let ((m1, e1), (m4, e4)) = (mean_err(&s1, f), mean_err(&s4, f));
+            let tol = 4.0 * (e1 * e1 + e4 * e4).sqrt();
+            println!("{name}, {what}: 1 rank {m1:.5} +- {e1:.5}, 4 ranks {m4:.5} +- {e4:.5} (tolerance {tol:.5})");
+            assert!((m1 - m4).abs() <= tol, "{name}, {what}: {m1} against {m4}");
+        }
+    }
+}
