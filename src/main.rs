@@ -238,6 +238,18 @@ struct RunArgs {
     /// Stop as blown up when the temperature kT exceeds this (checked at every sample).
     #[arg(long, value_name = "KT")]
     max_temperature: Option<f64>,
+    /// Spread the run over P ranks, threads of this process, each owning one brick of the box
+    /// (domain decomposition, on the CPU). Under `mpirun -n P` (a binary built with `--features
+    /// mpi`) the run spreads over the MPI ranks instead. A checkpoint resumes on any number of
+    /// ranks.
+    #[arg(long, value_name = "P")]
+    #[serde(skip)]
+    ranks: Option<usize>,
+    /// The rank grid of a run over several ranks, `NXxNYxNZ` (e.g. `2x2x1`) [default: the grid
+    /// with the least halo for the box shape].
+    #[arg(long, value_name = "NXxNYxNZ")]
+    #[serde(skip)]
+    grid: Option<String>,
     /// Force a fault into the run to test that it is caught: nan-velocity@STEP, into-wall@STEP
     /// or device-lost@STEP.
     #[arg(long, value_name = "FAULT@STEP", hide = true)]
@@ -341,6 +353,8 @@ fn resume_args(dir: &std::path::Path, now: &RunArgs) -> Result<(RunArgs, Checkpo
         (args.steps, args.time) = (now.steps, None);
     }
     args.wall_limit = now.wall_limit.or(args.wall_limit);
+    // The ranks are how this run is started, not part of it: a checkpoint resumes on any number.
+    (args.ranks, args.grid) = (now.ranks, now.grid.clone());
     // Later checkpoints go where this one came from.
     args.checkpoint = Some(dir.to_path_buf());
     Ok((args, c))
@@ -469,10 +483,23 @@ fn run_command(args: RunArgs) -> ExitCode {
     opts.resume = resume;
     opts.stop = Some(stop_flag());
     opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let probe = builtin.probe(&scenario, steps);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut result = run(&scenario, &opts, probe, &mut out);
+    let layout = match Layout::of(&args) {
+        Ok(l) => l,
+        Err(e) => return invalid(e),
+    };
+    // Not locked: the ranks' threads print through their own handles.
+    let mut out = std::io::stdout();
+    let (mut result, root) = layout.run(&scenario, &opts, &name, steps);
+    if !root {
+        // Rank 0 reports; the others end quietly, with its exit status when they agree.
+        return match result {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(RunError::Interrupted { signal, .. }) => ExitCode::from(128 + signal.min(127) as u8),
+            Err(RunError::WallLimit { .. }) => ExitCode::from(EXIT_WALL_LIMIT),
+            Err(RunError::Invalid(_)) => ExitCode::from(EXIT_INVALID),
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     // With --backend auto, a GPU that fails mid-run (lost, out of memory) is not the end: the run
     // continues on the CPU from its last checkpoint.
     if let (Err(RunError::Kernel(e)), Backend::Auto, Some(dir)) = (&result, backend, &args.checkpoint) {
@@ -487,7 +514,7 @@ fn run_command(args: RunArgs) -> ExitCode {
                     scenario.backend = Backend::Cpu;
                     (opts.resume, opts.inject) = (Some(c), None);
                     let probe = builtin.probe(&scenario, steps);
-                    result = run(&scenario, &opts, probe, &mut out);
+                    result = run(&scenario, &opts, probe, &mut out.lock());
                 }
                 Err(why) => eprintln!("notice: cannot continue on the CPU: {why}"),
             }
@@ -545,6 +572,131 @@ fn run_command(args: RunArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// How a run is spread: over threads of this process (`--ranks P`), over MPI's world (under
+/// `mpirun`), or not at all.
+struct Layout {
+    /// In-process ranks (None or 1: no threads).
+    threads: Option<usize>,
+    /// The rank grid (`--grid`).
+    grid: Option<[usize; 3]>,
+}
+
+impl Layout {
+    fn of(args: &RunArgs) -> Result<Self, String> {
+        let grid = match &args.grid {
+            Some(g) => {
+                let parts: Vec<Option<usize>> = g.split('x').map(|p| p.parse().ok().filter(|&n| n > 0)).collect();
+                match parts[..] {
+                    [Some(x), Some(y), Some(z)] => Some([x, y, z]),
+                    _ => return Err(format!("--grid {g:?}: expected NXxNYxNZ with positive numbers, e.g. 2x2x1")),
+                }
+            }
+            None => None,
+        };
+        if args.ranks == Some(0) {
+            return Err("--ranks = 0: must be >= 1".into());
+        }
+        if let (Some(g), Some(p)) = (grid, args.ranks) {
+            if g.iter().product::<usize>() != p {
+                return Err(format!("--grid {}: holds {} ranks, --ranks is {p}", args.grid.as_deref().unwrap_or(""), g.iter().product::<usize>()));
+            }
+        }
+        Ok(Self { threads: args.ranks, grid })
+    }
+
+    /// Runs the scenario `name` on this layout; returns rank 0's outcome (or this MPI rank's)
+    /// and whether this process is the one that reports.
+    fn run(
+        &self,
+        scenario: &hemoscale::dsl::Scenario,
+        opts: &RunOptions,
+        name: &str,
+        steps: u64,
+    ) -> (Result<hemoscale::run::RunOutcome, RunError>, bool) {
+        let probe = |s: &hemoscale::dsl::Scenario| scenarios::find(name).and_then(|b| b.probe(s, steps));
+        if let Some(p) = self.threads.filter(|&p| p > 1) {
+            let results = hemoscale::surrogates::comm::threads::ThreadComm::run(p, |comm| {
+                let ranks = hemoscale::ranks::Ranks::new(comm, self.grid);
+                let root = ranks.rank() == 0;
+                hemoscale::ranks::within(ranks, || {
+                    let mut sink = std::io::sink();
+                    let mut stdout = std::io::stdout();
+                    let out: &mut dyn Write = if root { &mut stdout } else { &mut sink };
+                    run(scenario, opts, probe(scenario), out)
+                })
+            });
+            // Rank 0's result, unless it only failed because another rank did.
+            let mut results: Vec<_> = results.into_iter().collect();
+            let own = |r: &Result<_, RunError>| !matches!(r, Err(e) if e.to_string().contains("left the communicator"));
+            let pick = results.iter().position(|r| r.is_err() && own(r)).unwrap_or(0);
+            return (results.swap_remove(pick), true);
+        }
+        mpi_run(self.grid, scenario, opts, probe)
+    }
+}
+
+/// Under `mpirun -n P` (P > 1): the run over MPI's world, rank 0 reporting. An error that not
+/// every rank shares (a file rank 0 could not write, a failed peer) aborts the whole job, as
+/// MPI programs do, rather than leave the other ranks waiting.
+#[cfg(feature = "mpi")]
+fn mpi_run(
+    grid: Option<[usize; 3]>,
+    scenario: &hemoscale::dsl::Scenario,
+    opts: &RunOptions,
+    probe: impl Fn(&hemoscale::dsl::Scenario) -> Option<hemoscale::flow::FlowProbe>,
+) -> (Result<hemoscale::run::RunOutcome, RunError>, bool) {
+    use hemoscale_surrogates::comm::mpi_comm::MpiComm;
+    let launched = ["PMI_SIZE", "OMPI_COMM_WORLD_SIZE"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().and_then(|n| n.parse::<usize>().ok()));
+    if launched.is_none_or(|n| n <= 1) {
+        return (run(scenario, opts, probe(scenario), &mut std::io::stdout().lock()), true);
+    }
+    let Some(universe) = mpi::initialize() else {
+        return (Err(RunError::Io(std::io::Error::other("MPI was already initialised"))), true);
+    };
+    let world = universe.world();
+    let size = mpi::topology::Communicator::size(&world) as usize;
+    if launched != Some(size) {
+        let e = format!(
+            "the launcher started {} processes but MPI sees a world of {size}: use the mpirun of the MPI this binary was built with (mpirun.mpich)",
+            launched.unwrap_or(0)
+        );
+        return (Err(RunError::Io(std::io::Error::other(e))), true);
+    }
+    let comm = Box::new(MpiComm::new(mpi::topology::Communicator::duplicate(&world)));
+    let ranks = hemoscale::ranks::Ranks::new(comm, grid);
+    let root = ranks.rank() == 0;
+    let result = hemoscale::ranks::within(ranks, || {
+        let mut sink = std::io::sink();
+        let mut stdout = std::io::stdout();
+        let out: &mut dyn Write = if root { &mut stdout } else { &mut sink };
+        run(scenario, opts, probe(scenario), out)
+    });
+    let shared =
+        matches!(&result, Ok(_) | Err(RunError::Blowup { .. } | RunError::Interrupted { .. } | RunError::WallLimit { .. } | RunError::Invalid(_) | RunError::Checkpoint(_)));
+    if !shared {
+        if let Err(e) = &result {
+            eprintln!("error on rank {}: {e}", mpi::topology::Communicator::rank(&world));
+        }
+        mpi::traits::Communicator::abort(&world, 1);
+    }
+    (result, root)
+}
+
+#[cfg(not(feature = "mpi"))]
+fn mpi_run(
+    _grid: Option<[usize; 3]>,
+    scenario: &hemoscale::dsl::Scenario,
+    opts: &RunOptions,
+    probe: impl Fn(&hemoscale::dsl::Scenario) -> Option<hemoscale::flow::FlowProbe>,
+) -> (Result<hemoscale::run::RunOutcome, RunError>, bool) {
+    if ["PMI_SIZE", "OMPI_COMM_WORLD_SIZE"].iter().any(|v| std::env::var(v).is_ok_and(|n| n != "1")) {
+        eprintln!("warning: started by mpirun, but this binary was built without --features mpi: every process runs the whole scenario alone");
+    }
+    (run(scenario, opts, probe(scenario), &mut std::io::stdout().lock()), true)
 }
 
 /// Lists what a run wrote into `dir` and what opens each kind of file.

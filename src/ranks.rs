@@ -3,38 +3,53 @@
 //! process otherwise), so there is one communicator mechanism in the project. The kernels crate
 //! cannot depend on the surrogates crate (both are leaves); this adapter joins them.
 //!
-//! Four ranks as threads run 20 steps of the standard fluid and gather the particles on rank 0:
+//! Four ranks as threads run 20 steps of the standard fluid and gather the particles:
 //!
 //! ```
-//! use hemoscale::kernels::domain::Decomposition;
-//! use hemoscale::kernels::{init, CpuEngine, DpdSystem, Engine, SimBox};
-//! use hemoscale::ranks::CommLink;
+//! use hemoscale::kernels::{init, DpdSystem, Engine, SimBox};
+//! use hemoscale::ranks::Ranks;
 //! use hemoscale::surrogates::comm::threads::ThreadComm;
 //!
 //! let system = DpdSystem::standard(SimBox::cubic(8.0), 3);
 //! let state = init::random_fluid(&system, 1536);
 //! let out = ThreadComm::run(4, |comm| {
-//!     let d = Decomposition::choose(4, system.sim_box.len, 1.0).expect("a 2 x 2 grid");
-//!     let mut e = CpuEngine::decomposed(&system, &state, 0, d, Box::new(CommLink(comm))).expect("engine");
+//!     let ranks = Ranks::new(comm, None); // the grid from the box shape: 2 x 2 x 1
+//!     assert_eq!(ranks.decomposition(&system).expect("valid").ranks, [2, 2, 1]);
+//!     let mut e = ranks.engine(&system, &state, 0).expect("engine");
 //!     e.compute_forces().expect("forces");
 //!     e.run(20, 0).expect("run");
 //!     let t = e.observables().expect("collective").temperature();
-//!     (e.gather_state().expect("gather").map(|s| s.len()), t)
+//!     (e.state().expect("gathered on every rank").len(), e.n_particles(), t)
 //! });
-//! assert_eq!(out[0].0, Some(1536)); // no particle lost or doubled
-//! assert!(out[1].0.is_none()); // only rank 0 gathers
+//! assert!(out.iter().all(|o| o.0 == 1536 && o.1 == 1536)); // no particle lost or doubled
 //! // The temperature is summed over ranks in rank order: every rank has the same bits.
-//! assert!(out[0].1.is_finite() && out.iter().all(|o| o.1 == out[0].1));
+//! assert!(out[0].2.is_finite() && out.iter().all(|o| o.2 == out[0].2));
 //! ```
 
-use hemoscale_kernels::domain::DomainComm;
-use hemoscale_kernels::{KernelError, Result};
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use hemoscale_kernels::domain::{Decomposition, DomainComm};
+use hemoscale_kernels::{CpuEngine, DpdSystem, KernelError, ParticleState, Result};
 use hemoscale_surrogates::comm::Communicator;
 
-/// A surrogates communicator seen as the kernels' [`DomainComm`].
-pub struct CommLink(pub Box<dyn Communicator>);
+/// A surrogates communicator seen as the kernels' [`DomainComm`]. Clones share it: every engine
+/// a run opens (the wall equilibration's, the run's own) talks through the same one.
+#[derive(Clone)]
+pub struct CommLink(Arc<Mutex<Box<dyn Communicator>>>);
 
-/// Tag of the gather to rank 0 (the halo tags of the kernels lie below it).
+impl CommLink {
+    /// Wraps a communicator.
+    pub fn new(comm: Box<dyn Communicator>) -> Self {
+        Self(Arc::new(Mutex::new(comm)))
+    }
+
+    fn comm(&self) -> Result<MutexGuard<'_, Box<dyn Communicator>>> {
+        self.0.lock().map_err(|_| comm_error("the communicator's lock was poisoned"))
+    }
+}
+
+/// Tag of the all-gather (the halo tags of the kernels lie below it).
 const GATHER_TAG: u32 = 0x3f00;
 
 fn comm_error(e: impl std::fmt::Display) -> KernelError {
@@ -43,30 +58,118 @@ fn comm_error(e: impl std::fmt::Display) -> KernelError {
 
 impl DomainComm for CommLink {
     fn rank(&self) -> usize {
-        self.0.rank()
+        self.comm().map_or(0, |c| c.rank())
     }
     fn size(&self) -> usize {
-        self.0.size()
+        self.comm().map_or(1, |c| c.size())
     }
     fn exchange(&mut self, dest: usize, source: usize, tag: u32, data: &[u8]) -> Result<Vec<u8>> {
-        self.0.exchange_bytes(dest, source, tag, data).map_err(comm_error)
+        self.comm()?.exchange_bytes(dest, source, tag, data).map_err(comm_error)
     }
     fn sum(&mut self, values: &mut [f64]) -> Result<()> {
-        let all = self.0.all_gather(values).map_err(comm_error)?;
+        let all = self.comm()?.all_gather(values).map_err(comm_error)?;
         for (k, v) in values.iter_mut().enumerate() {
             *v = all.iter().map(|r| r[k]).fold(0.0, |a, b| a + b);
         }
         Ok(())
     }
-    fn gather(&mut self, data: &[u8]) -> Result<Option<Vec<Vec<u8>>>> {
-        if self.0.rank() != 0 {
-            self.0.send_bytes(0, GATHER_TAG, data).map_err(comm_error)?;
-            return Ok(None);
+    fn all_gather(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut c = self.comm()?;
+        // A ring of exchanges: at shift s each rank sends its part s ranks up and receives the
+        // part of the rank s below, so no rank waits on a send nobody receives.
+        let (rank, size) = (c.rank(), c.size());
+        let mut all = vec![Vec::new(); size];
+        all[rank] = data.to_vec();
+        for s in 1..size {
+            let (dest, source) = ((rank + s) % size, (rank + size - s) % size);
+            all[source] = c.exchange_bytes(dest, source, GATHER_TAG, data).map_err(comm_error)?;
         }
-        let mut all = vec![data.to_vec()];
-        for r in 1..self.0.size() {
-            all.push(self.0.recv_bytes(r, GATHER_TAG).map_err(comm_error)?);
-        }
-        Ok(Some(all))
+        Ok(all)
     }
+}
+
+/// The ranks a run is spread over: MPI's world (`mpirun -n P hemoscale run ...`, built with
+/// `--features mpi`) or P threads of one process (`hemoscale run --ranks P`, and the tests).
+#[derive(Clone)]
+pub struct Ranks {
+    link: CommLink,
+    /// The rank grid (None: chosen from the box shape, [`Decomposition::choose`]).
+    pub grid: Option<[usize; 3]>,
+}
+
+impl Ranks {
+    /// The ranks of `comm`, with an optional rank grid.
+    pub fn new(comm: Box<dyn Communicator>, grid: Option<[usize; 3]>) -> Self {
+        Self { link: CommLink::new(comm), grid }
+    }
+
+    /// This rank.
+    pub fn rank(&self) -> usize {
+        self.link.rank()
+    }
+
+    /// Number of ranks.
+    pub fn size(&self) -> usize {
+        self.link.size()
+    }
+
+    /// The decomposition of `system`'s box over these ranks (halo: the largest cut-off).
+    pub fn decomposition(&self, system: &DpdSystem) -> Result<Decomposition> {
+        let halo = system.pairs.max_rc();
+        let d = match self.grid {
+            Some(g) => Decomposition::new(g, system.sim_box.len, halo)?,
+            None => Decomposition::choose(self.size(), system.sim_box.len, halo)?,
+        };
+        if d.size() != self.size() {
+            return Err(KernelError::invalid(
+                "--grid",
+                format!("{:?}", d.ranks),
+                format!("must hold as many ranks as run ({})", self.size()),
+            ));
+        }
+        Ok(d)
+    }
+
+    /// This rank's engine for `state` at `step` (collective).
+    pub fn engine(&self, system: &DpdSystem, state: &ParticleState, step: u64) -> Result<CpuEngine> {
+        CpuEngine::decomposed(system, state, step, self.decomposition(system)?, Box::new(self.link.clone()))
+    }
+
+    /// The largest of every rank's `value` (collective): how the ranks agree on decisions that
+    /// each could take alone, such as stopping on a signal or at a wall-clock limit.
+    pub fn agree_max(&self, value: f64) -> Result<f64> {
+        let all = self.link.comm()?.all_gather(&[value]).map_err(comm_error)?;
+        Ok(all.iter().map(|v| v[0]).fold(f64::NEG_INFINITY, f64::max))
+    }
+}
+
+thread_local! {
+    /// The ranks of the run on this thread (an MPI process has one; in-process ranks one per
+    /// thread).
+    static WORLD: RefCell<Option<Ranks>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `ranks` as this thread's ranks: every engine [`crate::run`] opens inside is
+/// decomposed over them, and only rank 0 writes files. MPI's world is likewise ambient to a
+/// process; the ranks are restored when `f` returns or panics.
+pub fn within<T>(ranks: Ranks, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Ranks>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let old = self.0.take();
+            WORLD.with(|w| *w.borrow_mut() = old);
+        }
+    }
+    let _restore = Restore(WORLD.with(|w| w.borrow_mut().replace(ranks)));
+    f()
+}
+
+/// The ranks of the run on this thread, if it is spread over more than one.
+pub fn current() -> Option<Ranks> {
+    WORLD.with(|w| w.borrow().clone()).filter(|r| r.size() > 1)
+}
+
+/// True on the rank that writes files and prints: rank 0, or a run on one rank.
+pub fn is_root() -> bool {
+    current().is_none_or(|r| r.rank() == 0)
 }

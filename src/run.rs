@@ -93,12 +93,26 @@ impl RunError {
 
 /// Opens an engine for `system` and `state` on the chosen backend. With [`Backend::Auto`] a
 /// hardware GPU is used when present, otherwise the CPU with a one-line notice on stderr.
+///
+/// Inside [`crate::ranks::within`] (several ranks) the engine is this rank's part of a
+/// domain-decomposed CPU run; `auto` then means the CPU, and `gpu` is refused: GPU ranks are not
+/// built yet.
 pub fn open_engine(
     backend: Backend,
     system: &DpdSystem,
     state: &ParticleState,
     step: u64,
 ) -> Result<Box<dyn Engine>, KernelError> {
+    if let Some(ranks) = crate::ranks::current() {
+        if backend == Backend::Gpu {
+            return Err(KernelError::invalid(
+                "backend",
+                "gpu",
+                format!("a run over {} ranks runs on the CPU (GPU ranks are not built yet): use --backend cpu or auto", ranks.size()),
+            ));
+        }
+        return Ok(Box::new(ranks.engine(system, state, step)?));
+    }
     Ok(match gpu_context(backend)? {
         Some(ctx) => Box::new(GpuEngine::with_context(ctx, system, state, step)?),
         None => Box::new(CpuEngine::new(system, state, step)?),
@@ -228,6 +242,14 @@ pub fn open_with_platelets(
     let Some(set) = platelets else {
         return Ok(open_engine(backend, system, state, step)?);
     };
+    if let Some(ranks) = crate::ranks::current() {
+        return Err(KernelError::invalid(
+            "ranks",
+            ranks.size(),
+            "a run with platelets runs on one rank (platelets are not decomposed over ranks yet)",
+        )
+        .into());
+    }
     Ok(match gpu_context(backend)? {
         Some(ctx) => Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?),
         None => Box::new(CpuEngine::with_platelets(system, state, step, set)?),
@@ -690,9 +712,11 @@ pub fn run(
         writeln!(out, "# resumed at step {} from {from}", c.step)?;
         tracing::info!(step = c.step, from = %from, "resumed");
     }
+    // Over several ranks every rank holds the same gathered state at output steps, and rank 0
+    // alone writes.
     let mut files = match &opts.out_dir {
-        Some(dir) => Some(Writers::open(dir, opts, scenario, resumed.map(|c| c.step))?),
-        None => None,
+        Some(dir) if crate::ranks::is_root() => Some(Writers::open(dir, opts, scenario, resumed.map(|c| c.step))?),
+        _ => None,
     };
     // Counters and accumulators continue where the checkpoint left them.
     // The engine counts from its start; a resumed run adds what the checkpoint had counted.
@@ -915,8 +939,15 @@ pub fn run(
             tracing::warn!(step, fault = ?i.fault, "fault injected");
             writeln!(out, "# injected fault {:?} at step {step}", i.fault)?;
         }
-        let signal = opts.stop.as_ref().map(|f| f.load(Ordering::SeqCst)).filter(|&s| s != 0);
-        let out_of_time = scenario.wall_limit.filter(|&l| step < end && began.elapsed().as_secs_f64() > l);
+        let mut signal = opts.stop.as_ref().map_or(0, |f| f.load(Ordering::SeqCst));
+        let mut out_of_time = scenario.wall_limit.is_some_and(|l| step < end && began.elapsed().as_secs_f64() > l);
+        if let Some(ranks) = crate::ranks::current() {
+            // Each rank sees the signal and its clock at its own moment; they must stop together.
+            signal = ranks.agree_max(signal as f64)? as usize;
+            out_of_time = ranks.agree_max(f64::from(u8::from(out_of_time)))? > 0.0;
+        }
+        let signal = Some(signal).filter(|&s| s != 0);
+        let out_of_time = scenario.wall_limit.filter(|_| out_of_time);
         // A signal, else the wall-clock limit: (signal, limit).
         if let Some((signal, limit)) = signal.map(|g| (Some(g), 0.0)).or(out_of_time.map(|l| (None, l))) {
             let checkpoint = match &opts.checkpoint {
@@ -951,7 +982,7 @@ pub fn run(
     }
     let wall_counts = base.plus(engine.wall_counts()?);
     if let (Some(f), Some(p)) = (files.as_ref(), probe.as_ref()) {
-        write_profiles(&f.dir, p)?;
+        write_profiles(&f.dir, p)?; // rank 0 only: the others have no writers
     }
     if let Some(pp) = probe.as_mut().and_then(|p| p.platelets.as_mut()) {
         let _ = pp.finish()?;
@@ -1143,6 +1174,10 @@ fn write_checkpoint(
     }
     if let Some(g) = grid {
         g.save(&mut c.fields);
+    }
+    if !crate::ranks::is_root() {
+        // Every rank built the same checkpoint from the gathered state; rank 0 writes it.
+        return Ok(plan.dir.join(Checkpoint::file_name(step)));
     }
     Ok(c.write(&plan.dir)?)
 }

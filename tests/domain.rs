@@ -9,9 +9,8 @@
 mod common;
 
 use hemoscale::dsl::Backend;
-use hemoscale::kernels::domain::Decomposition;
 use hemoscale::kernels::{CpuEngine, DpdSystem, Engine, Observables, ParticleState};
-use hemoscale::ranks::CommLink;
+use hemoscale::ranks::Ranks;
 use hemoscale::surrogates::comm::threads::ThreadComm;
 
 /// Runs `steps` steps of `state` on `ranks` ranks (threads) and returns the gathered state sorted
@@ -23,18 +22,18 @@ fn run_ranks(
     steps: u64,
 ) -> (ParticleState, Vec<Observables>, hemoscale::kernels::domain::HaloTraffic) {
     let mut out = ThreadComm::run(ranks, |comm| {
-        let d = Decomposition::choose(ranks, system.sim_box.len, system.pairs.max_rc()).expect("grid");
-        let mut e = CpuEngine::decomposed(system, state, 0, d, Box::new(CommLink(comm))).expect("engine");
+        let mut e = Ranks::new(comm, None).engine(system, state, 0).expect("engine");
         e.compute_forces().expect("forces");
         let samples = e.run(steps, 10).expect("run");
-        let all = e.gather_state().expect("gather");
+        let all = e.state().expect("gathered");
         (all, samples, e.halo_traffic().expect("decomposed"))
     });
     let (all, samples, traffic) = out.remove(0);
-    for (_, s, _) in &out {
+    for (a, s, _) in &out {
         assert_eq!(s, &samples, "every rank sees the same reduced observables");
+        assert!(a == &all, "every rank gathers the same state");
     }
-    (all.expect("rank 0 gathers").sorted_by_tag(), samples, traffic)
+    (all.sorted_by_tag(), samples, traffic)
 }
 
 fn run_single(system: &DpdSystem, state: &ParticleState, steps: u64) -> (ParticleState, Vec<Observables>) {

@@ -40,6 +40,9 @@ impl<T> SyncPtr<T> {
     }
 }
 
+/// Words (u32) of one particle in a gathered state: position, velocity, force, type, tag.
+const STATE_WORDS: usize = 11;
+
 /// DPD on the CPU.
 ///
 /// A run gives the same bits on any number of threads: the noise is keyed by tags and step, and
@@ -117,13 +120,12 @@ impl CpuEngine {
     }
 
     /// One rank of a domain-decomposed run ([`crate::domain`]): every rank passes the whole
-    /// `state` and keeps the particles its brick owns. The call is collective (the ranks count
-    /// the mobile particles together), as are [`Engine::run`], [`Engine::observables`],
-    /// [`Engine::wall_counts`], [`Engine::compute_forces`] and [`CpuEngine::gather_state`]: every
-    /// rank must make the same calls in the same order.
+    /// `state` and keeps the particles its brick owns.
     ///
-    /// Per rank, [`Engine::state`] and [`Engine::n_particles`] are the owned particles; the
-    /// observables and wall counters are the whole system's. Platelets are not decomposed yet.
+    /// Through [`Engine`] the engine is the whole system on every rank: the construction and
+    /// every call that steps, observes, reads or writes particles is collective (every rank must
+    /// make the same calls in the same order), [`Engine::state`] gathers all particles in rank
+    /// order, and [`Engine::overwrite`] takes such a state. Platelets are not decomposed yet.
     pub fn decomposed(
         system: &DpdSystem,
         state: &ParticleState,
@@ -155,9 +157,10 @@ impl CpuEngine {
         e.grid = domain.cell_grid(rc);
         e.stencil = e.grid.half_stencil_runs();
         e.slabs = Self::slab_bounds(&e.grid);
-        let mut mobile = [e.n_mobile as f64];
-        domain.sum(&mut mobile)?;
-        e.n_mobile = mobile[0] as usize;
+        let mut counts = [e.n_mobile as f64, mine.len() as f64];
+        domain.sum(&mut counts)?;
+        e.n_mobile = counts[0] as usize;
+        domain.n_total = counts[1] as usize;
         domain.n_local = mine.len();
         e.domain = Some(Box::new(domain));
         Ok(e)
@@ -256,12 +259,25 @@ impl CpuEngine {
         self.domain.as_ref().map(|d| (&d.decomposition, d.rank))
     }
 
-    /// The whole system's particles, gathered on rank 0 in rank order (collective; None on the
-    /// other ranks). A single-domain engine returns its state.
-    pub fn gather_state(&mut self) -> Result<Option<ParticleState>> {
-        let mine = self.state()?;
-        let Some(d) = self.domain.as_mut() else { return Ok(Some(mine)) };
-        let mut words = Vec::with_capacity(mine.len() * 10);
+    /// The owned particles (all of them for a single domain), in memory order.
+    fn local_state(&self) -> ParticleState {
+        let n = self.n_local();
+        let three = |v: &[[f32; 4]]| v[..n].iter().map(|a| [a[0], a[1], a[2]]).collect::<Vec<_>>();
+        ParticleState {
+            pos: three(&self.pos),
+            vel: three(&self.vel),
+            force: three(&self.force),
+            type_id: self.type_id[..n].to_vec(),
+            tag: self.tag[..n].to_vec(),
+            n_local: n,
+        }
+    }
+
+    /// Every rank's owned particles, concatenated in rank order, on every rank (collective).
+    fn gathered_state(&mut self) -> Result<ParticleState> {
+        let mine = self.local_state();
+        let d = self.domain.as_mut().expect("called for decomposed engines");
+        let mut words = Vec::with_capacity(mine.len() * STATE_WORDS);
         for i in 0..mine.len() {
             for v in [&mine.pos[i], &mine.vel[i], &mine.force[i]] {
                 words.extend(v.iter().map(|x| x.to_bits()));
@@ -269,10 +285,9 @@ impl CpuEngine {
             words.push(mine.type_id[i]);
             words.push(mine.tag[i]);
         }
-        let Some(parts) = d.gather(bytemuck::cast_slice(&words))? else { return Ok(None) };
         let mut all = ParticleState::default();
-        for bytes in parts {
-            for r in crate::domain::words_of(&bytes, 11)?.chunks_exact(11) {
+        for bytes in d.all_gather(bytemuck::cast_slice(&words))? {
+            for r in crate::domain::words_of(&bytes, STATE_WORDS)?.chunks_exact(STATE_WORDS) {
                 let f = |k: usize| [f32::from_bits(r[k]), f32::from_bits(r[k + 1]), f32::from_bits(r[k + 2])];
                 all.pos.push(f(0));
                 all.vel.push(f(3));
@@ -282,7 +297,7 @@ impl CpuEngine {
             }
         }
         all.n_local = all.pos.len();
-        Ok(Some(all))
+        Ok(all)
     }
 
     /// An engine with platelets in the plasma, advanced by multiple time stepping
@@ -654,7 +669,7 @@ impl Engine for CpuEngine {
         &self.system
     }
     fn n_particles(&self) -> usize {
-        self.n_local()
+        self.domain.as_ref().map_or(self.pos.len(), |d| d.n_total)
     }
     fn step(&self) -> u64 {
         self.step
@@ -697,22 +712,30 @@ impl Engine for CpuEngine {
         self.wall_counts = self.wall_counts.plus(earlier);
     }
     fn state(&mut self) -> Result<ParticleState> {
-        let n = self.n_local();
-        let three = |v: &[[f32; 4]]| v[..n].iter().map(|a| [a[0], a[1], a[2]]).collect::<Vec<_>>();
-        Ok(ParticleState {
-            pos: three(&self.pos),
-            vel: three(&self.vel),
-            force: three(&self.force),
-            type_id: self.type_id[..n].to_vec(),
-            tag: self.tag[..n].to_vec(),
-            n_local: n,
-        })
+        match self.domain {
+            Some(_) => self.gathered_state(),
+            None => Ok(self.local_state()),
+        }
     }
     fn overwrite(&mut self, state: &ParticleState) -> Result<()> {
-        self.state()?.check_same_particles(state)?;
+        let part = match self.domain.as_mut() {
+            // The whole system in rank order, as `state` gathers it: this rank's part follows
+            // the parts of the ranks before it.
+            Some(d) => {
+                let counts = d.all_gather(&(d.n_local as u64).to_le_bytes())?;
+                let count = |b: &Vec<u8>| b.as_slice().try_into().map_or(0, u64::from_le_bytes) as usize;
+                let first: usize = counts[..d.rank].iter().map(count).sum();
+                let end = (first + d.n_local).min(state.len());
+                let part: Vec<usize> = (first.min(end)..end).collect();
+                Some(ParticleState { n_local: part.len(), ..state.permuted(&part) })
+            }
+            None => None,
+        };
+        let mine = part.as_ref().unwrap_or(state);
+        self.local_state().check_same_particles(mine)?;
         self.drop_ghosts();
         let four = |v: &[[f32; 3]]| v.iter().map(|a| [a[0], a[1], a[2], 0.0]).collect::<Vec<_>>();
-        (self.pos, self.vel, self.force) = (four(&state.pos), four(&state.vel), four(&state.force));
+        (self.pos, self.vel, self.force) = (four(&mine.pos), four(&mine.vel), four(&mine.force));
         Ok(())
     }
     fn set_driving(&mut self, driving: Driving) -> Result<()> {

@@ -19,6 +19,11 @@
 //!   wall particles migrate and serve as ghosts like the others.
 //! - **Reductions.** Observables and wall counters are summed over ranks in rank order
 //!   ([`DomainComm::sum`]), so they do not depend on the MPI library's reduction order.
+//! - **One system on every rank.** Through the [`crate::Engine`] interface a decomposed engine
+//!   is the whole system: every call is collective, and [`crate::Engine::state`] gathers all
+//!   particles on every rank (as LAMMPS gathers a dump). So a run loop, its checks and its
+//!   outputs work unchanged, every rank takes the same decisions, and only rank 0 needs to write.
+//!   Gathering costs one all-gather of the state per output or checkpoint, not per step.
 //!
 //! What travels is accounted in [`HaloTraffic`], for the model of `docs/scaling.md`.
 //!
@@ -53,8 +58,8 @@ pub trait DomainComm: Send {
     /// Sums `values` over ranks in place, in rank order (the same bits on every rank and every
     /// run).
     fn sum(&mut self, values: &mut [f64]) -> Result<()>;
-    /// Gathers every rank's `data` on rank 0, in rank order; None on the other ranks.
-    fn gather(&mut self, data: &[u8]) -> Result<Option<Vec<Vec<u8>>>>;
+    /// Gathers every rank's `data` on every rank, in rank order.
+    fn all_gather(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>>;
 }
 
 /// Tags of the exchanges: migration and halo, per axis and direction.
@@ -359,6 +364,8 @@ pub struct RankDomain {
     origin: [f32; 3],
     /// Owned particles: the first `n_local` entries of the engine's arrays; ghosts follow.
     pub n_local: usize,
+    /// Particles on all ranks together (conserved: migration moves them, never drops them).
+    pub n_total: usize,
     /// What was sent so far.
     pub traffic: HaloTraffic,
 }
@@ -376,7 +383,7 @@ impl RankDomain {
         let rank = comm.rank();
         let (lo, hi) = decomposition.bounds(rank);
         let (origin, _) = decomposition.region(rank);
-        Ok(Self { decomposition, rank, comm, lo, hi, origin, n_local: 0, traffic: HaloTraffic::default() })
+        Ok(Self { decomposition, rank, comm, lo, hi, origin, n_local: 0, n_total: 0, traffic: HaloTraffic::default() })
     }
 
     /// The cell grid of this rank's region (brick plus halo along cut axes), cells of edge >= `rc`.
@@ -391,9 +398,9 @@ impl RankDomain {
         self.comm.sum(values)
     }
 
-    /// Gathers bytes on rank 0.
-    pub fn gather(&mut self, data: &[u8]) -> Result<Option<Vec<Vec<u8>>>> {
-        self.comm.gather(data)
+    /// Gathers bytes on every rank, in rank order.
+    pub fn all_gather(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>> {
+        self.comm.all_gather(data)
     }
 
     /// Sends `words` toward `to_right` along `axis` and returns what the opposite neighbour sent.

@@ -22,7 +22,7 @@
 //! ```
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::{CommStats, Communicator};
 use crate::error::{Result, SurrogateError};
@@ -40,22 +40,46 @@ enum Payload {
 /// State shared by the ranks of one communicator.
 struct Group {
     size: usize,
-    barrier: Barrier,
-    slots: Mutex<Vec<Vec<f64>>>,
-    mailboxes: Vec<(Mutex<VecDeque<Message>>, Condvar)>,
+    shared: Mutex<Shared>,
+    /// Woken on every message, completed all-gather and departure.
+    wake: Condvar,
     /// Sub-groups being created by a split, keyed by (split number, color).
     children: Mutex<HashMap<(u64, u32), Arc<Group>>>,
+}
+
+/// What the ranks of a group share, under one lock.
+struct Shared {
+    mailboxes: Vec<VecDeque<Message>>,
+    /// Contributions to the all-gather in progress.
+    slots: Vec<Option<Vec<f64>>>,
+    arrived: usize,
+    /// All-gathers completed; the last one's result.
+    generation: u64,
+    last: Arc<Vec<Vec<f64>>>,
+    /// Ranks whose communicator was dropped (finished, failed or panicked): whoever waits for
+    /// them gets an error instead of waiting for ever, as MPI would abort the job.
+    departed: Vec<bool>,
 }
 
 impl Group {
     fn new(size: usize) -> Arc<Self> {
         Arc::new(Self {
             size,
-            barrier: Barrier::new(size),
-            slots: Mutex::new(vec![Vec::new(); size]),
-            mailboxes: (0..size).map(|_| (Mutex::new(VecDeque::new()), Condvar::new())).collect(),
+            shared: Mutex::new(Shared {
+                mailboxes: (0..size).map(|_| VecDeque::new()).collect(),
+                slots: vec![None; size],
+                arrived: 0,
+                generation: 0,
+                last: Arc::new(Vec::new()),
+                departed: vec![false; size],
+            }),
+            wake: Condvar::new(),
             children: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Shared>> {
+        self.shared.lock().map_err(|_| poisoned())
     }
 }
 
@@ -69,6 +93,19 @@ pub struct ThreadComm {
 
 fn poisoned() -> SurrogateError {
     SurrogateError::Comm("a peer thread panicked".into())
+}
+
+fn departed(rank: usize) -> SurrogateError {
+    SurrogateError::Comm(format!("rank {rank} left the communicator (it finished or failed) while this rank waited for it"))
+}
+
+impl Drop for ThreadComm {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.group.shared.lock() {
+            s.departed[self.rank] = true;
+        }
+        self.group.wake.notify_all();
+    }
 }
 
 impl ThreadComm {
@@ -88,34 +125,38 @@ impl ThreadComm {
             handles.into_iter().map(|h| h.join().expect("learner thread panicked")).collect()
         })
     }
-}
 
-impl ThreadComm {
     /// Puts a message in `dest`'s mailbox (sends never wait, as buffered MPI sends).
     fn post(&self, dest: usize, tag: u32, payload: Payload) -> Result<()> {
-        let (q, cv) = self
-            .group
-            .mailboxes
-            .get(dest)
-            .ok_or_else(|| SurrogateError::Comm(format!("send to rank {dest} of {}", self.group.size)))?;
-        q.lock().map_err(|_| poisoned())?.push_back((self.rank, tag, payload));
-        cv.notify_all();
+        if dest >= self.group.size {
+            return Err(SurrogateError::Comm(format!("send to rank {dest} of {}", self.group.size)));
+        }
+        self.group.lock()?.mailboxes[dest].push_back((self.rank, tag, payload));
+        self.group.wake.notify_all();
         Ok(())
     }
 
-    /// Waits for the first message with `tag` (from `source`, or anyone) of the wanted kind.
+    /// Waits for the first message with `tag` (from `source`, or anyone) of the wanted kind; an
+    /// error once no rank that could still send it is left.
     fn take(&self, source: Option<usize>, tag: u32, bytes: bool) -> Result<(usize, Payload)> {
-        let (q, cv) = &self.group.mailboxes[self.rank];
-        let mut q = q.lock().map_err(|_| poisoned())?;
+        let mut s = self.group.lock()?;
         loop {
-            let hit = q.iter().position(|(s, t, p)| {
-                *t == tag && source.is_none_or(|src| src == *s) && matches!(p, Payload::Bytes(_)) == bytes
+            let q = &mut s.mailboxes[self.rank];
+            let hit = q.iter().position(|(from, t, p)| {
+                *t == tag && source.is_none_or(|src| src == *from) && matches!(p, Payload::Bytes(_)) == bytes
             });
             if let Some(i) = hit {
-                let (s, _, p) = q.remove(i).expect("found");
-                return Ok((s, p));
+                let (from, _, p) = q.remove(i).expect("found");
+                return Ok((from, p));
             }
-            q = cv.wait(q).map_err(|_| poisoned())?;
+            match source {
+                Some(src) if s.departed[src] => return Err(departed(src)),
+                None if (0..self.group.size).all(|r| r == self.rank || s.departed[r]) => {
+                    return Err(departed((self.rank + 1) % self.group.size))
+                }
+                _ => {}
+            }
+            s = self.group.wake.wait(s).map_err(|_| poisoned())?;
         }
     }
 }
@@ -130,16 +171,30 @@ impl Communicator for ThreadComm {
 
     fn all_gather(&mut self, data: &[f64]) -> Result<Vec<Vec<f64>>> {
         let g = &self.group;
-        g.slots.lock().map_err(|_| poisoned())?[self.rank] = data.to_vec();
-        let _ = g.barrier.wait();
-        let all = g.slots.lock().map_err(|_| poisoned())?.clone();
-        // Nobody overwrites a slot before everyone has read it.
-        let _ = g.barrier.wait();
+        let mut s = g.lock()?;
+        s.slots[self.rank] = Some(data.to_vec());
+        s.arrived += 1;
+        let generation = s.generation;
+        if s.arrived == g.size {
+            // The last to arrive completes it; nobody can start the next one before every rank
+            // has taken this result, since the next one needs every rank.
+            s.last = Arc::new(s.slots.iter_mut().map(|x| x.take().unwrap_or_default()).collect());
+            (s.arrived, s.generation) = (0, generation + 1);
+            g.wake.notify_all();
+        }
+        while s.generation == generation {
+            if let Some(r) = (0..g.size).find(|&r| s.departed[r]) {
+                return Err(departed(r));
+            }
+            s = g.wake.wait(s).map_err(|_| poisoned())?;
+        }
+        let all = Arc::clone(&s.last);
+        drop(s);
         if all.iter().any(|a| a.len() != data.len()) {
             return Err(SurrogateError::Comm("all-gather of buffers of different lengths".into()));
         }
         self.stats.bytes_sent += 8 * data.len() as u64 * (g.size as u64 - 1);
-        Ok(all)
+        Ok(all.to_vec())
     }
 
     fn send(&mut self, dest: usize, tag: u32, data: &[f64]) -> Result<()> {
@@ -211,6 +266,35 @@ impl Communicator for ThreadComm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Byte messages travel apart from f64 ones; a rank that leaves makes its peers' waits fail
+    /// instead of hang (what lets a failing rank of a decomposed run end the run).
+    #[test]
+    fn byte_messages_and_departed_ranks() {
+        let out = ThreadComm::run(3, |mut c| {
+            let (r, p) = (c.rank(), c.size());
+            let got = c.exchange_bytes((r + 1) % p, (r + p - 1) % p, 9, &[r as u8; 3]).expect("exchange");
+            c.send(0, 9, &[1.5]).expect("an f64 message with the same tag");
+            if r == 0 {
+                let f = c.recv(Some(1), 9).expect("the f64 message").1;
+                let _ = c.recv(Some(2), 9).expect("the f64 message");
+                assert_eq!(f, [1.5]);
+            }
+            if r == 2 {
+                return (got, None); // leaves: its communicator is dropped
+            }
+            let waited = c.recv_bytes(2, 11).map(|_| ()).map_err(|e| e.to_string());
+            let gathered = c.all_gather(&[0.0]).map(|_| ()).map_err(|e| e.to_string());
+            (got, Some((waited, gathered)))
+        });
+        for (r, (got, rest)) in out.into_iter().enumerate() {
+            assert_eq!(got, vec![((r + 2) % 3) as u8; 3]);
+            if let Some((waited, gathered)) = rest {
+                assert!(waited.unwrap_err().contains("rank 2 left"));
+                assert!(gathered.unwrap_err().contains("left"));
+            }
+        }
+    }
 
     #[test]
     fn collectives_messages_and_splits() {
