@@ -153,14 +153,24 @@ thread_local! {
 /// decomposed over them, and only rank 0 writes files. MPI's world is likewise ambient to a
 /// process; the ranks are restored when `f` returns or panics.
 pub fn within<T>(ranks: Ranks, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<Ranks>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let old = self.0.take();
-            WORLD.with(|w| *w.borrow_mut() = old);
-        }
-    }
     let _restore = Restore(WORLD.with(|w| w.borrow_mut().replace(ranks)));
+    f()
+}
+
+/// Puts the thread's previous ranks back when dropped (also when `f` panics).
+struct Restore(Option<Ranks>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let old = self.0.take();
+        WORLD.with(|w| *w.borrow_mut() = old);
+    }
+}
+
+/// Runs `f` as if on one rank (engines it opens are not decomposed); the ranks are restored
+/// after. For work every rank does whole and alike.
+pub fn alone<T>(f: impl FnOnce() -> T) -> T {
+    let _restore = Restore(WORLD.with(|w| w.borrow_mut().take()));
     f()
 }
 

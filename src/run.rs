@@ -166,11 +166,16 @@ pub fn initial_conditions(scenario: &Scenario, backend: Backend) -> Result<Initi
         .ok_or_else(|| KernelError::InconsistentState("the vessel's distance field could not be sampled".into()))?;
     let mut at_rest = periodic;
     at_rest.body_force = [0.0; 3];
-    let mut engine = open_engine(backend, &at_rest, &state, 0)?;
-    engine.compute_forces()?;
-    let _ = engine.run(vessel.equilibration_steps, 0)?;
-    let settled = engine.state()?;
-    drop(engine);
+    // Not decomposed: which particles end up in the wall layer depends on every rounding of the
+    // equilibration, so over several ranks each rank equilibrates the whole box alone (the same
+    // bits on each), and the run starts from the particles a single rank would have. At very
+    // large sizes a tiled, pre-equilibrated wall template would serve better.
+    let settled = crate::ranks::alone(|| -> Result<ParticleState, KernelError> {
+        let mut engine = open_engine(backend, &at_rest, &state, 0)?;
+        engine.compute_forces()?;
+        let _ = engine.run(vessel.equilibration_steps, 0)?;
+        engine.state()
+    })?;
     let walls = system.walls.as_ref().expect("walled system has walls");
     let (mut state, fluid, wall) = split_frozen(&settled, walls, vessel.wall_thickness, 1);
     if let (true, hemoscale_kernels::geometry::Shape::Channel { center, half_height }) =

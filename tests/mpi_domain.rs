@@ -1,0 +1,145 @@
+//! Domain decomposition through the `hemoscale` binary: `mpirun.mpich -n 2` and `-n 4` runs of
+//! `dpd-box` and `tube` against the in-process ranks (`--ranks P`) and the single-rank run, and
+//! checkpoints that resume on another number of ranks.
+//!
+//! References and tolerances:
+//! - MPI and in-process ranks run the same code with the same decomposition, and every sum over
+//!   ranks is taken in rank order, so their thermo logs must be the same bytes.
+//! - Against one rank, sums run in another order (`tests/domain.rs` bounds the trajectories by
+//!   the growth of a one-ulp nudge); over 100 steps the thermo rows agree to 1e-3 relative.
+//! - A run resumed from a checkpoint on the ranks that wrote it continues bit for bit; on other
+//!   rank counts, to summation order as above.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_hemoscale")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hemoscale-mpi-domain-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch folder");
+    d
+}
+
+fn ok(o: Output, what: &str) -> Output {
+    assert!(
+        o.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// `hemoscale ARGS --out DIR` on `mpi` MPI ranks (0: no mpirun).
+fn hemoscale(mpi: usize, args: &[&str], out: &Path) -> Output {
+    let mut c = if mpi > 0 {
+        let mut c = Command::new("mpirun.mpich");
+        c.args(["-n", &mpi.to_string(), bin()]);
+        c
+    } else {
+        Command::new(bin())
+    };
+    c.args(args).arg("--out").arg(out).stdin(Stdio::null());
+    ok(c.output().expect("mpirun.mpich runs (apt-get install mpich)"), &format!("{args:?} on {mpi} MPI ranks"))
+}
+
+/// The thermo log's rows as numbers (step, time, temperature, pressure, ...).
+fn thermo(dir: &Path) -> Vec<Vec<f64>> {
+    let text = std::fs::read_to_string(dir.join("thermo.csv")).expect("thermo.csv");
+    text.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().expect("a number")).collect()).collect()
+}
+
+/// Largest relative difference of temperature and pressure between two logs over the same steps.
+fn worst(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
+    assert_eq!(a.len(), b.len(), "the same rows");
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| {
+            assert_eq!(x[0], y[0], "the same steps");
+            [2, 3].map(|k| ((x[k] - y[k]) / y[k]).abs())
+        })
+        .fold(0.0, f64::max)
+}
+
+fn particles(o: &Output) -> String {
+    let text = String::from_utf8_lossy(&o.stdout);
+    let header = text.lines().find(|l| l.contains(" particles (")).expect("a header line");
+    header.split(" particles").next().expect("a count").rsplit(' ').next().expect("a count").to_string()
+}
+
+#[cfg(feature = "mpi")]
+#[test]
+fn mpirun_two_and_four_ranks_agree_with_threads_and_one_rank() {
+    for (scenario, sets) in [("dpd-box", vec!["--set", "particles=6000"]), ("tube", vec![])] {
+        let d = scratch(scenario);
+        let args = |extra: &[&'static str]| -> Vec<&str> {
+            let mut a = vec!["run", scenario, "--backend", "cpu", "--steps", "100", "--thermo", "10"];
+            a.extend(sets.iter().copied());
+            a.extend(extra);
+            a
+        };
+        let one = hemoscale(0, &args(&[]), &d.join("one"));
+        let reference = thermo(&d.join("one"));
+        for p in [2usize, 4] {
+            let mpi = hemoscale(p, &args(&[]), &d.join(format!("mpi{p}")));
+            let ranks = if p == 2 { "2" } else { "4" };
+            let threads = hemoscale(0, &args(&["--ranks", ranks]), &d.join(format!("threads{p}")));
+            assert_eq!(particles(&mpi), particles(&one), "{scenario}: {p} MPI ranks hold every particle");
+            assert_eq!(particles(&threads), particles(&one));
+            let (m, t) = (thermo(&d.join(format!("mpi{p}"))), thermo(&d.join(format!("threads{p}"))));
+            assert_eq!(m, t, "{scenario}: {p} MPI ranks and {p} threads give the same bits");
+            let w = worst(&m, &reference);
+            println!("{scenario}: {p} MPI ranks = {p} threads bit for bit; against one rank, temperature and pressure within {w:.2e} (relative) over 100 steps");
+            assert!(w < 1e-3, "{scenario}, {p} ranks: {w}");
+        }
+    }
+}
+
+/// A checkpoint written by 4 ranks resumes on 4 (bit for bit), 2 and 1 (summation order). The
+/// 4-rank run is MPI's when the binary has it, threads' otherwise.
+#[test]
+fn a_checkpoint_of_four_ranks_resumes_on_four_two_and_one() {
+    let d = scratch("resume");
+    let base = ["run", "dpd-box", "--backend", "cpu", "--set", "particles=6000", "--thermo", "10"];
+    let four: (usize, &[&str]) = if cfg!(feature = "mpi") { (4, &[]) } else { (0, &["--ranks", "4"]) };
+    let whole = d.join("whole");
+    let _ = hemoscale(four.0, &[&base[..], &["--steps", "200"], four.1].concat(), &whole);
+    let reference = thermo(&whole);
+    let ckpt = d.join("ckpt");
+    let first = d.join("first");
+    let ckpt_arg = ckpt.to_str().expect("utf-8");
+    let _ = hemoscale(four.0, &[&base[..], &["--steps", "100", "--checkpoint", ckpt_arg], four.1].concat(), &first);
+    for ranks in ["4", "2", "1"] {
+        // Each resume gets its own copy: it writes its later checkpoints where it resumed from.
+        let copy = d.join(format!("ckpt{ranks}"));
+        std::fs::create_dir_all(&copy).expect("copy");
+        for f in std::fs::read_dir(&ckpt).expect("checkpoints") {
+            let f = f.expect("entry").path();
+            std::fs::copy(&f, copy.join(f.file_name().expect("name"))).expect("copy");
+        }
+        let out = ok(
+            Command::new(bin())
+                .args(["run", "--resume", copy.to_str().expect("utf-8"), "--steps", "200", "--ranks", ranks])
+                .stdin(Stdio::null())
+                .output()
+                .expect("runs"),
+            &format!("resume on {ranks} ranks"),
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("resumed at step 100"));
+        // The resumed run writes into the first run's folder, continuing its log.
+        let resumed = thermo(&first);
+        assert_eq!(resumed.len(), reference.len(), "rows up to step 200");
+        let w = worst(&resumed, &reference);
+        println!("resumed on {ranks} ranks from a 4-rank checkpoint: temperature and pressure within {w:.2e} of the uninterrupted 4-rank run");
+        if ranks == "4" {
+            assert_eq!(resumed, reference, "resumed on the same 4 ranks: bit for bit");
+        } else {
+            assert!(w < 1e-3, "resumed on {ranks} ranks: {w}");
+        }
+    }
+}
