@@ -545,6 +545,22 @@ fn run_command(args: RunArgs) -> ExitCode {
         outcome.particle_steps_per_second(),
         observables.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
     );
+    let domain = outcome.domain.as_ref().map(|d| domain_summary(d, &outcome));
+    if let Some(d) = &domain {
+        let f = |k: &str| d[k].as_f64().unwrap_or(f64::NAN);
+        let _ = writeln!(
+            out,
+            "# {} ranks, grid {}, all ranks together, per step: {:.0} halo bytes (model {:.0}), {:.0} migration bytes (model {:.0}), {:.0} messages (model {:.0})",
+            d["ranks"],
+            d["grid"].as_str().unwrap_or(""),
+            f("halo_bytes_per_step"),
+            f("model_halo_bytes_per_step"),
+            f("migration_bytes_per_step"),
+            f("model_migration_bytes_per_step"),
+            f("messages_per_step"),
+            f("model_messages_per_step")
+        );
+    }
     if let Some(dir) = opts.out_dir.as_deref() {
         print_outputs(&mut out, dir);
     }
@@ -566,12 +582,39 @@ fn run_command(args: RunArgs) -> ExitCode {
             "seed": args.seed,
             "parameters": values.to_json(),
             "observables": observables,
+            "domain": domain,
         });
         if let Err(e) = write_json(path, &summary) {
             return failed(e);
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The decomposition and its traffic per step against the model of `docs/scaling.md`, all ranks
+/// together. The model's density is the mean number density of the box (walls and the space
+/// beyond them included), its temperature and time step the run's.
+fn domain_summary(d: &hemoscale::kernels::domain::DomainReport, outcome: &hemoscale::run::RunOutcome) -> Value {
+    let sys = &outcome.system;
+    let density = outcome.particles as f64 / sys.sim_box.volume();
+    // The migration flux grows with the thermal speed: the model takes the run's mean temperature.
+    let n = outcome.samples.len().max(1) as f64;
+    let kt = outcome.samples.iter().map(|o| o.temperature()).sum::<f64>() / n;
+    let model = d.decomposition.total_traffic_model(density, kt, f64::from(sys.types[0].mass), f64::from(sys.dt));
+    let t = &d.traffic;
+    let (per_exchange, per_step) = (t.exchanges.max(1) as f64, t.migrations.max(1) as f64);
+    let g = d.decomposition.ranks;
+    json!({
+        "ranks": d.decomposition.size(),
+        "grid": format!("{}x{}x{}", g[0], g[1], g[2]),
+        "halo_bytes_per_step": t.halo_bytes as f64 / per_exchange,
+        "model_halo_bytes_per_step": model.halo_bytes,
+        "migration_bytes_per_step": t.migration_bytes as f64 / per_step,
+        "model_migration_bytes_per_step": model.migration_bytes,
+        "messages_per_step": t.halo_messages as f64 / per_exchange + t.migration_messages as f64 / per_step,
+        "model_messages_per_step": model.messages,
+        "ghosts_per_step": t.ghosts as f64 / per_exchange,
+    })
 }
 
 /// How a run is spread: over threads of this process (`--ranks P`), over MPI's world (under

@@ -421,6 +421,8 @@ pub struct RunOutcome {
     pub coupling: Option<CouplingOutcome>,
     /// What adaptive stepping did; None without it.
     pub adaptive: Option<AdaptiveOutcome>,
+    /// The decomposition and the traffic of all ranks (None on one rank).
+    pub domain: Option<hemoscale_kernels::domain::DomainReport>,
 }
 
 /// What adaptive time stepping did in a run.
@@ -986,6 +988,7 @@ pub fn run(
         return Err(blown(engine.as_mut(), &system, &limits, last.step, what, &last_good));
     }
     let wall_counts = base.plus(engine.wall_counts()?);
+    let domain = engine.domain_report()?;
     if let (Some(f), Some(p)) = (files.as_ref(), probe.as_ref()) {
         write_profiles(&f.dir, p)?; // rank 0 only: the others have no writers
     }
@@ -1062,6 +1065,7 @@ pub fn run(
             cost: c.cost,
             controller: c.controller,
         }),
+        domain,
     })
 }
 

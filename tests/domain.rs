@@ -88,7 +88,7 @@ fn compare(name: &str, system: &DpdSystem, state: &ParticleState) {
         let (p1, pp) = (s1.last().expect("samples").pressure(), sp.last().expect("samples").pressure());
         println!(
             "{name}, {ranks} ranks: after 10 steps max |dx| {dx10:.2e}, |dv| {dv10:.2e}; after 100 steps {dx:.2e}, {dv:.2e} (1-ulp envelope {envelope_x:.2e}, {envelope_v:.2e}); T {t1:.6} vs {tp:.6}, P {p1:.5} vs {pp:.5}; rank 0 sent {} halo + {} migration bytes in {} messages, received {} ghosts",
-            traffic.halo_bytes, traffic.migration_bytes, traffic.messages, traffic.ghosts
+            traffic.halo_bytes, traffic.migration_bytes, traffic.halo_messages + traffic.migration_messages, traffic.ghosts
         );
         assert!(dx10 < 1e-5 && dv10 < 1e-5 * 10.0, "{name}, {ranks} ranks, 10 steps: {dx10} (x), {dv10} (v)");
         assert!(
@@ -156,5 +156,38 @@ fn long_runs_on_four_ranks_give_the_single_rank_observables_within_their_error()
             println!("{name}, {what}: 1 rank {m1:.5} +- {e1:.5}, 4 ranks {m4:.5} +- {e4:.5} (tolerance {tol:.5})");
             assert!((m1 - m4).abs() <= tol, "{name}, {what}: {m1} against {m4}");
         }
+    }
+}
+
+/// The communication model of `docs/scaling.md` (`Decomposition::traffic_model`) against the
+/// bytes and messages the ranks sent, all ranks together: within 20 % (the bound) for
+/// the halo and the messages; the migration, a hundredth of the halo, within 20 % too.
+#[test]
+fn the_measured_traffic_matches_the_model() {
+    let system = common::standard_system(10368, 0.01, 21); // a 15.1^3 box
+    let state = hemoscale::kernels::init::random_fluid(&system, 10368);
+    for ranks in [2, 4, 8] {
+        let out = ThreadComm::run(ranks, |comm| {
+            let mut e = Ranks::new(comm, None).engine(&system, &state, 0).expect("engine");
+            e.compute_forces().expect("forces");
+            let samples = e.run(200, 10).expect("run");
+            let report = e.domain_report().expect("collective").expect("decomposed");
+            (samples, report)
+        });
+        let (samples, report) = &out[0];
+        let kt = samples.iter().map(Observables::temperature).sum::<f64>() / samples.len() as f64;
+        let density = 10368.0 / system.sim_box.volume();
+        let model = report.decomposition.total_traffic_model(density, kt, 1.0, 0.01);
+        let t = &report.traffic;
+        let halo = t.halo_bytes as f64 / t.exchanges as f64;
+        let migration = t.migration_bytes as f64 / t.migrations as f64;
+        let messages = t.halo_messages as f64 / t.exchanges as f64 + t.migration_messages as f64 / t.migrations as f64;
+        println!(
+            "{ranks} ranks, grid {:?}: per step {halo:.0} halo bytes (model {:.0}), {migration:.0} migration bytes (model {:.0}), {messages} messages (model {})",
+            report.decomposition.ranks, model.halo_bytes, model.migration_bytes, model.messages
+        );
+        assert!((halo / model.halo_bytes - 1.0).abs() < 0.2, "halo: {halo} against {}", model.halo_bytes);
+        assert!((migration / model.migration_bytes - 1.0).abs() < 0.2, "migration: {migration} against {}", model.migration_bytes);
+        assert_eq!(messages, model.messages);
     }
 }

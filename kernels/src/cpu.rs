@@ -767,6 +767,25 @@ impl Engine for CpuEngine {
     fn platelet_seconds(&self) -> f64 {
         self.platelet_seconds
     }
+    fn domain_report(&mut self) -> Result<Option<crate::domain::DomainReport>> {
+        let Some(d) = self.domain.as_mut() else { return Ok(None) };
+        let t = d.traffic;
+        let mut all = [t.halo_messages, t.migration_messages, t.halo_bytes, t.migration_bytes, t.ghosts, t.migrated]
+            .map(|x| x as f64);
+        d.sum(&mut all)?;
+        let [halo_messages, migration_messages, halo_bytes, migration_bytes, ghosts, migrated] = all.map(|x| x as u64);
+        let traffic = HaloTraffic {
+            exchanges: t.exchanges,
+            migrations: t.migrations,
+            halo_messages,
+            migration_messages,
+            halo_bytes,
+            migration_bytes,
+            ghosts,
+            migrated,
+        };
+        Ok(Some(crate::domain::DomainReport { decomposition: d.decomposition.clone(), traffic }))
+    }
     fn adhesion_counts(&self) -> Option<crate::adhesion::AdhesionCounts> {
         self.platelets.as_ref().and_then(PlateletCpu::adhesion_counts)
     }

@@ -232,10 +232,14 @@ impl Decomposition {
 /// its engine was built: the measured side of the communication model in `docs/scaling.md`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HaloTraffic {
-    /// Steps counted.
-    pub steps: u64,
-    /// Point-to-point messages sent (halo and migration; empty ones included: MPI sends them).
-    pub messages: u64,
+    /// Halo exchanges: one per step, and one per force computation from scratch.
+    pub exchanges: u64,
+    /// Migration rounds: one per step.
+    pub migrations: u64,
+    /// Point-to-point messages sent for the halo (empty ones included: MPI sends them).
+    pub halo_messages: u64,
+    /// Point-to-point messages sent for migration.
+    pub migration_messages: u64,
     /// Bytes of ghost records sent.
     pub halo_bytes: u64,
     /// Bytes of migrating particle records sent.
@@ -244,6 +248,100 @@ pub struct HaloTraffic {
     pub ghosts: u64,
     /// Particles that left this rank.
     pub migrated: u64,
+}
+
+impl HaloTraffic {
+    /// The sum of two counts (of two ranks).
+    pub fn plus(self, o: Self) -> Self {
+        Self {
+            exchanges: self.exchanges + o.exchanges,
+            migrations: self.migrations + o.migrations,
+            halo_messages: self.halo_messages + o.halo_messages,
+            migration_messages: self.migration_messages + o.migration_messages,
+            halo_bytes: self.halo_bytes + o.halo_bytes,
+            migration_bytes: self.migration_bytes + o.migration_bytes,
+            ghosts: self.ghosts + o.ghosts,
+            migrated: self.migrated + o.migrated,
+        }
+    }
+}
+
+/// A decomposed run's layout and its traffic summed over all ranks: what
+/// [`crate::Engine::domain_report`] returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainReport {
+    /// The bricks.
+    pub decomposition: Decomposition,
+    /// Traffic of all ranks together (`exchanges` and `migrations` are per rank: every rank
+    /// takes part in each).
+    pub traffic: HaloTraffic,
+}
+
+/// Bytes and messages per step that the communication model predicts (`docs/scaling.md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TrafficModel {
+    /// Point-to-point messages per step.
+    pub messages: f64,
+    /// Bytes of ghost records per step.
+    pub halo_bytes: f64,
+    /// Bytes of migrating particles per step.
+    pub migration_bytes: f64,
+}
+
+impl TrafficModel {
+    /// The sum of two models (of two ranks).
+    pub fn plus(self, o: Self) -> Self {
+        Self {
+            messages: self.messages + o.messages,
+            halo_bytes: self.halo_bytes + o.halo_bytes,
+            migration_bytes: self.migration_bytes + o.migration_bytes,
+        }
+    }
+}
+
+impl Decomposition {
+    /// Traffic of `rank` per step for a uniform fluid of number density `density`, temperature
+    /// `kt`, particle mass `mass` and time step `dt` (no mean flow).
+    ///
+    /// - **Halo.** Along each cut axis in turn (x, then y, then z) each face sends the particles
+    ///   within the halo width `h` of it. The candidates along axis k are the owned particles and
+    ///   the ghosts of the axes before it, so the band spans `w_j + 2h` along those axes and `w_j`
+    ///   along the others: `2 rho h prod_(j != k) e_j` ghosts, [`HALO_WORDS`] x 4 bytes each.
+    /// - **Migration.** A face of area `A` is crossed outward by `rho A dt <v+>` particles per
+    ///   step, with `<v+> = sqrt(kT / (2 pi m))` the mean outward speed of a Maxwell distribution;
+    ///   [`MIGRATION_WORDS`] x 4 bytes each.
+    /// - **Messages.** Four per cut axis (halo and migration, both ways), empty or not.
+    ///
+    /// ```
+    /// use hemoscale_kernels::domain::Decomposition;
+    ///
+    /// // Two ranks along x in a 12^3 box at density 3: each sends two faces of 12 x 12 x 1.
+    /// let d = Decomposition::new([2, 1, 1], [12.0; 3], 1.0)?;
+    /// let m = d.traffic_model(0, 3.0, 1.0, 1.0, 0.01);
+    /// assert_eq!((m.messages, m.halo_bytes), (4.0, 2.0 * 3.0 * 144.0 * 32.0));
+    /// # Ok::<(), hemoscale_kernels::KernelError>(())
+    /// ```
+    pub fn traffic_model(&self, rank: usize, density: f64, kt: f64, mass: f64, dt: f64) -> TrafficModel {
+        let (lo, hi) = self.bounds(rank);
+        let w: [f64; 3] = std::array::from_fn(|k| f64::from(hi[k] - lo[k]));
+        let h = f64::from(self.halo);
+        let outward = (kt / (2.0 * std::f64::consts::PI * mass)).sqrt();
+        let mut m = TrafficModel::default();
+        for k in (0..3).filter(|&k| self.is_cut(k)) {
+            let others = (0..3).filter(|&j| j != k);
+            let band: f64 = others.clone().map(|j| if self.is_cut(j) && j < k { w[j] + 2.0 * h } else { w[j] }).product();
+            let face: f64 = others.map(|j| w[j]).product();
+            m.messages += 4.0;
+            m.halo_bytes += 2.0 * density * h * band * (4 * HALO_WORDS) as f64;
+            m.migration_bytes += 2.0 * density * face * dt * outward * (4 * MIGRATION_WORDS) as f64;
+        }
+        m
+    }
+
+    /// [`Decomposition::traffic_model`] summed over all ranks.
+    pub fn total_traffic_model(&self, density: f64, kt: f64, mass: f64, dt: f64) -> TrafficModel {
+        (0..self.size()).map(|r| self.traffic_model(r, density, kt, mass, dt)).fold(TrafficModel::default(), TrafficModel::plus)
+    }
 }
 
 /// Words (u32) of one migrating particle: position, velocity, predicted velocity and force (f32
@@ -409,10 +507,11 @@ impl RankDomain {
         let d = &self.decomposition;
         let (dest, source) = (d.neighbour(self.rank, axis, dir), d.neighbour(self.rank, axis, -dir));
         let bytes: &[u8] = bytemuck::cast_slice(words);
-        self.traffic.messages += 1;
         if halo {
+            self.traffic.halo_messages += 1;
             self.traffic.halo_bytes += bytes.len() as u64;
         } else {
+            self.traffic.migration_messages += 1;
             self.traffic.migration_bytes += bytes.len() as u64;
         }
         self.comm.exchange(dest, source, exchange_tag(halo, axis, to_right), bytes)
@@ -423,6 +522,7 @@ impl RankDomain {
     /// (a blown-up run: it crossed two halo widths in one step) goes one brick its nearer way and
     /// goes on at the next step; the run's checks on speed and temperature catch such a run.
     pub(crate) fn migrate(&mut self, cols: &mut Columns<'_>) -> Result<()> {
+        self.traffic.migrations += 1;
         let cut: Vec<usize> = (0..3).filter(|&k| self.decomposition.is_cut(k)).collect();
         for axis in cut {
             let n = self.decomposition.ranks[axis];
@@ -454,6 +554,7 @@ impl RankDomain {
     /// Appends the ghosts: for each cut axis in turn, the particles (owned, and ghosts received
     /// along earlier axes) within the halo width of each face go to the neighbour across it.
     pub(crate) fn exchange_halo(&mut self, cols: &mut Columns<'_>) -> Result<()> {
+        self.traffic.exchanges += 1;
         let h = self.decomposition.halo;
         let cut: Vec<usize> = (0..3).filter(|&k| self.decomposition.is_cut(k)).collect();
         for axis in cut {

@@ -173,6 +173,11 @@ pub trait Engine {
     fn gpu_context(&self) -> Option<crate::gpu::GpuContext> {
         None
     }
+    /// The domain decomposition and the halo and migration traffic of all ranks together
+    /// (collective); None for an engine that runs the whole box alone.
+    fn domain_report(&mut self) -> Result<Option<crate::domain::DomainReport>> {
+        Ok(None)
+    }
     /// Adhesion events and bonds; None without platelets or adhesion.
     fn adhesion_counts(&self) -> Option<AdhesionCounts> {
         None
