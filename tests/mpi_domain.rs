@@ -66,6 +66,7 @@ fn worst(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+#[cfg(feature = "mpi")]
 fn particles(o: &Output) -> String {
     let text = String::from_utf8_lossy(&o.stdout);
     let header = text.lines().find(|l| l.contains(" particles (")).expect("a header line");

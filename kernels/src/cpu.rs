@@ -249,6 +249,17 @@ impl CpuEngine {
         Ok(())
     }
 
+    /// Sends owned particles that left the brick to their new owners (decomposed runs; nothing
+    /// otherwise). The arrays must hold no ghosts.
+    fn migrate(&mut self) -> Result<()> {
+        if let Some(mut d) = self.domain.take() {
+            let r = d.migrate(&mut self.columns());
+            self.domain = Some(d);
+            r?;
+        }
+        Ok(())
+    }
+
     /// The rank's halo and migration traffic (None for a single domain).
     pub fn halo_traffic(&self) -> Option<HaloTraffic> {
         self.domain.as_ref().map(|d| d.traffic)
@@ -577,10 +588,8 @@ impl CpuEngine {
         self.step += 1;
         let every = u64::from(self.system.reorder_every);
         let reorder = every > 0 && self.step % every == 0;
-        if let Some(mut d) = self.domain.take() {
-            let r = d.migrate(&mut self.columns());
-            self.domain = Some(d);
-            r?;
+        if self.domain.is_some() {
+            self.migrate()?;
             if reorder {
                 // Owned particles only, before the ghosts arrive.
                 self.build_cells();
@@ -796,6 +805,14 @@ impl Engine for CpuEngine {
                 Pass::Forces => self.forces(false),
                 Pass::Integrate => self.integrate_first(self.coeff, true),
                 Pass::Step => self.one_step()?,
+                Pass::Halo => {
+                    self.drop_ghosts();
+                    self.exchange_halo()?;
+                }
+                Pass::Migrate => {
+                    self.drop_ghosts();
+                    self.migrate()?;
+                }
             }
         }
         Ok(())

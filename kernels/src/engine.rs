@@ -61,6 +61,10 @@ pub enum Pass {
     Integrate,
     /// One whole step (all of the above).
     Step,
+    /// The halo exchange of a domain-decomposed run ([`crate::domain`]; nothing on one rank).
+    Halo,
+    /// The migration scan and its messages (decomposed runs; nothing on one rank).
+    Migrate,
 }
 
 /// The parameters a run may change while it runs (as HOOMD-blue's variants change them): the
