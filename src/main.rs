@@ -643,7 +643,11 @@ impl Layout {
         }
         if let (Some(g), Some(p)) = (grid, args.ranks) {
             if g.iter().product::<usize>() != p {
-                return Err(format!("--grid {}: holds {} ranks, --ranks is {p}", args.grid.as_deref().unwrap_or(""), g.iter().product::<usize>()));
+                return Err(format!(
+                    "--grid {}: holds {} ranks, --ranks is {p}",
+                    args.grid.as_deref().unwrap_or(""),
+                    g.iter().product::<usize>()
+                ));
             }
         }
         Ok(Self { threads: args.ranks, grid })
@@ -718,8 +722,15 @@ fn mpi_run(
         let out: &mut dyn Write = if root { &mut stdout } else { &mut sink };
         run(scenario, opts, probe(scenario), out)
     });
-    let shared =
-        matches!(&result, Ok(_) | Err(RunError::Blowup { .. } | RunError::Interrupted { .. } | RunError::WallLimit { .. } | RunError::Invalid(_) | RunError::Checkpoint(_)));
+    let shared = matches!(
+        &result,
+        Ok(_)
+            | Err(RunError::Blowup { .. }
+                | RunError::Interrupted { .. }
+                | RunError::WallLimit { .. }
+                | RunError::Invalid(_)
+                | RunError::Checkpoint(_))
+    );
     if !shared {
         if let Err(e) = &result {
             eprintln!("error on rank {}: {e}", mpi::topology::Communicator::rank(&world));

@@ -113,12 +113,20 @@ impl Ranks {
         self.link.size()
     }
 
-    /// The decomposition of `system`'s box over these ranks (halo: the largest cut-off).
+    /// The decomposition of `system`'s box over these ranks (halo: the largest cut-off). With
+    /// walls, the cuts balance the fluid volume ([`Decomposition::weighted`], sampled every
+    /// quarter cut-off): a stenosis's throat or a tube's wall-free corners hold less fluid.
     pub fn decomposition(&self, system: &DpdSystem) -> Result<Decomposition> {
-        let halo = system.pairs.max_rc();
-        let d = match self.grid {
-            Some(g) => Decomposition::new(g, system.sim_box.len, halo)?,
-            None => Decomposition::choose(self.size(), system.sim_box.len, halo)?,
+        let (len, halo) = (system.sim_box.len, system.pairs.max_rc());
+        let grid = match self.grid {
+            Some(g) => g,
+            None => Decomposition::choose(self.size(), len, halo)?.ranks,
+        };
+        let d = match &system.walls {
+            Some(w) => {
+                Decomposition::weighted(grid, len, halo, |p| f64::from(u8::from(w.sdf.value(p) < 0.0)), 0.25 * halo)?
+            }
+            None => Decomposition::new(grid, len, halo)?,
         };
         if d.size() != self.size() {
             return Err(KernelError::invalid(

@@ -108,7 +108,10 @@ pub fn open_engine(
             return Err(KernelError::invalid(
                 "backend",
                 "gpu",
-                format!("a run over {} ranks runs on the CPU (GPU ranks are not built yet): use --backend cpu or auto", ranks.size()),
+                format!(
+                    "a run over {} ranks runs on the CPU (GPU ranks are not built yet): use --backend cpu or auto",
+                    ranks.size()
+                ),
             ));
         }
         return Ok(Box::new(ranks.engine(system, state, step)?));

@@ -187,7 +187,46 @@ fn the_measured_traffic_matches_the_model() {
             report.decomposition.ranks, model.halo_bytes, model.migration_bytes, model.messages
         );
         assert!((halo / model.halo_bytes - 1.0).abs() < 0.2, "halo: {halo} against {}", model.halo_bytes);
-        assert!((migration / model.migration_bytes - 1.0).abs() < 0.2, "migration: {migration} against {}", model.migration_bytes);
+        assert!(
+            (migration / model.migration_bytes - 1.0).abs() < 0.2,
+            "migration: {migration} against {}",
+            model.migration_bytes
+        );
         assert_eq!(messages, model.messages);
     }
+}
+
+/// Static load balance (`Decomposition::weighted`, what `Ranks` uses with walls): in the
+/// stenosis, even bricks along the tube give the ranks at the throat less fluid; cuts that
+/// balance the fluid volume bring every rank within 10 % of the mean particle count.
+#[test]
+fn fluid_volume_weights_balance_a_stenosis() {
+    let b = hemoscale::scenarios::find("stenosis").expect("built-in scenario");
+    let values = hemoscale::params::ParamValues::parse(&b.params(), &[]).expect("defaults");
+    let scenario = b.build(&values, 3, 100, Backend::Cpu).expect("valid");
+    let initial = hemoscale::run::initial_conditions(&scenario, Backend::Cpu).expect("initial conditions");
+    let system = &initial.system;
+    let imbalance = |d: &hemoscale::kernels::domain::Decomposition| {
+        let mut owned = vec![0usize; d.size()];
+        for (i, p) in initial.state.pos.iter().enumerate() {
+            if !system.types[initial.state.type_id[i] as usize].frozen {
+                owned[d.owner(*p)] += 1;
+            }
+        }
+        let mean = owned.iter().sum::<usize>() as f64 / owned.len() as f64;
+        (owned.iter().copied().max().unwrap_or(0) as f64 / mean, owned)
+    };
+    let ranks = ThreadComm::run(4, |comm| {
+        let r = Ranks::new(comm, None);
+        r.decomposition(system).expect("valid")
+    });
+    let weighted = &ranks[0];
+    let even = hemoscale::kernels::domain::Decomposition::new(weighted.ranks, system.sim_box.len, 1.0).expect("valid");
+    let (ie, oe) = imbalance(&even);
+    let (iw, ow) = imbalance(weighted);
+    println!(
+        "stenosis on 4 ranks, grid {:?}: even cuts {:?} hold {oe:?} fluid particles (max/mean {ie:.3}); weighted cuts {:?} hold {ow:?} (max/mean {iw:.3})",
+        weighted.ranks, even.cuts[0], weighted.cuts[0]
+    );
+    assert!(iw < 1.1 && iw < ie, "weighted {iw} against even {ie}");
 }

@@ -96,7 +96,9 @@ fn poisoned() -> SurrogateError {
 }
 
 fn departed(rank: usize) -> SurrogateError {
-    SurrogateError::Comm(format!("rank {rank} left the communicator (it finished or failed) while this rank waited for it"))
+    SurrogateError::Comm(format!(
+        "rank {rank} left the communicator (it finished or failed) while this rank waited for it"
+    ))
 }
 
 impl Drop for ThreadComm {
