@@ -483,7 +483,7 @@ fn run_command(args: RunArgs) -> ExitCode {
     opts.resume = resume;
     opts.stop = Some(stop_flag());
     opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let layout = match Layout::of(&args) {
+    let layout = match Layout::of(&args).and_then(|l| l.check(&scenario).map(|()| l)) {
         Ok(l) => l,
         Err(e) => return invalid(e),
     };
@@ -653,6 +653,30 @@ impl Layout {
         Ok(Self { threads: args.ranks, grid })
     }
 
+    /// Refuses, before anything runs, what in-process ranks cannot do with `scenario`: a grid
+    /// whose bricks are too narrow, GPU ranks, platelets over ranks. (Under `mpirun` the same
+    /// checks run inside, on every rank alike.)
+    fn check(&self, scenario: &hemoscale::dsl::Scenario) -> Result<(), String> {
+        let Some(p) = self.threads.filter(|&p| p > 1) else { return Ok(()) };
+        if scenario.backend == Backend::Gpu {
+            return Err(format!(
+                "--backend gpu with --ranks {p}: a run over ranks runs on the CPU (GPU ranks are not built yet)"
+            ));
+        }
+        if scenario.platelets.is_some() {
+            return Err(format!(
+                "--ranks {p}: {} has platelets, which are not decomposed over ranks yet; run it on one rank",
+                scenario.name
+            ));
+        }
+        let (len, halo) = (scenario.sim_box.len, scenario.max_rc());
+        let d = match self.grid {
+            Some(g) => hemoscale::kernels::domain::Decomposition::new(g, len, halo),
+            None => hemoscale::kernels::domain::Decomposition::choose(p, len, halo),
+        };
+        d.map(|_| ()).map_err(|e| format!("--ranks {p}: {e}"))
+    }
+
     /// Runs the scenario `name` on this layout; returns rank 0's outcome (or this MPI rank's)
     /// and whether this process is the one that reports.
     fn run(
@@ -722,6 +746,8 @@ fn mpi_run(
         let out: &mut dyn Write = if root { &mut stdout } else { &mut sink };
         run(scenario, opts, probe(scenario), out)
     });
+    // Outcomes every rank reaches alike: decisions on reduced or gathered values, and input
+    // refused on every rank by the same checks.
     let shared = matches!(
         &result,
         Ok(_)
@@ -729,7 +755,8 @@ fn mpi_run(
                 | RunError::Interrupted { .. }
                 | RunError::WallLimit { .. }
                 | RunError::Invalid(_)
-                | RunError::Checkpoint(_))
+                | RunError::Checkpoint(_)
+                | RunError::Kernel(hemoscale::kernels::KernelError::InvalidParameter { .. }))
     );
     if !shared {
         if let Err(e) = &result {

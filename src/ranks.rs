@@ -143,11 +143,12 @@ impl Ranks {
         CpuEngine::decomposed(system, state, step, self.decomposition(system)?, Box::new(self.link.clone()))
     }
 
-    /// The largest of every rank's `value` (collective): how the ranks agree on decisions that
-    /// each could take alone, such as stopping on a signal or at a wall-clock limit.
-    pub fn agree_max(&self, value: f64) -> Result<f64> {
-        let all = self.link.comm()?.all_gather(&[value]).map_err(comm_error)?;
-        Ok(all.iter().map(|v| v[0]).fold(f64::NEG_INFINITY, f64::max))
+    /// The largest over ranks of each of `values` (collective): how the ranks agree on
+    /// decisions that each could take alone, such as stopping on a signal or at a wall-clock
+    /// limit.
+    pub fn agree_max(&self, values: &[f64]) -> Result<Vec<f64>> {
+        let all = self.link.comm()?.all_gather(values).map_err(comm_error)?;
+        Ok((0..values.len()).map(|k| all.iter().map(|v| v[k]).fold(f64::NEG_INFINITY, f64::max)).collect())
     }
 }
 

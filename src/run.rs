@@ -751,7 +751,8 @@ pub fn run(
     let type_names: Vec<String> = system.types.iter().map(|t| t.name.clone()).collect();
     let masses: Vec<f64> = system.types.iter().map(|t| if t.frozen { 0.0 } else { f64::from(t.mass) }).collect();
     writeln!(out, "{:>10} {:>12} {:>12} {:>12} {:>10}", "step", "temperature", "pressure", "steps/s", "ETA")?;
-    let bar = opts.progress.then(|| progress_bar(scenario.steps, start_step, engine.n_particles()));
+    let bar = (opts.progress && crate::ranks::is_root())
+        .then(|| progress_bar(scenario.steps, start_step, engine.n_particles()));
     let start = Instant::now();
     let mut since_row = Instant::now();
     let mut steps_since_row = 0u64;
@@ -953,8 +954,8 @@ pub fn run(
         let mut out_of_time = scenario.wall_limit.is_some_and(|l| step < end && began.elapsed().as_secs_f64() > l);
         if let Some(ranks) = crate::ranks::current() {
             // Each rank sees the signal and its clock at its own moment; they must stop together.
-            signal = ranks.agree_max(signal as f64)? as usize;
-            out_of_time = ranks.agree_max(f64::from(u8::from(out_of_time)))? > 0.0;
+            let agreed = ranks.agree_max(&[signal as f64, f64::from(u8::from(out_of_time))])?;
+            (signal, out_of_time) = (agreed[0] as usize, agreed[1] > 0.0);
         }
         let signal = Some(signal).filter(|&s| s != 0);
         let out_of_time = scenario.wall_limit.filter(|_| out_of_time);

@@ -58,6 +58,17 @@ const CASES: &[(&str, &[&str])] = &[
     ("run couette --vary pressure=const:2", &["--vary = pressure: unknown; one of body_force, kT, wall_speed"]),
     ("run dpd-box --vary kT=ramp:1:2:0:0", &["--vary kT: \"ramp:1:2:0:0\": a ramp needs at least 1 step"]),
     ("run dpd-box --wall-limit 0", &["--wall-limit = 0: must be > 0 seconds"]),
+    // Runs over ranks.
+    ("run dpd-box --ranks 0", &["--ranks = 0: must be >= 1"]),
+    ("run dpd-box --ranks 4 --grid 2x2", &["--grid \"2x2\": expected NXxNYxNZ"]),
+    ("run dpd-box --ranks 4 --grid 2x1x1", &["--grid 2x1x1: holds 2 ranks, --ranks is 4"]),
+    (
+        "run dpd-box --set particles=100 --ranks 8",
+        &["--ranks 8", "no grid of 8 ranks gives bricks at least 2 x halo = 2"],
+    ),
+    ("run dpd-box --ranks 8 --grid 8x1x1 --set particles=3000", &["brick width along x", "must be >= 2 x halo = 2"]),
+    ("run dpd-box --ranks 2 --backend gpu", &["GPU ranks are not built yet"]),
+    ("run shear-flip --ranks 2", &["shear-flip has platelets, which are not decomposed over ranks yet"]),
     ("run dpd-box --time=-1", &["--time = -1: must be > 0"]),
     ("run dpd-box --time 1 --steps 5", &["'--time <TIME>' cannot be used with '--steps <STEPS>'"]),
     // Missing or conflicting pieces.

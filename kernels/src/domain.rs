@@ -610,10 +610,18 @@ impl RankDomain {
         for axis in cut {
             let n = self.decomposition.ranks[axis];
             let mine = self.decomposition.coords(self.rank)[axis];
+            let (lo, hi) = (self.lo[axis], self.hi[axis]);
             let (mut right, mut left) = (Vec::new(), Vec::new());
             let mut keep = vec![true; cols.len()];
+            let mut leaving = false;
             for (i, kept) in keep.iter_mut().enumerate() {
-                let c = self.decomposition.coord_along(axis, cols.pos[i][axis]);
+                let x = cols.pos[i][axis];
+                // The brick's own bounds are its cuts: inside them is this brick, as for
+                // `coord_along`; only particles outside pay for the search.
+                if (lo..hi).contains(&x) {
+                    continue;
+                }
+                let c = self.decomposition.coord_along(axis, x);
                 if c == mine {
                     continue;
                 }
@@ -622,9 +630,12 @@ impl RankDomain {
                 let out = if ahead <= n / 2 { &mut right } else { &mut left };
                 cols.push_migrant(i, out);
                 *kept = false;
+                leaving = true;
                 self.traffic.migrated += 1;
             }
-            cols.retain(&keep);
+            if leaving {
+                cols.retain(&keep);
+            }
             for (to_right, out) in [(true, right), (false, left)] {
                 let got = self.shift(false, axis, to_right, &out)?;
                 cols.append_migrants(&words_of(&got, MIGRATION_WORDS)?);
