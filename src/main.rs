@@ -689,14 +689,7 @@ impl Layout {
         let probe = |s: &hemoscale::dsl::Scenario| scenarios::find(name).and_then(|b| b.probe(s, steps));
         if let Some(p) = self.threads.filter(|&p| p > 1) {
             let results = hemoscale::surrogates::comm::threads::ThreadComm::run(p, |comm| {
-                let ranks = hemoscale::ranks::Ranks::new(comm, self.grid);
-                let root = ranks.rank() == 0;
-                hemoscale::ranks::within(ranks, || {
-                    let mut sink = std::io::sink();
-                    let mut stdout = std::io::stdout();
-                    let out: &mut dyn Write = if root { &mut stdout } else { &mut sink };
-                    run(scenario, opts, probe(scenario), out)
-                })
+                run_on_ranks(hemoscale::ranks::Ranks::new(comm, self.grid), scenario, opts, &probe).0
             });
             // Rank 0's result, unless it only failed because another rank did.
             let mut results: Vec<_> = results.into_iter().collect();
@@ -706,6 +699,23 @@ impl Layout {
         }
         mpi_run(self.grid, scenario, opts, probe)
     }
+}
+
+/// The run as one of `ranks`: rank 0 prints, the others stay quiet. Returns the outcome and
+/// whether this is rank 0.
+fn run_on_ranks(
+    ranks: hemoscale::ranks::Ranks,
+    scenario: &hemoscale::dsl::Scenario,
+    opts: &RunOptions,
+    probe: &dyn Fn(&hemoscale::dsl::Scenario) -> Option<hemoscale::flow::FlowProbe>,
+) -> (Result<hemoscale::run::RunOutcome, RunError>, bool) {
+    let root = ranks.rank() == 0;
+    let result = hemoscale::ranks::within(ranks, || {
+        let (mut sink, mut stdout) = (std::io::sink(), std::io::stdout());
+        let out: &mut dyn Write = if root { &mut stdout } else { &mut sink };
+        run(scenario, opts, probe(scenario), out)
+    });
+    (result, root)
 }
 
 /// Under `mpirun -n P` (P > 1): the run over MPI's world, rank 0 reporting. An error that not
@@ -738,14 +748,7 @@ fn mpi_run(
         return (Err(RunError::Io(std::io::Error::other(e))), true);
     }
     let comm = Box::new(MpiComm::new(mpi::topology::Communicator::duplicate(&world)));
-    let ranks = hemoscale::ranks::Ranks::new(comm, grid);
-    let root = ranks.rank() == 0;
-    let result = hemoscale::ranks::within(ranks, || {
-        let mut sink = std::io::sink();
-        let mut stdout = std::io::stdout();
-        let out: &mut dyn Write = if root { &mut stdout } else { &mut sink };
-        run(scenario, opts, probe(scenario), out)
-    });
+    let (result, root) = run_on_ranks(hemoscale::ranks::Ranks::new(comm, grid), scenario, opts, &probe);
     // Outcomes every rank reaches alike: decisions on reduced or gathered values, and input
     // refused on every rank by the same checks.
     let shared = matches!(
