@@ -190,9 +190,7 @@ impl Adaptive {
             tracks: self.harvest.as_ref().map(|h| h.tracks.clone()),
             counters: AdaptiveCounters { seconds: 0.0, ..self.counters.clone() },
         };
-        let mut bytes = Vec::new();
-        ciborium::into_writer(&state, &mut bytes).expect("CBOR into memory cannot fail");
-        bytes
+        crate::checkpoint::to_cbor(&state)
     }
 
     /// Takes back what [`Adaptive::save`] wrote, refusing a state for another number of platelets
@@ -222,8 +220,14 @@ impl Adaptive {
 
     /// The interface factor a checkpointed engine ran at ([`Adaptive::save`]'s bytes), so the
     /// resumed engine is opened with it before the state is restored.
+    /// Only that field is built: windows and harvest are skipped, not decoded.
     pub fn saved_interface(bytes: &[u8]) -> Result<u32, String> {
-        Ok(decode(bytes)?.current)
+        #[derive(Deserialize)]
+        struct Current {
+            current: u32,
+        }
+        let s: Current = crate::checkpoint::from_cbor(bytes, "adaptive-stepping state")?;
+        Ok(s.current)
     }
 
     /// Seconds spent on platelets: the engines' platelet levels plus adaptive stepping's own work
@@ -393,5 +397,5 @@ impl Adaptive {
 }
 
 fn decode(bytes: &[u8]) -> Result<AdaptiveState, String> {
-    ciborium::from_reader(bytes).map_err(|e| format!("adaptive-stepping state does not decode: {e}"))
+    crate::checkpoint::from_cbor(bytes, "adaptive-stepping state")
 }

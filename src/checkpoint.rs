@@ -227,9 +227,7 @@ impl Checkpoint {
             samples: self.samples.len(),
             recipe: self.recipe.clone(),
         };
-        let mut structured = Vec::new();
-        let st = Structured { platelets: self.platelets.clone(), coupling: self.coupling.clone() };
-        ciborium::into_writer(&st, &mut structured).expect("CBOR into memory cannot fail");
+        let structured = to_cbor(&Structured { platelets: self.platelets.clone(), coupling: self.coupling.clone() });
         let flat = |v: &[[f32; 3]]| v.iter().flatten().map(|&x| f64::from(x)).collect::<Vec<f64>>();
         let ints = |v: &[u32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
         let samples: Vec<f64> = self
@@ -265,8 +263,8 @@ impl Checkpoint {
             arrays.try_into().map_err(|a: Vec<Vec<f64>>| corrupt(format!("{} arrays, expected 9", a.len())))?;
         let structured =
             unpack_bytes(&structured).ok_or_else(|| corrupt("the structured part's length is wrong".into()))?;
-        let Structured { platelets, coupling } = ciborium::from_reader(structured.as_slice())
-            .map_err(|e| corrupt(format!("the platelet and coupling state does not decode: {e}")))?;
+        let Structured { platelets, coupling } =
+            from_cbor(&structured, "the platelet and coupling state").map_err(corrupt)?;
         let n = h.particles;
         let sizes = [(pos.len(), 3 * n), (vel.len(), 3 * n), (force.len(), 3 * n), (type_id.len(), n), (tag.len(), n)];
         if sizes.iter().any(|&(got, want)| got != want) || samples.len() != SAMPLE_WORDS * h.samples {
@@ -372,6 +370,21 @@ impl<'a> Words<'a> {
 /// Below 2^63 the bits never form a NaN, which some platforms would not carry bit for bit.
 pub fn bits(x: u64) -> f64 {
     f64::from_bits(x)
+}
+
+/// Encodes a structured state (platelets, coupling) as CBOR: it carries infinities and NaN bit
+/// for bit, which the coupling's controller holds and JSON cannot, and stays compact.
+pub fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(value, &mut bytes).expect("CBOR into memory cannot fail");
+    bytes
+}
+
+/// Decodes what [`to_cbor`] wrote; the error names `what` did not decode. A type with fewer
+/// fields than the one written takes only those (serde skips the others), so a caller that needs
+/// one field need not build the whole state.
+pub fn from_cbor<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, String> {
+    ciborium::from_reader(bytes).map_err(|e| format!("{what} does not decode: {e}"))
 }
 
 /// Bytes as f64 array slots: the byte count, then four bytes per slot (a u32, exact in an f64).

@@ -173,15 +173,12 @@ impl Coupled {
             last_measured: self.last_measured,
             shear_rate_sum: self.shear_rate_sum,
         };
-        let mut bytes = Vec::new();
-        ciborium::into_writer(&state, &mut bytes).expect("CBOR into memory cannot fail");
-        bytes
+        crate::checkpoint::to_cbor(&state)
     }
 
     /// Takes back what [`Coupled::save`] wrote, refusing a state for another number of platelets.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let s: CoupledState =
-            ciborium::from_reader(bytes).map_err(|e| format!("coupling state does not decode: {e}"))?;
+        let s: CoupledState = crate::checkpoint::from_cbor(bytes, "coupling state")?;
         let n = self.controller.len();
         if s.controller.len() != n || s.smoothers.len() != n || s.fine.iter().any(|&g| g >= n) {
             return Err(format!("coupling state for {} platelets; this run has {n}", s.controller.len()));
@@ -198,9 +195,13 @@ impl Coupled {
 
     /// The platelets a checkpointed engine held (global indices; [`Coupled::save`]'s bytes), so
     /// the resumed engine can be opened with them before the coupling is restored.
+    /// Only that field is built: the controller's harvest and models are skipped, not decoded.
     pub fn saved_fine(bytes: &[u8]) -> Result<Vec<usize>, String> {
-        let s: CoupledState =
-            ciborium::from_reader(bytes).map_err(|e| format!("coupling state does not decode: {e}"))?;
+        #[derive(Deserialize)]
+        struct Fine {
+            fine: Vec<usize>,
+        }
+        let s: Fine = crate::checkpoint::from_cbor(bytes, "coupling state")?;
         Ok(s.fine)
     }
 
