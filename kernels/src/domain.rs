@@ -15,7 +15,7 @@
 //! - **Migration.** After the drift a particle that left its brick moves to the neighbour that
 //!   now owns it, with its velocity and force, again axis by axis. A particle crosses at most one
 //!   brick per step in a sound run; one that jumps further (a blown-up run) moves one brick per
-//!   step toward its owner, and the run's speed and temperature checks stop the run.
+//!   step toward its owner, and the run's blow-up checks stop the run.
 //! - **Walls** are the same signed distance field on every rank, in global coordinates, and frozen
 //!   wall particles migrate and serve as ghosts like the others.
 //! - **Reductions.** Observables and wall counters are summed over ranks in rank order
