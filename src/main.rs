@@ -750,7 +750,8 @@ fn mpi_run(
     let comm = Box::new(MpiComm::new(mpi::topology::Communicator::duplicate(&world)));
     let (result, root) = run_on_ranks(hemoscale::ranks::Ranks::new(comm, grid), scenario, opts, &probe);
     // Outcomes every rank reaches alike: decisions on reduced or gathered values, and input
-    // refused on every rank by the same checks.
+    // refused on every rank by the same checks. Not shared: writing a checkpoint or an output,
+    // which rank 0 alone does.
     let shared = matches!(
         &result,
         Ok(_)
@@ -758,7 +759,7 @@ fn mpi_run(
                 | RunError::Interrupted { .. }
                 | RunError::WallLimit { .. }
                 | RunError::Invalid(_)
-                | RunError::Checkpoint(_)
+                | RunError::Checkpoint(CheckpointError::Mismatch { .. } | CheckpointError::None { .. })
                 | RunError::Kernel(hemoscale::kernels::KernelError::InvalidParameter { .. }))
     );
     if !shared {

@@ -144,3 +144,46 @@ fn a_checkpoint_of_four_ranks_resumes_on_four_two_and_one() {
         }
     }
 }
+
+/// Runs `cmd` for at most `limit`: a run whose ranks wait for one that failed would hang here.
+fn within(mut cmd: Command, limit: std::time::Duration) -> Output {
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null()).spawn().expect("starts");
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(o) => o.expect("waited"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &id.to_string()]).status();
+            panic!("{cmd:?} still ran after {limit:?}: ranks wait for one that failed");
+        }
+    }
+}
+
+/// Rank 0 alone fails (it cannot write the checkpoint at step 50): the other ranks must not wait
+/// for it for ever. In-process ranks end with rank 0's error; MPI ranks abort the job.
+#[test]
+fn a_rank_that_fails_alone_ends_the_run_with_its_error() {
+    let d = scratch("fails");
+    let args = ["run", "dpd-box", "--backend", "cpu", "--set", "particles=3000", "--steps", "200"];
+    let bad = ["--checkpoint", "/proc/hemoscale-cannot-write-here", "--checkpoint-every", "50"];
+    let mut launches = vec![("threads", {
+        let mut c = Command::new(bin());
+        c.args(args).args(bad).args(["--ranks", "2", "--out"]).arg(d.join("t"));
+        c
+    })];
+    if cfg!(feature = "mpi") {
+        let mut c = Command::new("mpirun.mpich");
+        c.args(["-n", "2", bin()]).args(args).args(bad).arg("--out").arg(d.join("m"));
+        launches.push(("mpirun.mpich -n 2", c));
+    }
+    for (how, cmd) in launches {
+        let o = within(cmd, std::time::Duration::from_secs(120));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        println!("{how}: status {}, stderr: {}", o.status, stderr.trim());
+        assert!(!o.status.success(), "{how}: the run must fail");
+        assert!(stderr.contains("checkpoint_000000000050.hsc"), "{how}: the error names the file: {stderr}");
+    }
+}
