@@ -654,19 +654,13 @@ impl Layout {
     }
 
     /// Refuses, before anything runs, what in-process ranks cannot do with `scenario`: a grid
-    /// whose bricks are too narrow, GPU ranks, platelets over ranks. (Under `mpirun` the same
+    /// whose bricks are too narrow, GPU ranks. (Under `mpirun` the same
     /// checks run inside, on every rank alike.)
     fn check(&self, scenario: &hemoscale::dsl::Scenario) -> Result<(), String> {
         let Some(p) = self.threads.filter(|&p| p > 1) else { return Ok(()) };
         if scenario.backend == Backend::Gpu {
             return Err(format!(
                 "--backend gpu with --ranks {p}: a run over ranks runs on the CPU (GPU ranks are not built yet)"
-            ));
-        }
-        if scenario.platelets.is_some() {
-            return Err(format!(
-                "--ranks {p}: {} has platelets, which are not decomposed over ranks yet; run it on one rank",
-                scenario.name
             ));
         }
         let (len, halo) = (scenario.sim_box.len, scenario.max_rc());

@@ -30,6 +30,7 @@ use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hemoscale_kernels::domain::{Decomposition, DomainComm};
+use hemoscale_kernels::platelet_set::PlateletSet;
 use hemoscale_kernels::{CpuEngine, DpdSystem, KernelError, ParticleState, Result};
 use hemoscale_surrogates::comm::Communicator;
 
@@ -141,6 +142,19 @@ impl Ranks {
     /// This rank's engine for `state` at `step` (collective).
     pub fn engine(&self, system: &DpdSystem, state: &ParticleState, step: u64) -> Result<CpuEngine> {
         CpuEngine::decomposed(system, state, step, self.decomposition(system)?, Box::new(self.link.clone()))
+    }
+
+    /// This rank's engine for `state` at `step` with `platelets` (collective): every rank holds
+    /// and advances every platelet ([`CpuEngine::decomposed_with_platelets`]).
+    pub fn engine_with_platelets(
+        &self,
+        system: &DpdSystem,
+        state: &ParticleState,
+        step: u64,
+        platelets: &PlateletSet,
+    ) -> Result<CpuEngine> {
+        let d = self.decomposition(system)?;
+        CpuEngine::decomposed_with_platelets(system, state, step, d, Box::new(self.link.clone()), platelets)
     }
 
     /// The largest over ranks of each of `values` (collective): how the ranks agree on

@@ -103,23 +103,29 @@ pub fn open_engine(
     state: &ParticleState,
     step: u64,
 ) -> Result<Box<dyn Engine>, KernelError> {
-    if let Some(ranks) = crate::ranks::current() {
-        if backend == Backend::Gpu {
-            return Err(KernelError::invalid(
-                "backend",
-                "gpu",
-                format!(
-                    "a run over {} ranks runs on the CPU (GPU ranks are not built yet): use --backend cpu or auto",
-                    ranks.size()
-                ),
-            ));
-        }
+    if let Some(ranks) = ranks_for(backend)? {
         return Ok(Box::new(ranks.engine(system, state, step)?));
     }
     Ok(match gpu_context(backend)? {
         Some(ctx) => Box::new(GpuEngine::with_context(ctx, system, state, step)?),
         None => Box::new(CpuEngine::new(system, state, step)?),
     })
+}
+
+/// The run's ranks when it has several (None on one rank), refusing `--backend gpu` there.
+fn ranks_for(backend: Backend) -> Result<Option<crate::ranks::Ranks>, KernelError> {
+    let ranks = crate::ranks::current();
+    if let Some(r) = ranks.as_ref().filter(|_| backend == Backend::Gpu) {
+        return Err(KernelError::invalid(
+            "backend",
+            "gpu",
+            format!(
+                "a run over {} ranks runs on the CPU (GPU ranks are not built yet): use --backend cpu or auto",
+                r.size()
+            ),
+        ));
+    }
+    Ok(ranks)
 }
 
 /// The GPU `backend` asks for: none for `cpu`; any adapter for `gpu` (lavapipe included; an error
@@ -250,13 +256,8 @@ pub fn open_with_platelets(
     let Some(set) = platelets else {
         return Ok(open_engine(backend, system, state, step)?);
     };
-    if let Some(ranks) = crate::ranks::current() {
-        return Err(KernelError::invalid(
-            "ranks",
-            ranks.size(),
-            "a run with platelets runs on one rank (platelets are not decomposed over ranks yet)",
-        )
-        .into());
+    if let Some(ranks) = ranks_for(backend)? {
+        return Ok(Box::new(ranks.engine_with_platelets(system, state, step, set)?));
     }
     Ok(match gpu_context(backend)? {
         Some(ctx) => Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?),
@@ -286,8 +287,8 @@ pub fn reopen(
     let mut e: Box<dyn Engine> = match (like.gpu_context(), platelets) {
         (Some(ctx), Some(set)) => Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?),
         (Some(ctx), None) => Box::new(GpuEngine::with_context(ctx, system, state, step)?),
-        (None, Some(set)) => Box::new(CpuEngine::with_platelets(system, state, step, set)?),
-        (None, None) => Box::new(CpuEngine::new(system, state, step)?),
+        (None, Some(set)) => open_with_platelets(Backend::Cpu, system, state, step, Some(set))?,
+        (None, None) => open_engine(Backend::Cpu, system, state, step)?,
     };
     e.add_wall_counts(like.wall_counts()?);
     Ok(e)
@@ -581,6 +582,9 @@ pub fn run(
         )?;
     }
     let start_step = resumed.map_or(0, |c| c.step);
+    // Over several ranks every rank holds the same gathered state at output steps, and rank 0
+    // alone writes files.
+    let out_dir = opts.out_dir.as_ref().filter(|_| crate::ranks::is_root());
     // A resumed coupled run's engine holds the platelets that ran fine when it was saved.
     let saved_coupling = resumed.filter(|c| !c.coupling.is_empty());
     // A resumed adaptive-stepping run's engine runs the interface factor that was in force.
@@ -640,7 +644,7 @@ pub fn run(
                 u.stress_to_dyn_cm2(pp.rest.noise)
             )?;
         }
-        if let Some(dir) = &opts.out_dir {
+        if let Some(dir) = out_dir {
             pp.write_to(dir, opts.thermo_every, resumed.map(|c| c.step))?;
         }
         if let Some(c) = cfg.coupling {
@@ -681,7 +685,7 @@ pub fn run(
                     cp.controller.len()
                 )?;
             }
-            if let Some(dir) = &opts.out_dir {
+            if let Some(dir) = out_dir {
                 cp.write_to(dir, resumed.map(|c| c.step))?;
             }
             coupled = Some(cp);
@@ -722,11 +726,9 @@ pub fn run(
         writeln!(out, "# resumed at step {} from {from}", c.step)?;
         tracing::info!(step = c.step, from = %from, "resumed");
     }
-    // Over several ranks every rank holds the same gathered state at output steps, and rank 0
-    // alone writes.
-    let mut files = match &opts.out_dir {
-        Some(dir) if crate::ranks::is_root() => Some(Writers::open(dir, opts, scenario, resumed.map(|c| c.step))?),
-        _ => None,
+    let mut files = match out_dir {
+        Some(dir) => Some(Writers::open(dir, opts, scenario, resumed.map(|c| c.step))?),
+        None => None,
     };
     // Counters and accumulators continue where the checkpoint left them.
     // The engine counts from its start; a resumed run adds what the checkpoint had counted.
@@ -999,7 +1001,7 @@ pub fn run(
     if let Some(pp) = probe.as_mut().and_then(|p| p.platelets.as_mut()) {
         let _ = pp.finish()?;
     }
-    if let (Some(c), Some(cfg), Some(dir)) = (&coupled, &scenario.platelets, &opts.out_dir) {
+    if let (Some(c), Some(cfg), Some(dir)) = (&coupled, &scenario.platelets, out_dir) {
         // A loaded model is never refitted (`Controller::load_model`): what is saved is what came in.
         let what = if c.model_source == "online" {
             format!("learned online in {} ({} steps, seed {})", scenario.name, scenario.steps, scenario.seed)
@@ -1027,7 +1029,7 @@ pub fn run(
         }
         crate::coupled::write_events(&dir.join("coupling_events.csv"), &c.controller, cfg.units)?;
     }
-    if let (Some(h), Some(dir)) = (adaptive.as_ref().and_then(|a| a.harvest.as_ref()), &opts.out_dir) {
+    if let (Some(h), Some(dir)) = (adaptive.as_ref().and_then(|a| a.harvest.as_ref()), out_dir) {
         if !h.is_empty() {
             let save_err = |e: hemoscale_surrogates::SurrogateError| std::io::Error::other(e.to_string());
             h.to_dataset().save(&dir.join("ats_harvest.hsd")).map_err(save_err)?;

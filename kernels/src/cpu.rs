@@ -125,7 +125,8 @@ impl CpuEngine {
     /// Through [`Engine`] the engine is the whole system on every rank: the construction and
     /// every call that steps, observes, reads or writes particles is collective (every rank must
     /// make the same calls in the same order), [`Engine::state`] gathers all particles in rank
-    /// order, and [`Engine::overwrite`] takes such a state. Platelets are not decomposed yet.
+    /// order, and [`Engine::overwrite`] takes such a state. With platelets, see
+    /// [`Self::decomposed_with_platelets`].
     pub fn decomposed(
         system: &DpdSystem,
         state: &ParticleState,
@@ -320,8 +321,31 @@ impl CpuEngine {
         platelets: &PlateletSet,
     ) -> Result<Self> {
         platelets.check_for_engine(system, state)?;
-        let mut e = Self::new(system, state, step)?;
-        e.platelets = Some(PlateletCpu::new(
+        Self::new(system, state, step)?.carrying(platelets)
+    }
+
+    /// A decomposed engine ([`Self::decomposed`]) with platelets; `state` is the whole plasma,
+    /// as there. Every rank holds every platelet and advances it alike on the plasma gathered
+    /// from all ranks within the platelets' reach (see `advance_platelets_gathered`), so the
+    /// platelets need no ghosts and no migration, and the trajectory does not depend on the rank
+    /// count beyond summation order. The platelet work is repeated on every rank: it does not
+    /// scale with the ranks, which suits runs where the plasma dominates the cost.
+    pub fn decomposed_with_platelets(
+        system: &DpdSystem,
+        state: &ParticleState,
+        step: u64,
+        decomposition: Decomposition,
+        comm: Box<dyn DomainComm>,
+        platelets: &PlateletSet,
+    ) -> Result<Self> {
+        platelets.check_for_engine(system, state)?;
+        Self::decomposed(system, state, step, decomposition, comm)?.carrying(platelets)
+    }
+
+    /// This engine with `platelets` added (checked by the caller against the whole plasma).
+    fn carrying(mut self, platelets: &PlateletSet) -> Result<Self> {
+        let system = &self.system;
+        self.platelets = Some(PlateletCpu::new(
             platelets,
             system.dt,
             system.kt,
@@ -329,7 +353,7 @@ impl CpuEngine {
             seed_key(system.seed),
             system.walls.clone(),
         )?);
-        Ok(e)
+        Ok(self)
     }
 
     /// The platelet levels (None without platelets).
@@ -569,7 +593,11 @@ impl CpuEngine {
             let c = self.coeff;
             let half = StepCoeffs { dt: c.half_dt, lambda_shift: 0.0, ..c };
             self.integrate_first(half, true);
-            if let Some(plat) = self.platelets.as_mut() {
+            if self.domain.is_some() {
+                let t0 = std::time::Instant::now();
+                self.advance_platelets_gathered()?;
+                self.platelet_seconds += t0.elapsed().as_secs_f64();
+            } else if let Some(plat) = self.platelets.as_mut() {
                 let t0 = std::time::Instant::now();
                 let mut view = PlasmaView {
                     pos: &self.pos,
@@ -604,6 +632,73 @@ impl CpuEngine {
             }
         }
         self.forces(true);
+        Ok(())
+    }
+
+    /// `B(h)` of a decomposed run. Each rank sends the owned plasma inside the platelets' reach
+    /// ([`PlateletCpu::plasma_reach`], with one skin of margin for the platelets' motion) to
+    /// every rank; each then advances every platelet on that gathered plasma, which is the same
+    /// bits in the same order everywhere, so the platelets stay identical on all ranks. Each rank
+    /// takes back the velocities of its own plasma (the interface's reaction kicks them). A
+    /// platelet particle that moved farther than the margin during `B(h)` may have missed plasma,
+    /// so it stops the run.
+    fn advance_platelets_gathered(&mut self) -> Result<()> {
+        const WORDS: usize = 8; // position, velocity, tag, type
+        let (Some(plat), Some(domain)) = (self.platelets.as_mut(), self.domain.as_mut()) else {
+            return Ok(());
+        };
+        let margin = plat.set().params.skin;
+        let reach = plat.plasma_reach(margin);
+        let len = self.coeff.len;
+        let pos = &self.pos;
+        let near = |i: &usize| {
+            let p = pos[*i];
+            reach.iter().any(|(c, r)| {
+                let d2: f32 = (0..3)
+                    .map(|k| {
+                        let d = p[k] - c[k];
+                        let d = d - len[k] * (d / len[k]).round();
+                        d * d
+                    })
+                    .sum();
+                d2 < r * r
+            })
+        };
+        let mine: Vec<usize> = (0..domain.n_local).into_par_iter().filter(near).collect();
+        let mut words = Vec::with_capacity(mine.len() * WORDS);
+        for &i in &mine {
+            crate::domain::push_f32s(&mut words, &self.pos[i][..3]);
+            crate::domain::push_f32s(&mut words, &self.vel[i][..3]);
+            words.extend([self.tag[i], self.type_id[i]]);
+        }
+        let blocks = domain.all_gather(bytemuck::cast_slice(&words))?;
+        let (mut gpos, mut gvel, mut gtag, mut gtype) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut offset = 0;
+        for (r, bytes) in blocks.iter().enumerate() {
+            if r == domain.rank {
+                offset = gtag.len();
+            }
+            for w in crate::domain::words_of(bytes, WORDS)?.chunks_exact(WORDS) {
+                let f = |k: usize| f32::from_bits(w[k]);
+                gpos.push([f(0), f(1), f(2), 0.0]);
+                gvel.push([f(3), f(4), f(5), 0.0]);
+                gtag.push(w[6]);
+                gtype.push(w[7]);
+            }
+        }
+        let before = plat.positions().to_vec();
+        let mut view = PlasmaView { pos: &gpos, vel: &mut gvel, tag: &gtag, type_id: &gtype, inv_mass: &self.inv_mass };
+        plat.advance(&mut view, self.step)?;
+        for (k, &i) in mine.iter().enumerate() {
+            self.vel[i] = gvel[offset + k];
+        }
+        let moved = plat.max_displacement(&before);
+        if moved >= margin {
+            return Err(KernelError::InconsistentState(format!(
+                "step {}: a platelet particle moved {moved} in one plasma step, more than the {margin} margin within which a decomposed run gathers the plasma around platelets; lower dt",
+                self.step
+            )));
+        }
         Ok(())
     }
 

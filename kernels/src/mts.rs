@@ -393,6 +393,45 @@ impl PlateletCpu {
             .fold(0.0, f32::max)
     }
 
+    /// Where plasma can enter the interface during the next `B(h)`: per platelet, a centre and a
+    /// radius. The radius is the platelet's extent from its centre (minimum image, so a platelet
+    /// across the periodic boundary stays whole), plus the interface cut-off and pair-list skin,
+    /// plus `margin` for the platelet particles' own motion during `B(h)`. A decomposed engine
+    /// gathers the plasma inside these spheres from every rank ([`crate::CpuEngine`]).
+    pub fn plasma_reach(&self, margin: f32) -> Vec<([f32; 3], f32)> {
+        let n = self.set.per_platelet();
+        let extra = self.coeffs.rc2.sqrt() + self.set.params.skin + margin;
+        self.pos
+            .chunks_exact(n)
+            .map(|p| {
+                let d: Vec<Vec3> = p.iter().map(|x| self.min_image(*x, p[0])).collect();
+                let mean = d.iter().copied().sum::<Vec3>() / n as f32;
+                let r = d.iter().map(|x| (*x - mean).length()).fold(0.0, f32::max);
+                let c = Vec3::new(p[0][0], p[0][1], p[0][2]) + mean;
+                ([c.x, c.y, c.z], r + extra)
+            })
+            .collect()
+    }
+
+    /// `a - b` under the minimum-image convention of the box.
+    fn min_image(&self, a: [f32; 4], b: [f32; 4]) -> Vec3 {
+        let mut d = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+        for (x, l) in d.iter_mut().zip(self.len) {
+            *x -= l * (*x / l).round();
+        }
+        Vec3::from(d)
+    }
+
+    /// The platelet particles' positions (`[x, y, z, 0]`, platelet by platelet).
+    pub fn positions(&self) -> &[[f32; 4]] {
+        &self.pos
+    }
+
+    /// The largest distance (minimum image) of a platelet particle from its place in `before`.
+    pub fn max_displacement(&self, before: &[[f32; 4]]) -> f32 {
+        self.pos.iter().zip(before).map(|(a, b)| self.min_image(*a, *b).length()).fold(0.0, f32::max)
+    }
+
     /// Positions, velocities, interface forces and the membrane stress averaged since the
     /// previous call (which resets that average).
     pub fn state(&mut self) -> PlateletState {
