@@ -772,8 +772,18 @@ fn mpi_run(
     opts: &RunOptions,
     probe: impl Fn(&hemoscale::dsl::Scenario) -> Option<hemoscale::flow::FlowProbe>,
 ) -> (Result<hemoscale::run::RunOutcome, RunError>, bool) {
-    if ["PMI_SIZE", "OMPI_COMM_WORLD_SIZE"].iter().any(|v| std::env::var(v).is_ok_and(|n| n != "1")) {
-        eprintln!("warning: started by mpirun, but this binary was built without --features mpi: every process runs the whole scenario alone");
+    // Started by mpirun, every process would run the whole scenario alone and write the same files.
+    let launched = ["PMI_SIZE", "OMPI_COMM_WORLD_SIZE"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|n| n != "1").map(|n| format!("{v}={n}")));
+    if let Some(var) = launched {
+        let mut e = hemoscale::params::ValidationErrors::default();
+        e.push(
+            "mpirun",
+            var,
+            "this binary was built without --features mpi, so every process would run the whole scenario alone and write the same files: build with `MPICC=mpicc.mpich cargo build --release --features mpi`, or use --ranks P",
+        );
+        return (Err(RunError::Invalid(e)), true);
     }
     (run(scenario, opts, probe(scenario), &mut std::io::stdout().lock()), true)
 }

@@ -110,3 +110,22 @@ fn every_mistake_is_reported_at_once() {
         assert!(stderr.contains(field), "{field} not reported: {stderr}");
     }
 }
+
+/// A binary built without MPI but started by `mpirun` (seen through the launcher's
+/// `PMI_SIZE`) would run the whole scenario once per process, all writing the same files: it is
+/// refused before anything runs. (With `--features mpi` the same variable starts MPI instead.)
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_binary_without_mpi_started_by_mpirun_is_refused() {
+    let out = std::env::temp_dir().join(format!("hemoscale-no-mpi-{}", std::process::id()));
+    let o = Command::new(env!("CARGO_BIN_EXE_hemoscale"))
+        .args(["run", "dpd-box", "--set", "particles=300", "--steps", "5", "--out"])
+        .arg(&out)
+        .env("PMI_SIZE", "2")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("mpirun = PMI_SIZE=2") && stderr.contains("built without --features mpi"), "{stderr}");
+    assert!(!out.exists(), "nothing is written");
+}
