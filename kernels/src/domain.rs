@@ -135,7 +135,8 @@ impl Decomposition {
     }
 
     /// Bricks on the rank grid `ranks` whose cuts give every slab along each cut axis an equal
-    /// share of `weight` (integrated over the other two axes, sampled every `resolution`): a
+    /// share of `weight` (integrated over the other two axes, sampled every `resolution`, or more
+    /// coarsely where that would take more than [`WEIGHT_SAMPLES`] samples): a
     /// static load balance. With `weight` the fluid indicator of a vessel, a stenosis's throat or
     /// a tube's thin wall-free corners get longer bricks, so each rank holds about as much fluid.
     /// Cuts are then spread to keep every brick at least two halo widths wide. As LAMMPS's
@@ -164,6 +165,10 @@ impl Decomposition {
         if !(resolution.is_finite() && resolution > 0.0) {
             return Err(KernelError::invalid("resolution", resolution, "must be finite and > 0"));
         }
+        // At most WEIGHT_SAMPLES samples: a large box is sampled more coarsely (a 10^8-particle
+        // box at a quarter cut-off would take billions).
+        let volume: f64 = box_len.iter().map(|&l| f64::from(l)).product();
+        let resolution = resolution.max((volume / WEIGHT_SAMPLES as f64).cbrt() as f32);
         let bins: [usize; 3] = std::array::from_fn(|k| ((box_len[k] / resolution).ceil() as usize).max(1));
         let centre = |k: usize, i: usize| (i as f32 + 0.5) * box_len[k] / bins[k] as f32;
         // Marginal weight along each axis, from one pass over the sample grid.
@@ -439,15 +444,23 @@ pub(crate) fn push_f32s(out: &mut Vec<u32>, v: &[f32]) {
     out.extend(v.iter().map(|x| x.to_bits()));
 }
 
-/// The words of a received message, checked to hold whole records of `words` words.
-pub(crate) fn words_of(bytes: &[u8], words: usize) -> Result<Vec<u32>> {
+/// The most samples of the weight [`Decomposition::weighted`] takes (about a second of distance
+/// field evaluations on one core).
+pub const WEIGHT_SAMPLES: usize = 1 << 24;
+
+/// The words of a received message, checked to hold whole records of `words` words. Read in
+/// place when the bytes are 4-aligned (as the allocator gives them), copied otherwise.
+pub(crate) fn words_of(bytes: &[u8], words: usize) -> Result<std::borrow::Cow<'_, [u32]>> {
     if bytes.len() % (4 * words) != 0 {
         return Err(KernelError::InconsistentState(format!(
             "a halo message of {} bytes is not a whole number of {words}-word records",
             bytes.len()
         )));
     }
-    Ok(bytemuck::pod_collect_to_vec(bytes))
+    Ok(match bytemuck::try_cast_slice(bytes) {
+        Ok(w) => std::borrow::Cow::Borrowed(w),
+        Err(_) => std::borrow::Cow::Owned(bytemuck::pod_collect_to_vec(bytes)),
+    })
 }
 
 /// The particle columns of an engine in memory order: owned particles first, then ghosts.
@@ -550,6 +563,10 @@ pub struct RankDomain {
     pub n_total: usize,
     /// What was sent so far.
     pub traffic: HaloTraffic,
+    /// Send buffers toward the right and left neighbours, kept so a step allocates nothing.
+    send: [Vec<u32>; 2],
+    /// Which owned particles stay during a migration (kept likewise).
+    keep: Vec<bool>,
 }
 
 impl RankDomain {
@@ -565,7 +582,19 @@ impl RankDomain {
         let rank = comm.rank();
         let (lo, hi) = decomposition.bounds(rank);
         let (origin, _) = decomposition.region(rank);
-        Ok(Self { decomposition, rank, comm, lo, hi, origin, n_local: 0, n_total: 0, traffic: HaloTraffic::default() })
+        Ok(Self {
+            decomposition,
+            rank,
+            comm,
+            lo,
+            hi,
+            origin,
+            n_local: 0,
+            n_total: 0,
+            traffic: HaloTraffic::default(),
+            send: [Vec::new(), Vec::new()],
+            keep: Vec::new(),
+        })
     }
 
     /// The cell grid of this rank's region (brick plus halo along cut axes), cells of edge >= `rc`.
@@ -612,8 +641,12 @@ impl RankDomain {
             let n = self.decomposition.ranks[axis];
             let mine = self.decomposition.coords(self.rank)[axis];
             let (lo, hi) = (self.lo[axis], self.hi[axis]);
-            let (mut right, mut left) = (Vec::new(), Vec::new());
-            let mut keep = vec![true; cols.len()];
+            let [mut right, mut left] = std::mem::take(&mut self.send);
+            right.clear();
+            left.clear();
+            let mut keep = std::mem::take(&mut self.keep);
+            keep.clear();
+            keep.resize(cols.len(), true);
             let mut leaving = false;
             for (i, kept) in keep.iter_mut().enumerate() {
                 let x = cols.pos[i][axis];
@@ -637,10 +670,12 @@ impl RankDomain {
             if leaving {
                 cols.retain(&keep);
             }
-            for (to_right, out) in [(true, right), (false, left)] {
-                let got = self.shift(false, axis, to_right, &out)?;
+            self.keep = keep;
+            for (to_right, out) in [(true, &right), (false, &left)] {
+                let got = self.shift(false, axis, to_right, out)?;
                 cols.append_migrants(&words_of(&got, MIGRATION_WORDS)?);
             }
+            self.send = [right, left];
         }
         self.n_local = cols.len();
         Ok(())
@@ -654,7 +689,9 @@ impl RankDomain {
         let cut: Vec<usize> = (0..3).filter(|&k| self.decomposition.is_cut(k)).collect();
         for axis in cut {
             let (lo, hi) = (self.lo[axis], self.hi[axis]);
-            let (mut right, mut left) = (Vec::new(), Vec::new());
+            let [mut right, mut left] = std::mem::take(&mut self.send);
+            right.clear();
+            left.clear();
             for i in 0..cols.len() {
                 let x = cols.pos[i][axis];
                 if x >= hi - h {
@@ -664,12 +701,13 @@ impl RankDomain {
                     cols.push_ghost(i, &mut left);
                 }
             }
-            for (to_right, out) in [(true, right), (false, left)] {
-                let got = self.shift(true, axis, to_right, &out)?;
+            for (to_right, out) in [(true, &right), (false, &left)] {
+                let got = self.shift(true, axis, to_right, out)?;
                 let words = words_of(&got, HALO_WORDS)?;
                 self.traffic.ghosts += (words.len() / HALO_WORDS) as u64;
                 cols.append_ghosts(&words);
             }
+            self.send = [right, left];
         }
         Ok(())
     }
