@@ -234,13 +234,13 @@ fn fluid_volume_weights_balance_a_stenosis() {
 /// The platelet particles' positions after `steps` steps of `initial` on `ranks` ranks (1: the
 /// single-domain engine), with the gathered plasma sorted by tag. Every rank advances every
 /// platelet on the same gathered plasma, so their copies must agree bit for bit.
-fn run_with_platelets(initial: &hemoscale::run::Initial, ranks: usize, steps: u64) -> (ParticleState, Vec<[f32; 4]>) {
+fn run_with_platelets(initial: &hemoscale::run::Initial, ranks: usize, steps: u64) -> Platelets {
     let set = initial.platelets.as_ref().expect("a scenario with platelets");
     let go = |e: &mut CpuEngine| {
         e.compute_forces().expect("forces");
         let _ = e.run(steps, 0).expect("run");
         let plasma = e.state().expect("state").sorted_by_tag();
-        (plasma, e.platelet_levels().expect("platelets").positions().to_vec())
+        (plasma, e.platelet_levels().expect("platelets").positions().to_vec(), e.adhesion_counts())
     };
     if ranks == 1 {
         let mut e = CpuEngine::with_platelets(&initial.system, &initial.state, 0, set).expect("engine");
@@ -251,11 +251,16 @@ fn run_with_platelets(initial: &hemoscale::run::Initial, ranks: usize, steps: u6
         go(&mut r.engine_with_platelets(&initial.system, &initial.state, 0, set).expect("engine"))
     });
     let first = out.remove(0);
-    for (plasma, platelets) in &out {
+    for (plasma, platelets, bonds) in &out {
         assert!(plasma == &first.0 && platelets == &first.1, "every rank holds the same plasma and platelets");
+        assert_eq!(bonds, &first.2, "every rank holds the same adhesion bonds");
     }
     first
 }
+
+/// The gathered plasma (sorted by tag), the platelet particles' positions and the adhesion
+/// counts after a run.
+type Platelets = (ParticleState, Vec<[f32; 4]>, Option<hemoscale::kernels::adhesion::AdhesionCounts>);
 
 /// Largest platelet-particle distance (minimum image) between two runs.
 fn max_platelet_diff(a: &[[f32; 4]], b: &[[f32; 4]], len: [f32; 3]) -> f32 {
@@ -279,39 +284,61 @@ fn max_platelet_diff(a: &[[f32; 4]], b: &[[f32; 4]], len: [f32; 3]) -> f32 {
 /// the 8 interface sub-steps of every step).
 #[test]
 fn a_platelet_in_couette_flow_on_two_and_four_ranks_follows_the_single_rank_trajectory() {
-    let b = hemoscale::scenarios::find("shear-flip").expect("built-in scenario");
+    let initial = scenario_initial("shear-flip");
+    compare_with_platelets("shear-flip", &initial);
+}
+
+/// `aggregation` (three activated platelets at an adhesive wall patch in shear) on 2 and 4 ranks:
+/// the same bounds as [`a_platelet_in_couette_flow_on_two_and_four_ranks_follows_the_single_rank_trajectory`],
+/// and the same adhesion bonds formed (to the wall and between platelets): every rank holds
+/// every bond.
+#[test]
+fn adhering_platelets_on_two_and_four_ranks_follow_the_single_rank_trajectory() {
+    let initial = scenario_initial("aggregation");
+    compare_with_platelets("aggregation", &initial);
+}
+
+/// The initial conditions of the built-in `name` with its defaults (seed 5).
+fn scenario_initial(name: &str) -> hemoscale::run::Initial {
+    let b = hemoscale::scenarios::find(name).expect("built-in scenario");
     let values = hemoscale::params::ParamValues::parse(&b.params(), &[]).expect("defaults");
     let scenario = b.build(&values, 5, 100, Backend::Cpu).expect("valid");
-    let initial = hemoscale::run::initial_conditions(&scenario, Backend::Cpu).expect("initial conditions");
+    hemoscale::run::initial_conditions(&scenario, Backend::Cpu).expect("initial conditions")
+}
+
+/// Runs `initial` (with platelets) on 1, 2 and 4 ranks and holds the decomposed runs to 10 times
+/// the one-ulp envelope after 10 and 100 steps, for the plasma and the platelet particles.
+fn compare_with_platelets(name: &str, initial: &hemoscale::run::Initial) {
     let len = initial.system.sim_box.len;
-    let (single10, plat10) = run_with_platelets(&initial, 1, 10);
-    let (single, plat) = run_with_platelets(&initial, 1, 100);
+    let (single10, plat10, _) = run_with_platelets(initial, 1, 10);
+    let (single, plat, bonds) = run_with_platelets(initial, 1, 100);
     let nudged_initial = hemoscale::run::Initial { state: nudged(&initial.state), ..initial.clone() };
-    let (nudged_plasma, nudged_plat) = run_with_platelets(&nudged_initial, 1, 100);
+    let (nudged_plasma, nudged_plat, _) = run_with_platelets(&nudged_initial, 1, 100);
     let (envelope_x, envelope_v) = max_diffs(&single, &nudged_plasma, len);
     let envelope_p = max_platelet_diff(&plat, &nudged_plat, len);
-    let (nudged10, nudged_plat10) = run_with_platelets(&nudged_initial, 1, 10);
+    let (nudged10, nudged_plat10, _) = run_with_platelets(&nudged_initial, 1, 10);
     let (e10_x, e10_v) = max_diffs(&single10, &nudged10, len);
     let e10_p = max_platelet_diff(&plat10, &nudged_plat10, len);
-    println!("shear-flip, one-ulp nudge after 10 steps: plasma {e10_x:.2e}, {e10_v:.2e}, platelet {e10_p:.2e}");
+    println!("{name}, one-ulp nudge after 10 steps: plasma {e10_x:.2e}, {e10_v:.2e}, platelet {e10_p:.2e}");
     for ranks in [2, 4] {
-        let (early, early_plat) = run_with_platelets(&initial, ranks, 10);
+        let (early, early_plat, _) = run_with_platelets(initial, ranks, 10);
         let (dx10, dv10) = max_diffs(&single10, &early, len);
         let dp10 = max_platelet_diff(&plat10, &early_plat, len);
-        let (many, many_plat) = run_with_platelets(&initial, ranks, 100);
-        assert_eq!(many.len(), initial.state.len(), "{ranks} ranks conserve the particle count");
+        let (many, many_plat, many_bonds) = run_with_platelets(initial, ranks, 100);
+        assert_eq!(many.len(), initial.state.len(), "{name}: {ranks} ranks conserve the particle count");
+        assert_eq!(many_bonds, bonds, "{name}: {ranks} ranks form the same adhesion bonds");
         let (dx, dv) = max_diffs(&single, &many, len);
         let dp = max_platelet_diff(&plat, &many_plat, len);
         println!(
-            "shear-flip, {ranks} ranks: after 10 steps plasma max |dx| {dx10:.2e}, |dv| {dv10:.2e}, platelet |dx| {dp10:.2e}; after 100 steps plasma {dx:.2e}, {dv:.2e}, platelet {dp:.2e} (1-ulp envelope {envelope_x:.2e}, {envelope_v:.2e}, platelet {envelope_p:.2e})"
+            "{name}, {ranks} ranks: after 10 steps plasma max |dx| {dx10:.2e}, |dv| {dv10:.2e}, platelet |dx| {dp10:.2e}; after 100 steps plasma {dx:.2e}, {dv:.2e}, platelet {dp:.2e} (1-ulp envelope {envelope_x:.2e}, {envelope_v:.2e}, platelet {envelope_p:.2e}); adhesion {many_bonds:?}"
         );
         assert!(
             dx10 <= 10.0 * e10_x && dv10 <= 10.0 * e10_v && dp10 <= 10.0 * e10_p,
-            "{ranks} ranks, 10 steps: {dx10}, {dv10}, platelet {dp10} against the envelope {e10_x}, {e10_v}, {e10_p}"
+            "{name}, {ranks} ranks, 10 steps: {dx10}, {dv10}, platelet {dp10} against the envelope {e10_x}, {e10_v}, {e10_p}"
         );
         assert!(
             dx <= 10.0 * envelope_x && dv <= 10.0 * envelope_v && dp <= 10.0 * envelope_p,
-            "{ranks} ranks, 100 steps: {dx}, {dv}, platelet {dp} against the envelope {envelope_x}, {envelope_v}, {envelope_p}"
+            "{name}, {ranks} ranks, 100 steps: {dx}, {dv}, platelet {dp} against the envelope {envelope_x}, {envelope_v}, {envelope_p}"
         );
     }
 }
