@@ -329,7 +329,7 @@ impl CpuEngine {
     /// from all ranks within the platelets' reach (see `advance_platelets_gathered`), so the
     /// platelets need no ghosts and no migration, and the trajectory does not depend on the rank
     /// count beyond summation order. The platelet work is repeated on every rank: it does not
-    /// scale with the ranks, which suits runs where the plasma dominates the cost.
+    /// scale with the ranks, which suits a few platelets in much plasma (`docs/scaling.md`).
     pub fn decomposed_with_platelets(
         system: &DpdSystem,
         state: &ParticleState,
