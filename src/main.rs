@@ -687,7 +687,9 @@ impl Layout {
             });
             // Rank 0's result, unless it only failed because another rank did.
             let mut results: Vec<_> = results.into_iter().collect();
-            let own = |r: &Result<_, RunError>| !matches!(r, Err(e) if e.to_string().contains("left the communicator"));
+            let own = |r: &Result<_, RunError>| {
+                !matches!(r, Err(RunError::Kernel(hemoscale::kernels::KernelError::PeerLeft(_))))
+            };
             let pick = results.iter().position(|r| r.is_err() && own(r)).unwrap_or(0);
             return (results.swap_remove(pick), true);
         }

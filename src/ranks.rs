@@ -33,6 +33,7 @@ use hemoscale_kernels::domain::{Decomposition, DomainComm};
 use hemoscale_kernels::platelet_set::PlateletSet;
 use hemoscale_kernels::{CpuEngine, DpdSystem, KernelError, ParticleState, Result};
 use hemoscale_surrogates::comm::Communicator;
+use hemoscale_surrogates::SurrogateError;
 
 /// A surrogates communicator seen as the kernels' [`DomainComm`]. Clones share it: every engine
 /// a run opens (the wall equilibration's, the run's own) talks through the same one.
@@ -46,15 +47,23 @@ impl CommLink {
     }
 
     fn comm(&self) -> Result<MutexGuard<'_, Box<dyn Communicator>>> {
-        self.0.lock().map_err(|_| comm_error("the communicator's lock was poisoned"))
+        self.0.lock().map_err(|_| {
+            KernelError::InconsistentState(
+                "communication between ranks failed: the communicator's lock was poisoned".into(),
+            )
+        })
     }
 }
 
 /// Tag of the all-gather (the halo tags of the kernels lie below it).
 const GATHER_TAG: u32 = 0x3f00;
 
-fn comm_error(e: impl std::fmt::Display) -> KernelError {
-    KernelError::InconsistentState(format!("communication between ranks failed: {e}"))
+fn comm_error(e: SurrogateError) -> KernelError {
+    let why = format!("communication between ranks failed: {e}");
+    match e {
+        SurrogateError::PeerLeft(_) => KernelError::PeerLeft(why),
+        _ => KernelError::InconsistentState(why),
+    }
 }
 
 impl DomainComm for CommLink {

@@ -42,6 +42,10 @@ pub enum KernelError {
     /// The system does not fit the limits the adapter reports.
     #[error("the system does not fit the GPU: {0}")]
     DeviceLimit(String),
+    /// Another rank of a decomposed run left it (finished or failed) while this rank waited for
+    /// it: this rank's error is a consequence, and the run reports the other rank's.
+    #[error("{0}")]
+    PeerLeft(String),
 }
 
 impl KernelError {

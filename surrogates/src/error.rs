@@ -45,6 +45,11 @@ pub enum SurrogateError {
     /// A communicator failed or was used inconsistently.
     #[error("communicator: {0}")]
     Comm(String),
+    /// A peer left the communicator (it finished or failed) while this rank waited for it: the
+    /// failure, if any, is the peer's, and the caller reports the peer's own error rather than
+    /// this one.
+    #[error("communicator: {0}")]
+    PeerLeft(String),
 }
 
 /// Result with [`SurrogateError`].

@@ -96,7 +96,7 @@ fn poisoned() -> SurrogateError {
 }
 
 fn departed(rank: usize) -> SurrogateError {
-    SurrogateError::Comm(format!(
+    SurrogateError::PeerLeft(format!(
         "rank {rank} left the communicator (it finished or failed) while this rank waited for it"
     ))
 }
@@ -285,8 +285,13 @@ mod tests {
             if r == 2 {
                 return (got, None); // leaves: its communicator is dropped
             }
-            let waited = c.recv_bytes(2, 11).map(|_| ()).map_err(|e| e.to_string());
-            let gathered = c.all_gather(&[0.0]).map(|_| ()).map_err(|e| e.to_string());
+            // A departure is its own error kind, so a caller can tell it from its own failure.
+            let left = |e: SurrogateError| {
+                assert!(matches!(e, SurrogateError::PeerLeft(_)), "{e}");
+                e.to_string()
+            };
+            let waited = c.recv_bytes(2, 11).map(|_| ()).map_err(left);
+            let gathered = c.all_gather(&[0.0]).map(|_| ()).map_err(left);
             (got, Some((waited, gathered)))
         });
         for (r, (got, rest)) in out.into_iter().enumerate() {
