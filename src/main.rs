@@ -653,16 +653,10 @@ impl Layout {
         Ok(Self { threads: args.ranks, grid })
     }
 
-    /// Refuses, before anything runs, what in-process ranks cannot do with `scenario`: a grid
-    /// whose bricks are too narrow, GPU ranks. (Under `mpirun` the same
-    /// checks run inside, on every rank alike.)
+    /// Refuses, before anything runs, a grid whose bricks are too narrow for `scenario`. (Under
+    /// `mpirun` the same check runs inside, on every rank alike.)
     fn check(&self, scenario: &hemoscale::dsl::Scenario) -> Result<(), String> {
         let Some(p) = self.threads.filter(|&p| p > 1) else { return Ok(()) };
-        if scenario.backend == Backend::Gpu {
-            return Err(format!(
-                "--backend gpu with --ranks {p}: a run over ranks runs on the CPU (GPU ranks are not built yet)"
-            ));
-        }
         let (len, halo) = (scenario.sim_box.len, scenario.max_rc());
         let d = match self.grid {
             Some(g) => hemoscale::kernels::domain::Decomposition::new(g, len, halo),

@@ -47,19 +47,20 @@ impl CommLink {
     }
 
     fn comm(&self) -> Result<MutexGuard<'_, Box<dyn Communicator>>> {
-        self.0.lock().map_err(|_| {
-            KernelError::InconsistentState(
-                "communication between ranks failed: the communicator's lock was poisoned".into(),
-            )
-        })
+        self.0
+            .lock()
+            .map_err(|_| KernelError::InconsistentState(format!("{COMM_FAILED}: the communicator's lock was poisoned")))
     }
 }
 
 /// Tag of the all-gather (the halo tags of the kernels lie below it).
 const GATHER_TAG: u32 = 0x3f00;
 
+/// How every failure of the communication between ranks begins.
+const COMM_FAILED: &str = "communication between ranks failed";
+
 fn comm_error(e: SurrogateError) -> KernelError {
-    let why = format!("communication between ranks failed: {e}");
+    let why = format!("{COMM_FAILED}: {e}");
     match e {
         SurrogateError::PeerLeft(_) => KernelError::PeerLeft(why),
         _ => KernelError::InconsistentState(why),
@@ -209,6 +210,17 @@ pub fn alone<T>(f: impl FnOnce() -> T) -> T {
 /// The ranks of the run on this thread, if it is spread over more than one.
 pub fn current() -> Option<Ranks> {
     WORLD.with(|w| w.borrow().clone()).filter(|r| r.size() > 1)
+}
+
+/// Which of a node's GPUs this rank takes: its rank on the node as the MPI launcher reports it
+/// (`MPI_LOCALRANKID`, MPICH's Hydra; `OMPI_COMM_WORLD_LOCAL_RANK`, Open MPI), else its rank
+/// (in-process ranks share one node), else 0 on one rank. One rank per GPU, as Mirheo and
+/// LAMMPS's GPU package assign them, when a node runs as many ranks as it has GPUs.
+pub fn local_rank() -> usize {
+    let from_env = ["MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().and_then(|s| s.trim().parse().ok()));
+    current().map_or(0, |r| from_env.unwrap_or(r.rank()))
 }
 
 /// True on the rank that writes files and prints: rank 0, or a run on one rank.

@@ -95,47 +95,56 @@ impl RunError {
 /// hardware GPU is used when present, otherwise the CPU with a one-line notice on stderr.
 ///
 /// Inside [`crate::ranks::within`] (several ranks) the engine is this rank's part of a
-/// domain-decomposed CPU run; `auto` then means the CPU, and `gpu` is refused: GPU ranks are not
-/// built yet.
+/// domain-decomposed run; on a GPU its pair forces run on the device
+/// ([`hemoscale_kernels::gpu::rank_forces`]).
 pub fn open_engine(
     backend: Backend,
     system: &DpdSystem,
     state: &ParticleState,
     step: u64,
 ) -> Result<Box<dyn Engine>, KernelError> {
-    if let Some(ranks) = ranks_for(backend)? {
-        return Ok(Box::new(ranks.engine(system, state, step)?));
-    }
-    Ok(match gpu_context(backend)? {
-        Some(ctx) => Box::new(GpuEngine::with_context(ctx, system, state, step)?),
-        None => Box::new(CpuEngine::new(system, state, step)?),
-    })
+    open_on(gpu_context(backend)?, system, state, step, None)
 }
 
-/// The run's ranks when it has several (None on one rank), refusing `--backend gpu` there.
-fn ranks_for(backend: Backend) -> Result<Option<crate::ranks::Ranks>, KernelError> {
-    let ranks = crate::ranks::current();
-    if let Some(r) = ranks.as_ref().filter(|_| backend == Backend::Gpu) {
-        return Err(KernelError::invalid(
-            "backend",
-            "gpu",
-            format!(
-                "a run over {} ranks runs on the CPU (GPU ranks are not built yet): use --backend cpu or auto",
-                r.size()
-            ),
-        ));
+/// The one place an engine is built: on `gpu` (None: the native CPU), with `platelets` (None:
+/// plasma only), decomposed over the run's ranks when it has several (GPU ranks keep the host
+/// engine and compute its pair forces on the device), else the whole box on one engine.
+fn open_on(
+    gpu: Option<GpuContext>,
+    system: &DpdSystem,
+    state: &ParticleState,
+    step: u64,
+    platelets: Option<&PlateletSet>,
+) -> Result<Box<dyn Engine>, KernelError> {
+    if let Some(ranks) = crate::ranks::current() {
+        let e = match platelets {
+            Some(set) => ranks.engine_with_platelets(system, state, step, set)?,
+            None => ranks.engine(system, state, step)?,
+        };
+        return Ok(Box::new(match gpu {
+            Some(ctx) => e.with_gpu_forces(ctx)?,
+            None => e,
+        }));
     }
-    Ok(ranks)
+    Ok(match (gpu, platelets) {
+        (Some(ctx), Some(set)) => Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?),
+        (Some(ctx), None) => Box::new(GpuEngine::with_context(ctx, system, state, step)?),
+        (None, Some(set)) => Box::new(CpuEngine::with_platelets(system, state, step, set)?),
+        (None, None) => Box::new(CpuEngine::new(system, state, step)?),
+    })
 }
 
 /// The GPU `backend` asks for: none for `cpu`; any adapter for `gpu` (lavapipe included; an error
 /// when there is none); a hardware adapter for `auto`, or none, with a notice, when there is
 /// none (the native CPU serves). The one place that choice is made, for engines and inference.
+///
+/// Over ranks each takes the GPU of its rank on the node ([`crate::ranks::local_rank`]).
 pub fn gpu_context(backend: Backend) -> Result<Option<GpuContext>, KernelError> {
+    let nth = crate::ranks::local_rank();
     match backend {
         Backend::Cpu => Ok(None),
-        Backend::Gpu => GpuContext::new(AdapterChoice::Any).map(Some),
-        Backend::Auto => Ok(GpuContext::new(AdapterChoice::HardwareOnly)
+        Backend::Gpu => GpuContext::nth(AdapterChoice::Any, nth).map(Some),
+        Backend::Auto => Ok(GpuContext::nth(AdapterChoice::HardwareOnly, nth)
             .inspect_err(|e| eprintln!("notice: using the native CPU backend ({e})"))
             .ok()),
     }
@@ -253,16 +262,7 @@ pub fn open_with_platelets(
     step: u64,
     platelets: Option<&PlateletSet>,
 ) -> Result<Box<dyn Engine>, RunError> {
-    let Some(set) = platelets else {
-        return Ok(open_engine(backend, system, state, step)?);
-    };
-    if let Some(ranks) = ranks_for(backend)? {
-        return Ok(Box::new(ranks.engine_with_platelets(system, state, step, set)?));
-    }
-    Ok(match gpu_context(backend)? {
-        Some(ctx) => Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?),
-        None => Box::new(CpuEngine::with_platelets(system, state, step, set)?),
-    })
+    Ok(open_on(gpu_context(backend)?, system, state, step, platelets)?)
 }
 
 /// An engine like `like` (the same backend and, on the GPU, the same device) for `state` at
@@ -284,12 +284,7 @@ pub fn reopen(
         ))
         .into());
     }
-    let mut e: Box<dyn Engine> = match (like.gpu_context(), platelets) {
-        (Some(ctx), Some(set)) => Box::new(GpuEngine::with_platelets(ctx, system, state, step, set)?),
-        (Some(ctx), None) => Box::new(GpuEngine::with_context(ctx, system, state, step)?),
-        (None, Some(set)) => open_with_platelets(Backend::Cpu, system, state, step, Some(set))?,
-        (None, None) => open_engine(Backend::Cpu, system, state, step)?,
-    };
+    let mut e = open_on(like.gpu_context(), system, state, step, platelets)?;
     e.add_wall_counts(like.wall_counts()?);
     Ok(e)
 }

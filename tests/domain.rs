@@ -9,20 +9,27 @@
 mod common;
 
 use hemoscale::dsl::Backend;
-use hemoscale::kernels::{CpuEngine, DpdSystem, Engine, Observables, ParticleState};
+use hemoscale::kernels::{CpuEngine, DpdSystem, Engine, GpuContext, Observables, ParticleState};
 use hemoscale::ranks::Ranks;
 use hemoscale::surrogates::comm::threads::ThreadComm;
 
 /// Runs `steps` steps of `state` on `ranks` ranks (threads) and returns the gathered state sorted
 /// by tag, the observables sampled every 10 steps, and rank 0's traffic.
+/// With `gpu`, every rank computes its pair forces on that device (GPU ranks,
+/// `hemoscale_kernels::gpu::rank_forces`).
 fn run_ranks(
     system: &DpdSystem,
     state: &ParticleState,
     ranks: usize,
     steps: u64,
+    gpu: Option<&GpuContext>,
 ) -> (ParticleState, Vec<Observables>, hemoscale::kernels::domain::HaloTraffic) {
     let mut out = ThreadComm::run(ranks, |comm| {
-        let mut e = Ranks::new(comm, None).engine(system, state, 0).expect("engine");
+        let e = Ranks::new(comm, None).engine(system, state, 0).expect("engine");
+        let mut e = match gpu {
+            Some(ctx) => e.with_gpu_forces(ctx.clone()).expect("GPU ranks"),
+            None => e,
+        };
         e.compute_forces().expect("forces");
         let samples = e.run(steps, 10).expect("run");
         let all = e.state().expect("gathered");
@@ -72,16 +79,18 @@ fn nudged(state: &ParticleState) -> ParticleState {
 /// Runs `state` on 1, 2 and 4 ranks: after 10 steps the decomposed trajectories must equal the
 /// single-rank one to 1e-5 (rounding, not yet amplified), and after 100 steps they may differ by
 /// at most 10 times what a one-ulp nudge of the initial positions grows to in the single-rank run
-/// itself (DPD is chaotic, and near walls a rounding can decide a bounce).
-fn compare(name: &str, system: &DpdSystem, state: &ParticleState) {
+/// itself (DPD is chaotic, and near walls a rounding can decide a bounce). With `gpu`, the
+/// decomposed runs are GPU ranks.
+fn compare(name: &str, system: &DpdSystem, state: &ParticleState, gpu: Option<&GpuContext>) {
     let (single10, _) = run_single(system, state, 10);
     let (single, s1) = run_single(system, state, 100);
     let (envelope_x, envelope_v) = max_diffs(&single, &run_single(system, &nudged(state), 100).0, system.sim_box.len);
     for ranks in [2, 4] {
-        let (early, _, _) = run_ranks(system, state, ranks, 10);
+        let name = if gpu.is_some() { format!("{name} (GPU ranks)") } else { name.to_string() };
+        let (early, _, _) = run_ranks(system, state, ranks, 10, gpu);
         assert_eq!(early.len(), state.len(), "{name}: {ranks} ranks conserve the particle count");
         let (dx10, dv10) = max_diffs(&single10, &early, system.sim_box.len);
-        let (many, sp, traffic) = run_ranks(system, state, ranks, 100);
+        let (many, sp, traffic) = run_ranks(system, state, ranks, 100, gpu);
         assert_eq!(many.len(), state.len(), "{name}: {ranks} ranks conserve the particle count");
         let (dx, dv) = max_diffs(&single, &many, system.sim_box.len);
         let (t1, tp) = (s1.last().expect("samples").temperature(), sp.last().expect("samples").temperature());
@@ -110,13 +119,29 @@ fn tube() -> hemoscale::run::Initial {
 fn a_periodic_box_on_two_and_four_ranks_follows_the_single_rank_trajectory() {
     let system = common::standard_system(5184, 0.01, 11);
     let state = hemoscale::kernels::init::random_fluid(&system, 5184);
-    compare("dpd box 12^3", &system, &state);
+    compare("dpd box 12^3", &system, &state, None);
+}
+
+/// GPU ranks (lavapipe in CI): the pair forces on the device, the rest on the host.
+#[test]
+fn a_periodic_box_on_two_and_four_gpu_ranks_follows_the_single_rank_trajectory() {
+    let Some(ctx) = common::gpu_context() else { return };
+    let system = common::standard_system(5184, 0.01, 11);
+    let state = hemoscale::kernels::init::random_fluid(&system, 5184);
+    compare("dpd box 12^3", &system, &state, Some(&ctx));
+}
+
+#[test]
+fn a_tube_with_walls_on_two_and_four_gpu_ranks_follows_the_single_rank_trajectory() {
+    let Some(ctx) = common::gpu_context() else { return };
+    let initial = tube();
+    compare("tube", &initial.system, &initial.state, Some(&ctx));
 }
 
 #[test]
 fn a_tube_with_walls_on_two_and_four_ranks_follows_the_single_rank_trajectory() {
     let initial = tube();
-    compare("tube", &initial.system, &initial.state);
+    compare("tube", &initial.system, &initial.state, None);
 }
 
 /// One number from a sample.
@@ -141,7 +166,7 @@ fn long_runs_on_four_ranks_give_the_single_rank_observables_within_their_error()
     for (name, system, state) in [("dpd box", &box_system, &box_state), ("tube", &t.system, &t.state)] {
         let steps = 3000;
         let (_, s1) = run_single(system, state, steps);
-        let (_, s4, _) = run_ranks(system, state, 4, steps);
+        let (_, s4, _) = run_ranks(system, state, 4, steps, None);
         let production = |s: &[Observables]| s[s.len() / 3..].to_vec();
         let (s1, s4) = (production(&s1), production(&s4));
         let flow = |o: &Observables| o.momentum[0] / o.n as f64;

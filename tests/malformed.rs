@@ -67,7 +67,6 @@ const CASES: &[(&str, &[&str])] = &[
         &["--ranks 8", "no grid of 8 ranks gives bricks at least 2 x halo = 2"],
     ),
     ("run dpd-box --ranks 8 --grid 8x1x1 --set particles=3000", &["brick width along x", "must be >= 2 x halo = 2"]),
-    ("run dpd-box --ranks 2 --backend gpu", &["GPU ranks are not built yet"]),
     ("run dpd-box --time=-1", &["--time = -1: must be > 0"]),
     ("run dpd-box --time 1 --steps 5", &["'--time <TIME>' cannot be used with '--steps <STEPS>'"]),
     // Missing or conflicting pieces.

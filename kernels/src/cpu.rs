@@ -108,6 +108,56 @@ pub struct CpuEngine {
     domain: Option<Box<RankDomain>>,
     /// Positions in the frame of the rank's cell grid (decomposed runs only).
     local_pos: Vec<[f32; 4]>,
+    /// GPU ranks: the pair forces on a device ([`Self::with_gpu_forces`]).
+    gpu: Option<Box<crate::gpu::rank_forces::RankForces>>,
+    /// The owned particles' pair forces as the device returned them.
+    device_force: Vec<[f32; 4]>,
+    /// Wall-clock seconds in [`crate::gpu::rank_forces::RankForces::compute`] (upload, device,
+    /// read-back).
+    device_seconds: f64,
+}
+
+/// The rest of an owned particle's force after the pair sum: the body force (reversed above
+/// `flip_z`) and the near-wall force for mobile particles, then the second half-kick when `kick`.
+/// One definition for the CPU sweep and the device's pair forces alike.
+struct ForceTail<'a> {
+    body_force: [f32; 3],
+    coeff: StepCoeffs,
+    inv_mass: &'a [f32],
+    mobile: &'a [bool],
+    wall_force: Option<&'a crate::walls::Walls>,
+    flip_z: f32,
+    kick: bool,
+}
+
+impl<'a> ForceTail<'a> {
+    fn new(system: &'a DpdSystem, coeff: StepCoeffs, inv_mass: &'a [f32], mobile: &'a [bool], kick: bool) -> Self {
+        Self {
+            body_force: system.body_force,
+            coeff,
+            inv_mass,
+            mobile,
+            wall_force: system.walls.as_ref().filter(|w| w.force.amplitude != 0.0),
+            flip_z: if system.body_force_reversed { 0.5 * system.sim_box.len[2] } else { f32::INFINITY },
+            kick,
+        }
+    }
+
+    #[inline]
+    fn finish(&self, pos: &[f32; 4], t: u32, pair: [f32; 3], f: &mut [f32; 4], v: &mut [f32; 4]) {
+        let t = t as usize;
+        *f = [pair[0], pair[1], pair[2], 0.0];
+        if self.mobile[t] {
+            let fw = self.wall_force.map_or([0.0; 3], |w| w.near_wall_force([pos[0], pos[1], pos[2]]));
+            let sign = if pos[2] >= self.flip_z { -1.0 } else { 1.0 };
+            for k in 0..3 {
+                f[k] += sign * self.body_force[k] + fw[k];
+            }
+        }
+        if self.kick {
+            second_half(v, f, self.inv_mass[t], &self.coeff);
+        }
+    }
 }
 
 impl CpuEngine {
@@ -167,6 +217,30 @@ impl CpuEngine {
         Ok(e)
     }
 
+    /// GPU ranks: this rank's pair forces run on `ctx` ([`crate::gpu::rank_forces`]), while
+    /// integration, migration, the halo exchange and the platelets stay on the host. For a
+    /// decomposed engine only: one GPU holding the whole box runs [`crate::GpuEngine`], which
+    /// keeps every particle on the device.
+    pub fn with_gpu_forces(mut self, ctx: crate::gpu::GpuContext) -> Result<Self> {
+        let Some(d) = self.domain.as_ref() else {
+            return Err(KernelError::invalid(
+                "backend",
+                "gpu",
+                "GPU pair forces serve a rank of a decomposed run; one GPU runs the GPU engine",
+            ));
+        };
+        let (_, extent) = d.decomposition.region(d.rank);
+        let cut = std::array::from_fn(|k| d.decomposition.is_cut(k));
+        let forces = crate::gpu::rank_forces::RankForces::new(ctx, &self.system, self.grid, extent, cut)?;
+        self.gpu = Some(Box::new(forces));
+        Ok(self)
+    }
+
+    /// Wall-clock seconds spent on the device's pair forces, transfers included (0 without).
+    pub fn device_seconds(&self) -> f64 {
+        self.device_seconds
+    }
+
     /// The engine's arrays for `state`, unchecked.
     fn assemble(system: &DpdSystem, state: &ParticleState, step: u64) -> Self {
         let grid = CellGrid::new(system);
@@ -212,6 +286,9 @@ impl CpuEngine {
             platelet_seconds: 0.0,
             domain: None,
             local_pos: Vec::new(),
+            gpu: None,
+            device_force: Vec::new(),
+            device_seconds: 0.0,
             system: system.clone(),
         }
     }
@@ -454,7 +531,10 @@ impl CpuEngine {
 
     /// Forces at the current positions and predicted velocities (plus the body force); with
     /// `kick`, also the second half-kick.
-    fn forces(&mut self, kick: bool) {
+    fn forces(&mut self, kick: bool) -> Result<()> {
+        if self.gpu.is_some() {
+            return self.forces_on_device(kick);
+        }
         let n = self.pos.len();
         if self.sorted_x.len() != n {
             // A decomposed run's count of owned particles and ghosts changes from step to step.
@@ -560,10 +640,8 @@ impl CpuEngine {
         // particles only), kick.
         let out = SyncPtr(self.force.as_mut_ptr());
         let vel = SyncPtr(self.vel.as_mut_ptr());
-        let (bf, c, inv_mass, type_id) = (self.system.body_force, self.coeff, &self.inv_mass, &self.type_id);
-        let (mobile, pos) = (&self.mobile, &self.pos);
-        let wall_force = self.system.walls.as_ref().filter(|w| w.force.amplitude != 0.0);
-        let flip_z = if self.system.body_force_reversed { 0.5 * self.system.sim_box.len[2] } else { f32::INFINITY };
+        let tail = ForceTail::new(&self.system, self.coeff, &self.inv_mass, &self.mobile, kick);
+        let (type_id, pos) = (&self.type_id, &self.pos);
         self.sorted_force.par_iter().zip(entries.par_iter()).with_min_len(4096).for_each(|(sf, &i)| {
             let i = i as usize;
             if i >= n_local {
@@ -571,19 +649,31 @@ impl CpuEngine {
             }
             // SAFETY: `entries` is a permutation, so each i is written by exactly one iteration.
             let (f, v) = unsafe { (&mut *out.get().add(i), &mut *vel.get().add(i)) };
-            let t = type_id[i] as usize;
-            *f = [sf.x, sf.y, sf.z, 0.0];
-            if mobile[t] {
-                let fw = wall_force.map_or([0.0; 3], |w| w.near_wall_force([pos[i][0], pos[i][1], pos[i][2]]));
-                let sign = if pos[i][2] >= flip_z { -1.0 } else { 1.0 };
-                for k in 0..3 {
-                    f[k] += sign * bf[k] + fw[k];
-                }
-            }
-            if kick {
-                second_half(v, f, inv_mass[t], &c);
-            }
+            tail.finish(&pos[i], type_id[i], [sf.x, sf.y, sf.z], f, v);
         });
+        Ok(())
+    }
+
+    /// [`Self::forces`] with the pair forces from the device ([`crate::gpu::rank_forces`]): the
+    /// region's positions go up, the owned particles' forces and virial come back, and the host
+    /// finishes them as the CPU path does.
+    fn forces_on_device(&mut self, kick: bool) -> Result<()> {
+        let n_local = self.n_local();
+        let Some(gpu) = self.gpu.as_mut() else { return Ok(()) };
+        let pos = if self.domain.is_some() { &self.local_pos } else { &self.pos };
+        let t0 = std::time::Instant::now();
+        self.virial =
+            gpu.compute(pos, &self.vpred, &self.type_id, &self.tag, n_local, self.step, &mut self.device_force)?;
+        self.device_seconds += t0.elapsed().as_secs_f64();
+        let tail = ForceTail::new(&self.system, self.coeff, &self.inv_mass, &self.mobile, kick);
+        let (type_id, pos, pair) = (&self.type_id, &self.pos, &self.device_force);
+        self.force[..n_local]
+            .par_iter_mut()
+            .zip(self.vel[..n_local].par_iter_mut())
+            .enumerate()
+            .with_min_len(4096)
+            .for_each(|(i, (f, v))| tail.finish(&pos[i], type_id[i], [pair[i][0], pair[i][1], pair[i][2]], f, v));
+        Ok(())
     }
 
     fn one_step(&mut self) -> Result<()> {
@@ -631,8 +721,7 @@ impl CpuEngine {
                 self.reorder();
             }
         }
-        self.forces(true);
-        Ok(())
+        self.forces(true)
     }
 
     /// `B(h)` of a decomposed run. Each rank sends the owned plasma inside the platelets' reach
@@ -760,13 +849,23 @@ impl CpuEngine {
 
 impl Engine for CpuEngine {
     fn backend(&self) -> BackendKind {
-        BackendKind::Cpu
+        if self.gpu.is_some() {
+            BackendKind::Gpu
+        } else {
+            BackendKind::Cpu
+        }
     }
     fn device_name(&self) -> String {
         let threads = rayon::current_num_threads();
-        match self.decomposition() {
+        let host = match self.decomposition() {
             Some((d, rank)) => format!("native CPU, {threads} threads, rank {rank} of {}", d.size()),
             None => format!("native CPU, {threads} threads"),
+        };
+        match &self.gpu {
+            Some(g) => {
+                format!("{} (pair forces; the host integrates and communicates: {host})", g.context().adapter_name())
+            }
+            None => host,
         }
     }
     fn system(&self) -> &DpdSystem {
@@ -783,7 +882,7 @@ impl Engine for CpuEngine {
         self.vpred.clone_from(&self.vel);
         self.exchange_halo()?;
         self.build_cells();
-        self.forces(false);
+        self.forces(false)?;
         if let Some(p) = self.platelets.as_mut() {
             p.compute_internal_forces();
         }
@@ -845,6 +944,9 @@ impl Engine for CpuEngine {
     fn set_driving(&mut self, driving: Driving) -> Result<()> {
         self.system = driving.applied_to(&self.system)?;
         self.coeffs = pair_coeffs(&self.system);
+        if let Some(g) = self.gpu.as_mut() {
+            g.set_system(&self.system);
+        }
         if let Some(p) = self.platelets.as_mut() {
             p.set_driving(self.system.kt, self.system.walls.as_ref().map(|w| w.motion));
         }
@@ -870,6 +972,9 @@ impl Engine for CpuEngine {
     }
     fn platelet_seconds(&self) -> f64 {
         self.platelet_seconds
+    }
+    fn gpu_context(&self) -> Option<crate::gpu::GpuContext> {
+        self.gpu.as_ref().map(|g| g.context().clone())
     }
     fn domain_report(&mut self) -> Result<Option<crate::domain::DomainReport>> {
         let Some(d) = self.domain.as_mut() else { return Ok(None) };
@@ -897,7 +1002,7 @@ impl Engine for CpuEngine {
         for _ in 0..repeats {
             match pass {
                 Pass::CellList => self.build_cells(),
-                Pass::Forces => self.forces(false),
+                Pass::Forces => self.forces(false)?,
                 Pass::Integrate => self.integrate_first(self.coeff, true),
                 Pass::Step => self.one_step()?,
                 Pass::Halo => {

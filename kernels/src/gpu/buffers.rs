@@ -148,9 +148,19 @@ pub struct Buffers {
 impl Buffers {
     /// Allocates and fills the buffers for `state` at `step`, checking the adapter's limits.
     pub fn new(ctx: &GpuContext, system: &DpdSystem, state: &ParticleState, step: u64) -> Result<Self> {
+        Self::for_grid(ctx, system, &CellGrid::new(system), state, step)
+    }
+
+    /// As [`Buffers::new`] with the cells of `grid` (a rank's region, [`super::rank_forces`]).
+    pub fn for_grid(
+        ctx: &GpuContext,
+        system: &DpdSystem,
+        grid: &CellGrid,
+        state: &ParticleState,
+        step: u64,
+    ) -> Result<Self> {
         let d = &ctx.device;
         let n = state.len() as u64;
-        let grid = CellGrid::new(system);
         let n_cells = grid.n_cells() as u64;
         let max_binding = ctx.limits.max_storage_buffer_binding_size.min(ctx.limits.max_buffer_size);
         let sdf_values: Vec<f32> = system.walls.as_ref().map_or(vec![0.0], |w| w.sdf.gpu_words());
@@ -164,7 +174,7 @@ impl Buffers {
         if n > u64::from(u32::MAX / 2) {
             return Err(KernelError::DeviceLimit(format!("{n} particles exceed 32-bit indexing")));
         }
-        let params = Params::new(system, &grid, n as u32);
+        let params = Params::new(system, grid, n as u32);
         let q = &ctx.queue;
         let filled = |label: &str, data: &[u8]| {
             let b = storage(d, label, data.len() as u64);

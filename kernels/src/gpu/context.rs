@@ -49,6 +49,13 @@ pub struct GpuContext {
 impl GpuContext {
     /// Opens the best adapter: discrete before integrated before virtual before software.
     pub fn new(choice: AdapterChoice) -> Result<Self> {
+        Self::nth(choice, 0)
+    }
+
+    /// As [`GpuContext::new`], taking the `nth` (modulo their count) of the adapters that are
+    /// equally best, in the order the instance lists them: rank r of a node with several GPUs
+    /// takes GPU r, one rank per GPU.
+    pub fn nth(choice: AdapterChoice, nth: usize) -> Result<Self> {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
         let rank = |t: wgpu::DeviceType| match t {
@@ -59,7 +66,9 @@ impl GpuContext {
             wgpu::DeviceType::Cpu => 4,
         };
         let mut found: Vec<String> = Vec::new();
-        let mut best: Option<wgpu::Adapter> = None;
+        // Vulkan before GL on the same kind of device.
+        let key = |x: &wgpu::AdapterInfo| (rank(x.device_type), x.backend != wgpu::Backend::Vulkan);
+        let mut best: Vec<wgpu::Adapter> = Vec::new();
         for a in adapters {
             let info = a.get_info();
             found.push(format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type));
@@ -67,13 +76,14 @@ impl GpuContext {
             if software && choice == AdapterChoice::HardwareOnly {
                 continue;
             }
-            // Vulkan before GL on the same kind of device.
-            let key = |x: &wgpu::AdapterInfo| (rank(x.device_type), x.backend != wgpu::Backend::Vulkan);
-            if best.as_ref().is_none_or(|b| key(&info) < key(&b.get_info())) {
-                best = Some(a);
+            match best.first().map(|b| key(&info).cmp(&key(&b.get_info()))) {
+                None | Some(std::cmp::Ordering::Less) => best = vec![a],
+                Some(std::cmp::Ordering::Equal) => best.push(a),
+                Some(std::cmp::Ordering::Greater) => {}
             }
         }
-        let adapter = best.ok_or_else(|| {
+        let count = best.len().max(1);
+        let adapter = best.into_iter().nth(nth % count).ok_or_else(|| {
             KernelError::NoAdapter(if found.is_empty() {
                 "no adapter at all (install a Vulkan driver, e.g. mesa-vulkan-drivers)".into()
             } else {

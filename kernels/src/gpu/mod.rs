@@ -38,6 +38,7 @@ pub mod kernel;
 pub mod mts;
 pub mod nonbonded;
 pub mod observables;
+pub mod rank_forces;
 pub mod rng_batch;
 pub mod scan;
 pub mod walls_batch;

@@ -1,0 +1,240 @@
+//! GPU ranks: the DPD pair forces of one rank's brick on a wgpu device, for a domain-decomposed
+//! run ([`crate::domain`]).
+//!
+//! Why this split. Over MPI the halo and the migrants travel through host memory anyway (the
+//! buffers are staged through the host), so the host engine ([`crate::CpuEngine::decomposed`])
+//! keeps what is cheap and communicates: integration, bounce-back, migration, the halo exchange
+//! and the platelets. The device does what is dear, the pair forces: the sum over every
+//! particle's neighbours, where nearly all of a step's arithmetic lies. Each step the
+//! host uploads the owned particles and ghosts in the frame of the rank's cell grid
+//! (`RankDomain::local_positions`: ghosts from across the periodic boundary sit beside the
+//! brick), the device builds the cell list of the region and gathers each owned particle's force
+//! with the kernel of `dpd.wgsl`, and the host reads back the owned particles' forces and
+//! per-particle virials, then adds the body and near-wall forces and kicks, as on the CPU.
+//!
+//! Along cut axes the region ends at the halo, which is not periodic. The kernel wraps cell
+//! neighbours and takes the minimum image with `Params::box_len`; here `box_len` along cut axes
+//! is four times the region's extent, which turns the minimum image off, and cells that the
+//! wrap joins across the region's two ends lie at least one cell edge (>= the cut-off) apart
+//! when an axis has three cells or more (with fewer, every cell is visited once anyway), so
+//! their pairs fail the cut-off. The body force and the walls are left out of the uniform
+//! (zero body force, no distance field): the host adds them, in the global frame.
+//!
+//! The pair noise is keyed by the two tags and the step, so whoever computes a pair draws the
+//! same numbers ([`crate::rng`]). A rank's forces agree with the CPU sweep's up to the order of
+//! the sums, as the single-GPU engine's do.
+//!
+//! Not built yet (`docs/scaling.md`): keeping the particles on the device between steps, and
+//! computing the interior while the halo is in flight.
+
+use super::buffers::{Buffers, Params};
+use super::cell_list::CellListKernels;
+use super::context::GpuContext;
+use super::dpd::Dpd;
+use super::kernel::dispatch;
+use super::scan::{Scan, ScanWorkspace};
+use crate::cell_list::CellGrid;
+use crate::dpd::pair_coeffs;
+use crate::error::{KernelError, Result};
+use crate::state::ParticleState;
+use crate::system::DpdSystem;
+
+/// Bytes read back per owned particle: the force (one vec4) and the half pair virial (two).
+const READ_BYTES: u64 = 48;
+
+/// Device buffers for a number of particles, grown by a quarter when a step needs more.
+struct Sized {
+    capacity: usize,
+    b: Buffers,
+    cells: wgpu::BindGroup,
+    dpd: wgpu::BindGroup,
+    scan: ScanWorkspace,
+    staging: wgpu::Buffer,
+}
+
+/// The pair forces of one rank's particles on a device. Built by
+/// [`crate::CpuEngine::with_gpu_forces`]; see the module documentation for the split.
+pub struct RankForces {
+    ctx: GpuContext,
+    cells: CellListKernels,
+    scan: Scan,
+    dpd: Dpd,
+    system: DpdSystem,
+    grid: CellGrid,
+    /// `box_len` of the uniform: the box along uncut axes, four region extents along cut ones.
+    len: [f32; 3],
+    sized: Option<Sized>,
+    max_dim: u32,
+    // Upload scratch: positions with type bits in `w`, predicted velocities with tag bits.
+    up_pos: Vec<[f32; 4]>,
+    up_vel: Vec<[f32; 4]>,
+}
+
+impl RankForces {
+    /// Compiles the kernels on `ctx` for `system` on the cell grid `grid` of a rank's region of
+    /// edges `extent`; `cut` marks the axes the decomposition cuts.
+    pub fn new(ctx: GpuContext, system: &DpdSystem, grid: CellGrid, extent: [f32; 3], cut: [bool; 3]) -> Result<Self> {
+        let d = &ctx.device;
+        let (cells, scan, dpd) = (CellListKernels::new(d), Scan::new(d), Dpd::new(d));
+        let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
+        let len = std::array::from_fn(|k| if cut[k] { 4.0 * extent[k] } else { system.sim_box.len[k] });
+        ctx.sync()?;
+        Ok(Self {
+            ctx,
+            cells,
+            scan,
+            dpd,
+            system: system.clone(),
+            grid,
+            len,
+            sized: None,
+            max_dim,
+            up_pos: Vec::new(),
+            up_vel: Vec::new(),
+        })
+    }
+
+    /// The device.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// Takes new pair coefficients (a variant changed the thermostat or the conservative force).
+    pub fn set_system(&mut self, system: &DpdSystem) {
+        self.system = system.clone();
+        if let Some(s) = &self.sized {
+            self.ctx.queue.write_buffer(&s.b.pairs, 0, bytemuck::cast_slice(&pair_coeffs(system)));
+        }
+    }
+
+    /// The uniform for `n` particles: the system's, with the region's cells and lengths, and
+    /// neither body force nor walls (the host adds those).
+    fn params(&self, n: usize) -> Params {
+        let mut p = Params::new(&self.system, &self.grid, n as u32);
+        for k in 0..3 {
+            p.box_len[k] = self.len[k];
+            p.inv_len[k] = 1.0 / self.len[k];
+        }
+        p.body_force = [0.0; 4];
+        p.sdf_dims[3] = 0;
+        p.wall[3] = 0.0;
+        p
+    }
+
+    /// Buffers for at least `n` particles.
+    fn ensure(&mut self, n: usize) -> Result<()> {
+        if self.sized.as_ref().is_some_and(|s| s.capacity >= n) {
+            return Ok(());
+        }
+        let capacity = (n + n / 4).max(64);
+        // The buffers' contents are uploaded at every call; the zero state only sizes them.
+        let zeros = ParticleState {
+            pos: vec![[0.0; 3]; capacity],
+            vel: vec![[0.0; 3]; capacity],
+            force: vec![[0.0; 3]; capacity],
+            type_id: vec![0; capacity],
+            tag: vec![0; capacity],
+            n_local: capacity,
+        };
+        let mut plain = self.system.clone();
+        plain.walls = None; // the host's: no distance field on the device
+        let b = Buffers::for_grid(&self.ctx, &plain, &self.grid, &zeros, 0)?;
+        let d = &self.ctx.device;
+        let staging = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("rank forces read back"),
+            size: READ_BYTES * capacity as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.sized = Some(Sized {
+            capacity,
+            cells: self.cells.bind(d, &b),
+            dpd: self.dpd.bind(d, &b),
+            scan: self.scan.workspace(d, &self.ctx.queue, &b.counts, &b.start, b.n_cells + 1),
+            staging,
+            b,
+        });
+        Ok(())
+    }
+
+    /// Pair forces on the first `owned` of the particles at `pos` (the region's frame) with
+    /// predicted velocities `vpred`, types and tags, at `step` (the noise key). Writes them to
+    /// `force` (`owned` entries) and returns the owned particles' pair virial (xx, yy, zz, xy,
+    /// xz, yz), each pair counted half per side as [`crate::dpd`]'s weighted sweep does.
+    #[allow(clippy::too_many_arguments)]
+    pub fn compute(
+        &mut self,
+        pos: &[[f32; 4]],
+        vpred: &[[f32; 4]],
+        type_id: &[u32],
+        tag: &[u32],
+        owned: usize,
+        step: u64,
+        force: &mut Vec<[f32; 4]>,
+    ) -> Result<[f64; 6]> {
+        let n = pos.len();
+        force.clear();
+        if owned == 0 {
+            return Ok([0.0; 6]);
+        }
+        self.ensure(n)?;
+        self.up_pos.clear();
+        self.up_pos.extend(pos.iter().zip(type_id).map(|(p, &t)| [p[0], p[1], p[2], f32::from_bits(t)]));
+        self.up_vel.clear();
+        self.up_vel.extend(vpred.iter().zip(tag).map(|(v, &t)| [v[0], v[1], v[2], f32::from_bits(t)]));
+        let params = self.params(n);
+        let (Some(s), q) = (self.sized.as_ref(), &self.ctx.queue) else {
+            return Err(KernelError::Gpu("rank force buffers missing after allocation".into()));
+        };
+        q.write_buffer(&s.b.params, 0, bytemuck::bytes_of(&params));
+        q.write_buffer(&s.b.sim, 0, bytemuck::cast_slice(&[step as u32, (step >> 32) as u32, 0, 0]));
+        q.write_buffer(&s.b.pos, 0, bytemuck::cast_slice(&self.up_pos));
+        q.write_buffer(&s.b.vpred, 0, bytemuck::cast_slice(&self.up_vel));
+        let m = self.max_dim;
+        let mut enc =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rank forces") });
+        enc.clear_buffer(&s.b.counts, 0, None);
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("rank forces"),
+                timestamp_writes: None,
+            });
+            dispatch(&mut pass, &self.cells.assign, &s.cells, n as u32, 64, m);
+            self.scan.record(&mut pass, &s.scan, m);
+            dispatch(&mut pass, &self.cells.scatter, &s.cells, n as u32, 64, m);
+            dispatch(&mut pass, &self.cells.sort, &s.cells, s.b.n_cells, 64, m);
+            // Owned particles come first: the ghosts' forces are their owners' business.
+            dispatch(&mut pass, &self.dpd.forces_only, &s.dpd, owned as u32, 64, m);
+        }
+        let f_bytes = 16 * owned as u64;
+        enc.copy_buffer_to_buffer(&s.b.force, 0, &s.staging, 0, f_bytes);
+        enc.copy_buffer_to_buffer(&s.b.virial, 0, &s.staging, f_bytes, 2 * f_bytes);
+        let _index = q.submit([enc.finish()]);
+        let bytes = READ_BYTES * owned as u64;
+        let (tx, rx) = std::sync::mpsc::channel();
+        s.staging.map_async(wgpu::MapMode::Read, ..bytes, move |r| {
+            // The receiver lives until `recv` below; a send error cannot happen.
+            let _ignored = tx.send(r);
+        });
+        self.ctx.sync()?;
+        rx.recv()
+            .map_err(|_| KernelError::Gpu("read-back callback dropped".into()))?
+            .map_err(|e| KernelError::Gpu(format!("mapping for read-back failed: {e}")))?;
+        let mut virial = [0.0f64; 6];
+        {
+            let view =
+                s.staging.get_mapped_range(..bytes).map_err(|e| KernelError::Gpu(format!("mapped range: {e}")))?;
+            let words: &[[f32; 4]] = bytemuck::cast_slice(&view);
+            let (f, w) = words.split_at(owned);
+            force.extend_from_slice(f);
+            for r in w.chunks_exact(2) {
+                let v = [r[0][0], r[0][1], r[0][2], r[0][3], r[1][0], r[1][1]];
+                for k in 0..6 {
+                    virial[k] += f64::from(v[k]);
+                }
+            }
+        }
+        s.staging.unmap();
+        Ok(virial)
+    }
+}
