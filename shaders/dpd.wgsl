@@ -46,7 +46,9 @@ fn skip_offset(d: i32, n: u32) -> bool {
 
 @compute @workgroup_size(64)
 fn forces(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = thread_index(gid, nwg, 64u);
+    // sim[3]: the first particle of the dispatch (0 but for GPU ranks' boundary pass, which
+    // follows the interior's: gpu/rank_forces.rs).
+    let i = thread_index(gid, nwg, 64u) + sim[3];
     if (i >= params.n) {
         return;
     }

@@ -259,7 +259,12 @@ fn fluid_volume_weights_balance_a_stenosis() {
 /// The platelet particles' positions after `steps` steps of `initial` on `ranks` ranks (1: the
 /// single-domain engine), with the gathered plasma sorted by tag. Every rank advances every
 /// platelet on the same gathered plasma, so their copies must agree bit for bit.
-fn run_with_platelets(initial: &hemoscale::run::Initial, ranks: usize, steps: u64) -> Platelets {
+fn run_with_platelets(
+    initial: &hemoscale::run::Initial,
+    ranks: usize,
+    steps: u64,
+    gpu: Option<&GpuContext>,
+) -> Platelets {
     let set = initial.platelets.as_ref().expect("a scenario with platelets");
     let go = |e: &mut CpuEngine| {
         e.compute_forces().expect("forces");
@@ -273,7 +278,11 @@ fn run_with_platelets(initial: &hemoscale::run::Initial, ranks: usize, steps: u6
     }
     let mut out = ThreadComm::run(ranks, |comm| {
         let r = Ranks::new(comm, None);
-        go(&mut r.engine_with_platelets(&initial.system, &initial.state, 0, set).expect("engine"))
+        let e = r.engine_with_platelets(&initial.system, &initial.state, 0, set).expect("engine");
+        go(&mut match gpu {
+            Some(ctx) => e.with_gpu_forces(ctx.clone()).expect("GPU ranks"),
+            None => e,
+        })
     });
     let first = out.remove(0);
     for (plasma, platelets, bonds) in &out {
@@ -310,7 +319,15 @@ fn max_platelet_diff(a: &[[f32; 4]], b: &[[f32; 4]], len: [f32; 3]) -> f32 {
 #[test]
 fn a_platelet_in_couette_flow_on_two_and_four_ranks_follows_the_single_rank_trajectory() {
     let initial = scenario_initial("shear-flip");
-    compare_with_platelets("shear-flip", &initial);
+    compare_with_platelets("shear-flip", &initial, None);
+}
+
+/// GPU ranks with a platelet: the plasma's pair forces on the device, the platelet on the host.
+#[test]
+fn a_platelet_in_couette_flow_on_two_and_four_gpu_ranks_follows_the_single_rank_trajectory() {
+    let Some(ctx) = common::gpu_context() else { return };
+    let initial = scenario_initial("shear-flip");
+    compare_with_platelets("shear-flip (GPU ranks)", &initial, Some(&ctx));
 }
 
 /// `aggregation` (three activated platelets at an adhesive wall patch in shear) on 2 and 4 ranks:
@@ -320,7 +337,7 @@ fn a_platelet_in_couette_flow_on_two_and_four_ranks_follows_the_single_rank_traj
 #[test]
 fn adhering_platelets_on_two_and_four_ranks_follow_the_single_rank_trajectory() {
     let initial = scenario_initial("aggregation");
-    compare_with_platelets("aggregation", &initial);
+    compare_with_platelets("aggregation", &initial, None);
 }
 
 /// The initial conditions of the built-in `name` with its defaults (seed 5).
@@ -332,24 +349,25 @@ fn scenario_initial(name: &str) -> hemoscale::run::Initial {
 }
 
 /// Runs `initial` (with platelets) on 1, 2 and 4 ranks and holds the decomposed runs to 10 times
-/// the one-ulp envelope after 10 and 100 steps, for the plasma and the platelet particles.
-fn compare_with_platelets(name: &str, initial: &hemoscale::run::Initial) {
+/// the one-ulp envelope after 10 and 100 steps, for the plasma and the platelet particles. With
+/// `gpu`, the decomposed runs are GPU ranks.
+fn compare_with_platelets(name: &str, initial: &hemoscale::run::Initial, gpu: Option<&GpuContext>) {
     let len = initial.system.sim_box.len;
-    let (single10, plat10, _) = run_with_platelets(initial, 1, 10);
-    let (single, plat, bonds) = run_with_platelets(initial, 1, 100);
+    let (single10, plat10, _) = run_with_platelets(initial, 1, 10, None);
+    let (single, plat, bonds) = run_with_platelets(initial, 1, 100, None);
     let nudged_initial = hemoscale::run::Initial { state: nudged(&initial.state), ..initial.clone() };
-    let (nudged_plasma, nudged_plat, _) = run_with_platelets(&nudged_initial, 1, 100);
+    let (nudged_plasma, nudged_plat, _) = run_with_platelets(&nudged_initial, 1, 100, None);
     let (envelope_x, envelope_v) = max_diffs(&single, &nudged_plasma, len);
     let envelope_p = max_platelet_diff(&plat, &nudged_plat, len);
-    let (nudged10, nudged_plat10, _) = run_with_platelets(&nudged_initial, 1, 10);
+    let (nudged10, nudged_plat10, _) = run_with_platelets(&nudged_initial, 1, 10, None);
     let (e10_x, e10_v) = max_diffs(&single10, &nudged10, len);
     let e10_p = max_platelet_diff(&plat10, &nudged_plat10, len);
     println!("{name}, one-ulp nudge after 10 steps: plasma {e10_x:.2e}, {e10_v:.2e}, platelet {e10_p:.2e}");
     for ranks in [2, 4] {
-        let (early, early_plat, _) = run_with_platelets(initial, ranks, 10);
+        let (early, early_plat, _) = run_with_platelets(initial, ranks, 10, gpu);
         let (dx10, dv10) = max_diffs(&single10, &early, len);
         let dp10 = max_platelet_diff(&plat10, &early_plat, len);
-        let (many, many_plat, many_bonds) = run_with_platelets(initial, ranks, 100);
+        let (many, many_plat, many_bonds) = run_with_platelets(initial, ranks, 100, gpu);
         assert_eq!(many.len(), initial.state.len(), "{name}: {ranks} ranks conserve the particle count");
         assert_eq!(many_bonds, bonds, "{name}: {ranks} ranks form the same adhesion bonds");
         let (dx, dv) = max_diffs(&single, &many, len);

@@ -11,6 +11,8 @@
 //! - A run resumed from a checkpoint on the ranks that wrote it continues bit for bit; on other
 //!   rank counts, to summation order as above.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -109,6 +111,43 @@ fn mpirun_two_and_four_ranks_agree_with_threads_and_one_rank() {
             }
             println!("{scenario}: {p} MPI ranks = {p} threads bit for bit; against one rank, temperature and pressure within {w:.2e} (relative) over {steps} steps");
             assert!(w < 1e-3, "{scenario}, {p} ranks: {w}");
+        }
+    }
+}
+
+/// GPU ranks (lavapipe in CI): each MPI process computes its pair forces on the device
+/// (`hemoscale_kernels::gpu::rank_forces`). MPI and thread ranks give the same bytes; against
+/// the single-GPU run (the same initial state: a scenario's wall particles are equilibrated on
+/// the backend it runs on), temperature and pressure within 1e-3 over 100 steps.
+#[cfg(feature = "mpi")]
+#[test]
+fn mpirun_gpu_ranks_agree_with_threads_and_one_rank() {
+    if common::gpu_context().is_none() {
+        return;
+    }
+    for (scenario, sets) in [("dpd-box", vec!["--set", "particles=6000"]), ("tube", vec![])] {
+        let d = scratch(&format!("gpu-{scenario}"));
+        let args = |backend: &'static str, extra: &[&'static str]| -> Vec<&str> {
+            let mut a = vec!["run", scenario, "--backend", backend, "--steps", "100", "--thermo", "10"];
+            a.extend(sets.iter().copied());
+            a.extend(extra);
+            a
+        };
+        let one = hemoscale(0, &args("gpu", &[]), &d.join("one"));
+        let reference = thermo(&d.join("one"));
+        for p in [2usize, 4] {
+            let mpi = hemoscale(p, &args("gpu", &[]), &d.join(format!("mpi{p}")));
+            let ranks = if p == 2 { "2" } else { "4" };
+            let threads = hemoscale(0, &args("gpu", &["--ranks", ranks]), &d.join(format!("threads{p}")));
+            let header = String::from_utf8_lossy(&mpi.stdout).lines().next().unwrap_or_default().to_string();
+            assert!(header.contains("on gpu (") && header.contains("pair forces"), "{scenario}: {header}");
+            assert_eq!(particles(&mpi), particles(&one), "{scenario}: {p} MPI GPU ranks hold every particle");
+            assert_eq!(particles(&threads), particles(&one));
+            let (m, t) = (thermo(&d.join(format!("mpi{p}"))), thermo(&d.join(format!("threads{p}"))));
+            assert_eq!(m, t, "{scenario}: {p} MPI GPU ranks and {p} GPU thread ranks give the same bits");
+            let w = worst(&m, &reference);
+            println!("{scenario}: {p} MPI GPU ranks = {p} GPU thread ranks bit for bit; against one GPU, temperature and pressure within {w:.2e} (relative) over 100 steps");
+            assert!(w < 1e-3, "{scenario}, {p} GPU ranks: {w}");
         }
     }
 }

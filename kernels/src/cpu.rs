@@ -112,8 +112,10 @@ pub struct CpuEngine {
     gpu: Option<Box<crate::gpu::rank_forces::RankForces>>,
     /// The owned particles' pair forces as the device returned them.
     device_force: Vec<[f32; 4]>,
-    /// Wall-clock seconds in [`crate::gpu::rank_forces::RankForces::compute`] (upload, device,
-    /// read-back).
+    /// The owned particles in the order the device takes them (interior first).
+    device_order: Vec<u32>,
+    /// Wall-clock seconds from the start of the device's forces to their read-back, the halo
+    /// exchange they overlap included.
     device_seconds: f64,
 }
 
@@ -288,6 +290,7 @@ impl CpuEngine {
             local_pos: Vec::new(),
             gpu: None,
             device_force: Vec::new(),
+            device_order: Vec::new(),
             device_seconds: 0.0,
             system: system.clone(),
         }
@@ -532,9 +535,6 @@ impl CpuEngine {
     /// Forces at the current positions and predicted velocities (plus the body force); with
     /// `kick`, also the second half-kick.
     fn forces(&mut self, kick: bool) -> Result<()> {
-        if self.gpu.is_some() {
-            return self.forces_on_device(kick);
-        }
         let n = self.pos.len();
         if self.sorted_x.len() != n {
             // A decomposed run's count of owned particles and ghosts changes from step to step.
@@ -654,22 +654,35 @@ impl CpuEngine {
         Ok(())
     }
 
-    /// [`Self::forces`] with the pair forces from the device ([`crate::gpu::rank_forces`]): the
-    /// region's positions go up, the owned particles' forces and virial come back, and the host
-    /// finishes them as the CPU path does.
+    /// GPU ranks' forces ([`crate::gpu::rank_forces`]), with the halo exchange they overlap:
+    /// the interior particles' forces go to the device, the ghosts are exchanged meanwhile,
+    /// then the device adds the boundary layer and returns the owned particles' pair forces, and
+    /// the host finishes them as the CPU path does. `self` holds no ghosts on entry.
     fn forces_on_device(&mut self, kick: bool) -> Result<()> {
-        let n_local = self.n_local();
-        let Some(gpu) = self.gpu.as_mut() else { return Ok(()) };
-        let pos = if self.domain.is_some() { &self.local_pos } else { &self.pos };
+        let (Some(gpu), Some(d)) = (self.gpu.as_mut(), self.domain.as_ref()) else {
+            return Err(KernelError::InconsistentState("GPU rank forces without a device or a domain".into()));
+        };
+        let owned = d.n_local;
+        let pos = &self.pos[..owned];
+        self.device_order.clear();
+        self.device_order.extend((0..owned as u32).filter(|&i| d.is_interior(&pos[i as usize])));
+        let interior = self.device_order.len();
+        self.device_order.extend((0..owned as u32).filter(|&i| !d.is_interior(&pos[i as usize])));
+        d.local_positions(pos, &mut self.local_pos);
         let t0 = std::time::Instant::now();
-        self.virial =
-            gpu.compute(pos, &self.vpred, &self.type_id, &self.tag, n_local, self.step, &mut self.device_force)?;
+        gpu.begin(&self.local_pos, &self.vpred, &self.type_id, &self.tag, &self.device_order, interior, self.step)?;
+        self.exchange_halo()?;
+        let (Some(gpu), Some(d)) = (self.gpu.as_mut(), self.domain.as_ref()) else {
+            return Err(KernelError::InconsistentState("GPU rank forces without a device or a domain".into()));
+        };
+        d.append_local_positions(&self.pos[owned..], &mut self.local_pos);
+        self.virial = gpu.finish(&self.local_pos, &self.vpred, &self.type_id, &self.tag, &mut self.device_force)?;
         self.device_seconds += t0.elapsed().as_secs_f64();
         let tail = ForceTail::new(&self.system, self.coeff, &self.inv_mass, &self.mobile, kick);
         let (type_id, pos, pair) = (&self.type_id, &self.pos, &self.device_force);
-        self.force[..n_local]
+        self.force[..owned]
             .par_iter_mut()
-            .zip(self.vel[..n_local].par_iter_mut())
+            .zip(self.vel[..owned].par_iter_mut())
             .enumerate()
             .with_min_len(4096)
             .for_each(|(i, (f, v))| tail.finish(&pos[i], type_id[i], [pair[i][0], pair[i][1], pair[i][2]], f, v));
@@ -712,6 +725,9 @@ impl CpuEngine {
                 // Owned particles only, before the ghosts arrive.
                 self.build_cells();
                 self.reorder();
+            }
+            if self.gpu.is_some() {
+                return self.forces_on_device(true);
             }
             self.exchange_halo()?;
             self.build_cells();
@@ -880,9 +896,13 @@ impl Engine for CpuEngine {
     fn compute_forces(&mut self) -> Result<()> {
         self.drop_ghosts();
         self.vpred.clone_from(&self.vel);
-        self.exchange_halo()?;
-        self.build_cells();
-        self.forces(false)?;
+        if self.gpu.is_some() {
+            self.forces_on_device(false)?;
+        } else {
+            self.exchange_halo()?;
+            self.build_cells();
+            self.forces(false)?;
+        }
         if let Some(p) = self.platelets.as_mut() {
             p.compute_internal_forces();
         }
@@ -1002,6 +1022,11 @@ impl Engine for CpuEngine {
         for _ in 0..repeats {
             match pass {
                 Pass::CellList => self.build_cells(),
+                // GPU ranks overlap the halo exchange with the forces: the pass holds both.
+                Pass::Forces if self.gpu.is_some() => {
+                    self.drop_ghosts();
+                    self.forces_on_device(false)?;
+                }
                 Pass::Forces => self.forces(false)?,
                 Pass::Integrate => self.integrate_first(self.coeff, true),
                 Pass::Step => self.one_step()?,

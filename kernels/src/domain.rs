@@ -712,13 +712,27 @@ impl RankDomain {
         Ok(())
     }
 
+    /// Whether an owned particle at `p` lies farther than the halo width from every face of the
+    /// brick across which ghosts go: the particles [`Self::exchange_halo`] sends none of. All
+    /// of its neighbours within the cut-off are then owned, so its forces need no ghost, and GPU
+    /// ranks compute them while the halo is in flight ([`crate::gpu::rank_forces`]).
+    pub(crate) fn is_interior(&self, p: &[f32; 4]) -> bool {
+        let h = self.decomposition.halo;
+        (0..3).filter(|&k| self.decomposition.is_cut(k)).all(|k| p[k] >= self.lo[k] + h && p[k] < self.hi[k] - h)
+    }
+
     /// Positions in the frame of this rank's cell grid: shifted by the region's origin and
     /// unwrapped across the periodic boundary along cut axes, so ghosts from across it sit
     /// beside the brick.
     pub(crate) fn local_positions(&self, pos: &[[f32; 4]], out: &mut Vec<[f32; 4]>) {
+        out.clear();
+        self.append_local_positions(pos, out);
+    }
+
+    /// As [`Self::local_positions`], appending to `out`.
+    pub(crate) fn append_local_positions(&self, pos: &[[f32; 4]], out: &mut Vec<[f32; 4]>) {
         let l = self.decomposition.box_len;
         let cut: [bool; 3] = std::array::from_fn(|k| self.decomposition.is_cut(k));
-        out.clear();
         out.extend(pos.iter().map(|p| {
             let mut u = *p;
             for k in (0..3).filter(|&k| cut[k]) {

@@ -135,7 +135,8 @@ pub struct Buffers {
     pub vpred2: wgpu::Buffer,
     /// Reorder scratch for `cell_of`.
     pub cell2: wgpu::Buffer,
-    /// `[step_lo, step_hi, sample_slot, 0]`.
+    /// `[step_lo, step_hi, sample_slot, first]`: `first` offsets the force kernel's particles
+    /// (GPU ranks' boundary pass, [`super::rank_forces`]; 0 otherwise).
     pub sim: wgpu::Buffer,
     /// Reduction records, `MAX_SAMPLES x REDUCE_GROUPS x 16` f32.
     pub partials: wgpu::Buffer,

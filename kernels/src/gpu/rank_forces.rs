@@ -52,6 +52,16 @@ struct Sized {
     staging: wgpu::Buffer,
 }
 
+/// A step between [`RankForces::begin`] and [`RankForces::finish`].
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    owned: usize,
+    interior: usize,
+    /// Owned particles and ghosts (the ghosts are known at `finish`).
+    total: usize,
+    step: u64,
+}
+
 /// The pair forces of one rank's particles on a device. Built by
 /// [`crate::CpuEngine::with_gpu_forces`]; see the module documentation for the split.
 pub struct RankForces {
@@ -65,6 +75,10 @@ pub struct RankForces {
     len: [f32; 3],
     sized: Option<Sized>,
     max_dim: u32,
+    /// The step begun and not yet finished.
+    pending: Option<Pending>,
+    /// The owned particles' host indices in device order (interior first).
+    order: Vec<u32>,
     // Upload scratch: positions with type bits in `w`, predicted velocities with tag bits.
     up_pos: Vec<[f32; 4]>,
     up_vel: Vec<[f32; 4]>,
@@ -89,6 +103,8 @@ impl RankForces {
             len,
             sized: None,
             max_dim,
+            pending: None,
+            order: Vec::new(),
             up_pos: Vec::new(),
             up_vel: Vec::new(),
         })
@@ -157,39 +173,93 @@ impl RankForces {
         Ok(())
     }
 
-    /// Pair forces on the first `owned` of the particles at `pos` (the region's frame) with
-    /// predicted velocities `vpred`, types and tags, at `step` (the noise key). Writes them to
-    /// `force` (`owned` entries) and returns the owned particles' pair virial (xx, yy, zz, xy,
-    /// xz, yz), each pair counted half per side as [`crate::dpd`]'s weighted sweep does.
+    /// Starts a step's pair forces: uploads the owned particles (`order`: their indices into
+    /// `pos` and the other columns, the `interior` ones first; positions in the region's frame,
+    /// predicted velocities, types, tags), builds the cell list of the owned particles and
+    /// submits the interior particles' forces, without waiting. The noise key is `step`.
     #[allow(clippy::too_many_arguments)]
-    pub fn compute(
+    pub fn begin(
         &mut self,
         pos: &[[f32; 4]],
         vpred: &[[f32; 4]],
         type_id: &[u32],
         tag: &[u32],
-        owned: usize,
+        order: &[u32],
+        interior: usize,
         step: u64,
-        force: &mut Vec<[f32; 4]>,
-    ) -> Result<[f64; 6]> {
-        let n = pos.len();
-        force.clear();
-        if owned == 0 {
-            return Ok([0.0; 6]);
-        }
-        self.ensure(n)?;
+    ) -> Result<()> {
+        // Room for last step's ghosts too, so that the boundary pass rarely reallocates.
+        let room = order.len() + self.pending.map_or(0, |p| p.total.saturating_sub(p.owned));
+        self.ensure(room)?;
         self.up_pos.clear();
-        self.up_pos.extend(pos.iter().zip(type_id).map(|(p, &t)| [p[0], p[1], p[2], f32::from_bits(t)]));
         self.up_vel.clear();
-        self.up_vel.extend(vpred.iter().zip(tag).map(|(v, &t)| [v[0], v[1], v[2], f32::from_bits(t)]));
-        let params = self.params(n);
-        let (Some(s), q) = (self.sized.as_ref(), &self.ctx.queue) else {
-            return Err(KernelError::Gpu("rank force buffers missing after allocation".into()));
-        };
-        q.write_buffer(&s.b.params, 0, bytemuck::bytes_of(&params));
-        q.write_buffer(&s.b.sim, 0, bytemuck::cast_slice(&[step as u32, (step >> 32) as u32, 0, 0]));
+        for &i in order {
+            let (p, v, i) = (pos[i as usize], vpred[i as usize], i as usize);
+            self.up_pos.push([p[0], p[1], p[2], f32::from_bits(type_id[i])]);
+            self.up_vel.push([v[0], v[1], v[2], f32::from_bits(tag[i])]);
+        }
+        self.order.clear();
+        self.order.extend_from_slice(order);
+        let owned = order.len();
+        self.pending = Some(Pending { owned, interior, total: owned, step });
+        let s = self.sized()?;
+        let q = &self.ctx.queue;
         q.write_buffer(&s.b.pos, 0, bytemuck::cast_slice(&self.up_pos));
         q.write_buffer(&s.b.vpred, 0, bytemuck::cast_slice(&self.up_vel));
+        self.submit_pass(owned, 0, interior, step, None)
+    }
+
+    /// Ends the step [`Self::begin`] started: uploads the ghosts (`pos` and the other columns
+    /// from index `owned` on, in their order), builds the cell list of the owned particles and
+    /// ghosts, computes the boundary particles' forces and waits. Writes the owned particles'
+    /// pair forces to `force` in the host's order (the `order` given to `begin`) and returns
+    /// their pair virial (xx, yy, zz, xy, xz, yz), each pair counted half per side as
+    /// [`crate::dpd`]'s weighted sweep does.
+    pub fn finish(
+        &mut self,
+        pos: &[[f32; 4]],
+        vpred: &[[f32; 4]],
+        type_id: &[u32],
+        tag: &[u32],
+        force: &mut Vec<[f32; 4]>,
+    ) -> Result<[f64; 6]> {
+        let Some(mut p) = self.pending.take() else {
+            return Err(KernelError::InconsistentState("GPU rank forces finished without a start".into()));
+        };
+        p.total = pos.len();
+        let (owned, step) = (p.owned, p.step);
+        self.up_pos.truncate(owned);
+        self.up_vel.truncate(owned);
+        for i in owned..p.total {
+            let (x, v) = (pos[i], vpred[i]);
+            self.up_pos.push([x[0], x[1], x[2], f32::from_bits(type_id[i])]);
+            self.up_vel.push([v[0], v[1], v[2], f32::from_bits(tag[i])]);
+        }
+        // More ghosts than room: new buffers, so the interior's forces are gone; the boundary
+        // pass then computes every owned particle.
+        let first = if self.sized.as_ref().is_some_and(|s| s.capacity >= p.total) { p.interior } else { 0 };
+        self.ensure(p.total)?;
+        let from = if first == 0 { 0 } else { owned };
+        let s = self.sized()?;
+        let q = &self.ctx.queue;
+        q.write_buffer(&s.b.pos, 16 * from as u64, bytemuck::cast_slice(&self.up_pos[from..]));
+        q.write_buffer(&s.b.vpred, 16 * from as u64, bytemuck::cast_slice(&self.up_vel[from..]));
+        self.submit_pass(p.total, first, owned, step, Some(owned))?;
+        self.read_back(owned, force)
+    }
+
+    fn sized(&self) -> Result<&Sized> {
+        self.sized.as_ref().ok_or_else(|| KernelError::Gpu("GPU rank force buffers missing".into()))
+    }
+
+    /// One submission: the cell list of the first `n` particles, then the forces of particles
+    /// `first..end` (the kernel's offset `sim[3]`), and with `copy`, the copy of that many owned
+    /// particles' forces and virials to the read-back buffer.
+    fn submit_pass(&self, n: usize, first: usize, end: usize, step: u64, copy: Option<usize>) -> Result<()> {
+        let s = self.sized()?;
+        let q = &self.ctx.queue;
+        q.write_buffer(&s.b.params, 0, bytemuck::bytes_of(&self.params(n)));
+        q.write_buffer(&s.b.sim, 0, bytemuck::cast_slice(&[step as u32, (step >> 32) as u32, 0, first as u32]));
         let m = self.max_dim;
         let mut enc =
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rank forces") });
@@ -203,13 +273,29 @@ impl RankForces {
             self.scan.record(&mut pass, &s.scan, m);
             dispatch(&mut pass, &self.cells.scatter, &s.cells, n as u32, 64, m);
             dispatch(&mut pass, &self.cells.sort, &s.cells, s.b.n_cells, 64, m);
-            // Owned particles come first: the ghosts' forces are their owners' business.
-            dispatch(&mut pass, &self.dpd.forces_only, &s.dpd, owned as u32, 64, m);
+            if end > first {
+                dispatch(&mut pass, &self.dpd.forces_only, &s.dpd, (end - first) as u32, 64, m);
+            }
         }
-        let f_bytes = 16 * owned as u64;
-        enc.copy_buffer_to_buffer(&s.b.force, 0, &s.staging, 0, f_bytes);
-        enc.copy_buffer_to_buffer(&s.b.virial, 0, &s.staging, f_bytes, 2 * f_bytes);
+        if let Some(owned) = copy {
+            let owned = owned as u64;
+            enc.copy_buffer_to_buffer(&s.b.force, 0, &s.staging, 0, 16 * owned);
+            enc.copy_buffer_to_buffer(&s.b.virial, 0, &s.staging, 16 * owned, 32 * owned);
+        }
         let _index = q.submit([enc.finish()]);
+        Ok(())
+    }
+
+    /// Waits for the device and reads the owned particles' forces (scattered to the host's
+    /// order) and virial sum.
+    fn read_back(&self, owned: usize, force: &mut Vec<[f32; 4]>) -> Result<[f64; 6]> {
+        let s = self.sized()?;
+        force.clear();
+        force.resize(owned, [0.0; 4]);
+        let mut virial = [0.0f64; 6];
+        if owned == 0 {
+            return self.ctx.sync().map(|()| virial);
+        }
         let bytes = READ_BYTES * owned as u64;
         let (tx, rx) = std::sync::mpsc::channel();
         s.staging.map_async(wgpu::MapMode::Read, ..bytes, move |r| {
@@ -220,13 +306,14 @@ impl RankForces {
         rx.recv()
             .map_err(|_| KernelError::Gpu("read-back callback dropped".into()))?
             .map_err(|e| KernelError::Gpu(format!("mapping for read-back failed: {e}")))?;
-        let mut virial = [0.0f64; 6];
         {
             let view =
                 s.staging.get_mapped_range(..bytes).map_err(|e| KernelError::Gpu(format!("mapped range: {e}")))?;
             let words: &[[f32; 4]] = bytemuck::cast_slice(&view);
             let (f, w) = words.split_at(owned);
-            force.extend_from_slice(f);
+            for (&i, f) in self.order.iter().zip(f) {
+                force[i as usize] = *f;
+            }
             for r in w.chunks_exact(2) {
                 let v = [r[0][0], r[0][1], r[0][2], r[0][3], r[1][0], r[1][1]];
                 for k in 0..6 {
