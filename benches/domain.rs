@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the domain decomposition (`hemoscale_kernels::domain`) on ranks that
 //! are threads of this process (the in-process communicator): the halo exchange, the migration
-//! scan with its messages, and the whole step, on 1, 2 and 4 ranks. Throughput is in particles
-//! of the whole system per second.
+//! scan with its messages, and the whole step, on 1, 2 and 4 ranks; and GPU ranks
+//! (`gpu::rank_forces`): their forces (the halo exchange they overlap included) and their whole
+//! step. Throughput is in particles of the whole system per second.
 //!
 //! `cargo bench --bench domain`; `HEMOSCALE_BENCH_SIZES=24000` restricts the sizes. Rank 0 is
 //! timed; the other ranks run the same passes in lockstep on their own threads (every pass is
@@ -11,6 +12,7 @@
 use std::sync::mpsc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hemoscale::kernels::gpu::{AdapterChoice, GpuContext};
 use hemoscale::kernels::{init, DpdSystem, Engine, Pass, SimBox};
 use hemoscale::ranks::Ranks;
 use hemoscale::surrogates::comm::threads::ThreadComm;
@@ -32,22 +34,40 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(std::time::Duration::from_secs(1));
     group.measurement_time(std::time::Duration::from_secs(3));
+    // GPU ranks share one adapter here (lavapipe or a hardware GPU); without one they are skipped.
+    let gpu = GpuContext::new(AdapterChoice::Any).inspect_err(|e| eprintln!("no GPU ranks: {e}")).ok();
     for n in sizes() {
         let system = DpdSystem::standard(SimBox::cubic((n as f32 / 3.0).cbrt()), 1);
         let state = init::random_fluid(&system, n);
         group.throughput(Throughput::Elements(n as u64));
         for ranks in [1usize, 2, 4] {
-            for (name, pass) in [("halo", Pass::Halo), ("migrate", Pass::Migrate), ("step", Pass::Step)] {
-                if ranks == 1 && pass != Pass::Step {
-                    continue; // nothing to exchange on one rank
+            let passes = [
+                ("halo", Pass::Halo, false),
+                ("migrate", Pass::Migrate, false),
+                ("step", Pass::Step, false),
+                ("gpu-forces", Pass::Forces, true),
+                ("gpu-step", Pass::Step, true),
+            ];
+            for (name, pass, on_gpu) in passes {
+                if ranks == 1 && (pass != Pass::Step || on_gpu) {
+                    continue; // nothing to exchange on one rank; one GPU runs the GPU engine
                 }
+                let gpu = match (on_gpu, &gpu) {
+                    (false, _) => None,
+                    (true, Some(ctx)) => Some(ctx),
+                    (true, None) => continue,
+                };
                 let mut comms = ThreadComm::world(ranks).into_iter();
                 let root = Ranks::new(Box::new(comms.next().expect("rank 0")), None);
                 let open = |r: &Ranks| -> Box<dyn Engine> {
                     let mut e: Box<dyn Engine> = if ranks == 1 {
                         Box::new(hemoscale::kernels::CpuEngine::new(&system, &state, 0).expect("engine"))
                     } else {
-                        Box::new(r.engine(&system, &state, 0).expect("engine"))
+                        let e = r.engine(&system, &state, 0).expect("engine");
+                        match gpu {
+                            Some(ctx) => Box::new(e.with_gpu_forces(ctx.clone()).expect("GPU ranks")),
+                            None => Box::new(e),
+                        }
                     };
                     e.compute_forces().expect("forces");
                     let _ = e.run(20, 0).expect("warm-up");

@@ -114,6 +114,8 @@ pub struct CpuEngine {
     device_force: Vec<[f32; 4]>,
     /// The owned particles in the order the device takes them (interior first).
     device_order: Vec<u32>,
+    /// The last forces' virial is still on the device: [`Self::sums`] reads it when it needs it.
+    virial_on_device: bool,
     /// Wall-clock seconds from the start of the device's forces to their read-back, the halo
     /// exchange they overlap included.
     device_seconds: f64,
@@ -291,6 +293,7 @@ impl CpuEngine {
             gpu: None,
             device_force: Vec::new(),
             device_order: Vec::new(),
+            virial_on_device: false,
             device_seconds: 0.0,
             system: system.clone(),
         }
@@ -676,7 +679,8 @@ impl CpuEngine {
             return Err(KernelError::InconsistentState("GPU rank forces without a device or a domain".into()));
         };
         d.append_local_positions(&self.pos[owned..], &mut self.local_pos);
-        self.virial = gpu.finish(&self.local_pos, &self.vpred, &self.type_id, &self.tag, &mut self.device_force)?;
+        gpu.finish(&self.local_pos, &self.vpred, &self.type_id, &self.tag, &mut self.device_force)?;
+        self.virial_on_device = true;
         self.device_seconds += t0.elapsed().as_secs_f64();
         let tail = ForceTail::new(&self.system, self.coeff, &self.inv_mass, &self.mobile, kick);
         let (type_id, pos, pair) = (&self.type_id, &self.pos, &self.device_force);
@@ -840,6 +844,10 @@ impl CpuEngine {
             for a in 0..6 {
                 k[a] += l[a];
             }
+        }
+        if let Some(gpu) = self.gpu.as_ref().filter(|_| self.virial_on_device) {
+            self.virial = gpu.virial()?;
+            self.virial_on_device = false;
         }
         let mut virial = self.virial;
         if let Some(d) = self.domain.as_mut() {

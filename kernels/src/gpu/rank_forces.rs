@@ -9,8 +9,9 @@
 //! host uploads the owned particles and ghosts in the frame of the rank's cell grid
 //! (`RankDomain::local_positions`: ghosts from across the periodic boundary sit beside the
 //! brick), the device builds the cell list of the region and gathers each owned particle's force
-//! with the kernel of `dpd.wgsl`, and the host reads back the owned particles' forces and
-//! per-particle virials, then adds the body and near-wall forces and kicks, as on the CPU.
+//! with the kernel of `dpd.wgsl`, and the host reads back the owned particles' forces (their
+//! virials only when an observable is sampled), then adds the body and near-wall forces and
+//! kicks, as on the CPU.
 //!
 //! Along cut axes the region ends at the halo, which is not periodic. The kernel wraps cell
 //! neighbours and takes the minimum image with `Params::box_len`; here `box_len` along cut axes
@@ -31,7 +32,7 @@ use super::buffers::{Buffers, Params};
 use super::cell_list::CellListKernels;
 use super::context::GpuContext;
 use super::dpd::Dpd;
-use super::kernel::dispatch;
+use super::kernel::{dispatch, read_back};
 use super::scan::{Scan, ScanWorkspace};
 use crate::cell_list::CellGrid;
 use crate::dpd::pair_coeffs;
@@ -39,8 +40,9 @@ use crate::error::{KernelError, Result};
 use crate::state::ParticleState;
 use crate::system::DpdSystem;
 
-/// Bytes read back per owned particle: the force (one vec4) and the half pair virial (two).
-const READ_BYTES: u64 = 48;
+/// Bytes read back per owned particle and step: the force (one vec4). The per-particle virials
+/// (two vec4) stay on the device until an observable needs them ([`RankForces::virial`]).
+const READ_BYTES: u64 = 16;
 
 /// Device buffers for a number of particles, grown by a quarter when a step needs more.
 struct Sized {
@@ -77,6 +79,8 @@ pub struct RankForces {
     max_dim: u32,
     /// The step begun and not yet finished.
     pending: Option<Pending>,
+    /// The last finished step (whose virials the device holds).
+    done: Option<Pending>,
     /// The owned particles' host indices in device order (interior first).
     order: Vec<u32>,
     // Upload scratch: positions with type bits in `w`, predicted velocities with tag bits.
@@ -104,6 +108,7 @@ impl RankForces {
             sized: None,
             max_dim,
             pending: None,
+            done: None,
             order: Vec::new(),
             up_pos: Vec::new(),
             up_vel: Vec::new(),
@@ -212,9 +217,7 @@ impl RankForces {
     /// Ends the step [`Self::begin`] started: uploads the ghosts (`pos` and the other columns
     /// from index `owned` on, in their order), builds the cell list of the owned particles and
     /// ghosts, computes the boundary particles' forces and waits. Writes the owned particles'
-    /// pair forces to `force` in the host's order (the `order` given to `begin`) and returns
-    /// their pair virial (xx, yy, zz, xy, xz, yz), each pair counted half per side as
-    /// [`crate::dpd`]'s weighted sweep does.
+    /// pair forces to `force` in the host's order (the `order` given to `begin`).
     pub fn finish(
         &mut self,
         pos: &[[f32; 4]],
@@ -222,7 +225,7 @@ impl RankForces {
         type_id: &[u32],
         tag: &[u32],
         force: &mut Vec<[f32; 4]>,
-    ) -> Result<[f64; 6]> {
+    ) -> Result<()> {
         let Some(mut p) = self.pending.take() else {
             return Err(KernelError::InconsistentState("GPU rank forces finished without a start".into()));
         };
@@ -245,7 +248,29 @@ impl RankForces {
         q.write_buffer(&s.b.pos, 16 * from as u64, bytemuck::cast_slice(&self.up_pos[from..]));
         q.write_buffer(&s.b.vpred, 16 * from as u64, bytemuck::cast_slice(&self.up_vel[from..]));
         self.submit_pass(p.total, first, owned, step, Some(owned))?;
-        self.read_back(owned, force)
+        self.done = Some(p);
+        self.read_forces(owned, force)
+    }
+
+    /// The pair virial (xx, yy, zz, xy, xz, yz) of the owned particles at the last finished
+    /// step, each pair counted half per side as [`crate::dpd`]'s weighted sweep does; read from
+    /// the device on demand (waits), summed in device order.
+    pub fn virial(&self) -> Result<[f64; 6]> {
+        let mut virial = [0.0f64; 6];
+        let (Some(p), Some(s)) = (self.done, self.sized.as_ref()) else { return Ok(virial) };
+        if p.owned == 0 {
+            return Ok(virial);
+        }
+        let bytes = read_back(&self.ctx.device, &self.ctx.queue, &s.b.virial, 32 * p.owned as u64)?;
+        self.ctx.take_errors()?;
+        let words: &[[f32; 4]] = bytemuck::cast_slice(&bytes);
+        for r in words.chunks_exact(2) {
+            let v = [r[0][0], r[0][1], r[0][2], r[0][3], r[1][0], r[1][1]];
+            for k in 0..6 {
+                virial[k] += f64::from(v[k]);
+            }
+        }
+        Ok(virial)
     }
 
     fn sized(&self) -> Result<&Sized> {
@@ -254,7 +279,7 @@ impl RankForces {
 
     /// One submission: the cell list of the first `n` particles, then the forces of particles
     /// `first..end` (the kernel's offset `sim[3]`), and with `copy`, the copy of that many owned
-    /// particles' forces and virials to the read-back buffer.
+    /// particles' forces to the read-back buffer.
     fn submit_pass(&self, n: usize, first: usize, end: usize, step: u64, copy: Option<usize>) -> Result<()> {
         let s = self.sized()?;
         let q = &self.ctx.queue;
@@ -280,21 +305,19 @@ impl RankForces {
         if let Some(owned) = copy {
             let owned = owned as u64;
             enc.copy_buffer_to_buffer(&s.b.force, 0, &s.staging, 0, 16 * owned);
-            enc.copy_buffer_to_buffer(&s.b.virial, 0, &s.staging, 16 * owned, 32 * owned);
         }
         let _index = q.submit([enc.finish()]);
         Ok(())
     }
 
-    /// Waits for the device and reads the owned particles' forces (scattered to the host's
-    /// order) and virial sum.
-    fn read_back(&self, owned: usize, force: &mut Vec<[f32; 4]>) -> Result<[f64; 6]> {
+    /// Waits for the device and reads the owned particles' forces, scattered to the host's
+    /// order.
+    fn read_forces(&self, owned: usize, force: &mut Vec<[f32; 4]>) -> Result<()> {
         let s = self.sized()?;
         force.clear();
         force.resize(owned, [0.0; 4]);
-        let mut virial = [0.0f64; 6];
         if owned == 0 {
-            return self.ctx.sync().map(|()| virial);
+            return self.ctx.sync();
         }
         let bytes = READ_BYTES * owned as u64;
         let (tx, rx) = std::sync::mpsc::channel();
@@ -309,19 +332,12 @@ impl RankForces {
         {
             let view =
                 s.staging.get_mapped_range(..bytes).map_err(|e| KernelError::Gpu(format!("mapped range: {e}")))?;
-            let words: &[[f32; 4]] = bytemuck::cast_slice(&view);
-            let (f, w) = words.split_at(owned);
+            let f: &[[f32; 4]] = bytemuck::cast_slice(&view);
             for (&i, f) in self.order.iter().zip(f) {
                 force[i as usize] = *f;
             }
-            for r in w.chunks_exact(2) {
-                let v = [r[0][0], r[0][1], r[0][2], r[0][3], r[1][0], r[1][1]];
-                for k in 0..6 {
-                    virial[k] += f64::from(v[k]);
-                }
-            }
         }
         s.staging.unmap();
-        Ok(virial)
+        Ok(())
     }
 }
