@@ -3,14 +3,17 @@
 # ranks (threads sharing one rayon pool), and MPI ranks with one thread each. Prints one table row
 # per run: setup, particles, particle-steps/s, halo bytes per step (measured and model).
 #
-# usage: scripts/bench-ranks.sh [BINARY] [PARTICLES...]
+# usage: [BACKEND=gpu] scripts/bench-ranks.sh [BINARY] [PARTICLES...]
 #   BINARY: a hemoscale built with --features mpi (MPICC=mpicc.mpich cargo build --release
 #   --features mpi), default target/release/hemoscale; PARTICLES default 96000.
+#   BACKEND=gpu: GPU ranks (pair forces on the device, kernels/src/gpu/rank_forces.rs) and one
+#   GPU engine instead of the CPU rows; each MPI rank takes the GPU of its node rank.
 set -euo pipefail
 bin=${1:-target/release/hemoscale}
 shift || true
 sizes=("${@:-96000}")
 steps=${STEPS:-300}
+backend=${BACKEND:-cpu}
 out=$(mktemp -d)
 row() { # label, particles, json
   python3 - "$1" "$2" "$3" <<'PY'
@@ -27,16 +30,18 @@ PY
 echo "| setup | particles | particle-steps/s | halo bytes/step | model |"
 echo "|---|---|---|---|---|"
 for n in "${sizes[@]}"; do
-  common=(run dpd-box --backend cpu --set "particles=$n" --steps "$steps" --thermo "$steps" --out "$out/o")
+  common=(run dpd-box --backend "$backend" --set "particles=$n" --steps "$steps" --thermo "$steps" --out "$out/o")
   "$bin" "${common[@]}" --summary-json "$out/a.json" >/dev/null
-  row "1 rank, 2 threads" "$n" "$out/a.json"
-  RAYON_NUM_THREADS=1 "$bin" "${common[@]}" --summary-json "$out/b.json" >/dev/null
-  row "1 rank, 1 thread" "$n" "$out/b.json"
+  row "1 rank ($backend), 2 threads" "$n" "$out/a.json"
+  if [ "$backend" = cpu ]; then
+    RAYON_NUM_THREADS=1 "$bin" "${common[@]}" --summary-json "$out/b.json" >/dev/null
+    row "1 rank, 1 thread" "$n" "$out/b.json"
+  fi
   for p in 2 4; do
     "$bin" "${common[@]}" --ranks "$p" --summary-json "$out/t$p.json" >/dev/null
-    row "$p in-process ranks, 2 threads shared" "$n" "$out/t$p.json"
+    row "$p in-process $backend ranks, 2 threads shared" "$n" "$out/t$p.json"
     RAYON_NUM_THREADS=1 mpirun.mpich -n "$p" "$bin" "${common[@]}" --summary-json "$out/m$p.json" >/dev/null
-    row "mpirun.mpich -n $p, 1 thread each" "$n" "$out/m$p.json"
+    row "mpirun.mpich -n $p ($backend), 1 thread each" "$n" "$out/m$p.json"
   done
 done
 rm -rf "$out"

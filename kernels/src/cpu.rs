@@ -752,7 +752,7 @@ impl CpuEngine {
     /// platelet particle that moved farther than the margin during `B(h)` may have missed plasma,
     /// so it stops the run.
     fn advance_platelets_gathered(&mut self) -> Result<()> {
-        const WORDS: usize = 8; // position, velocity, tag, type
+        const WORDS: usize = crate::domain::HALO_WORDS; // position, velocity, type, tag
         let (Some(plat), Some(domain)) = (self.platelets.as_mut(), self.domain.as_mut()) else {
             return Ok(());
         };
@@ -776,9 +776,7 @@ impl CpuEngine {
         let mine: Vec<usize> = (0..domain.n_local).into_par_iter().filter(near).collect();
         let mut words = Vec::with_capacity(mine.len() * WORDS);
         for &i in &mine {
-            crate::domain::push_f32s(&mut words, &self.pos[i][..3]);
-            crate::domain::push_f32s(&mut words, &self.vel[i][..3]);
-            words.extend([self.tag[i], self.type_id[i]]);
+            crate::domain::push_view_record(&mut words, &self.pos[i], &self.vel[i], self.type_id[i], self.tag[i]);
         }
         let blocks = domain.all_gather(bytemuck::cast_slice(&words))?;
         let (mut gpos, mut gvel, mut gtag, mut gtype) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -788,11 +786,11 @@ impl CpuEngine {
                 offset = gtag.len();
             }
             for w in crate::domain::words_of(bytes, WORDS)?.chunks_exact(WORDS) {
-                let f = |k: usize| f32::from_bits(w[k]);
-                gpos.push([f(0), f(1), f(2), 0.0]);
-                gvel.push([f(3), f(4), f(5), 0.0]);
-                gtag.push(w[6]);
-                gtype.push(w[7]);
+                let (p, v, t, g) = crate::domain::view_record(w);
+                gpos.push(p);
+                gvel.push(v);
+                gtype.push(t);
+                gtag.push(g);
             }
         }
         let before = plat.positions().to_vec();

@@ -440,8 +440,24 @@ pub const MIGRATION_WORDS: usize = 14;
 pub const HALO_WORDS: usize = 8;
 
 /// Appends records to a message, word by word.
-pub(crate) fn push_f32s(out: &mut Vec<u32>, v: &[f32]) {
+fn push_f32s(out: &mut Vec<u32>, v: &[f32]) {
     out.extend(v.iter().map(|x| x.to_bits()));
+}
+
+/// Appends the [`HALO_WORDS`]-word record of a particle that another rank reads but does not
+/// own: position, a velocity, type and tag. A ghost carries its predicted velocity (what the
+/// pair forces read); the plasma gathered around platelets its current one
+/// ([`crate::CpuEngine::decomposed_with_platelets`]).
+pub(crate) fn push_view_record(out: &mut Vec<u32>, pos: &[f32; 4], vel: &[f32; 4], type_id: u32, tag: u32) {
+    push_f32s(out, &pos[..3]);
+    push_f32s(out, &vel[..3]);
+    out.extend([type_id, tag]);
+}
+
+/// Position, velocity, type and tag of a record written by [`push_view_record`].
+pub(crate) fn view_record(r: &[u32]) -> ([f32; 4], [f32; 4], u32, u32) {
+    let f = |k: usize| [f32::from_bits(r[k]), f32::from_bits(r[k + 1]), f32::from_bits(r[k + 2]), 0.0];
+    (f(0), f(3), r[6], r[7])
 }
 
 /// The most samples of the weight [`Decomposition::weighted`] takes (about a second of distance
@@ -526,22 +542,19 @@ impl Columns<'_> {
 
     /// Appends entry `i`'s ghost record: what the pair forces read.
     fn push_ghost(&self, i: usize, out: &mut Vec<u32>) {
-        push_f32s(out, &self.pos[i][..3]);
-        push_f32s(out, &self.vpred[i][..3]);
-        out.push(self.type_id[i]);
-        out.push(self.tag[i]);
+        push_view_record(out, &self.pos[i], &self.vpred[i], self.type_id[i], self.tag[i]);
     }
 
     /// Appends ghosts from ghost records (their velocity is the predicted one, their force zero).
     fn append_ghosts(&mut self, words: &[u32]) {
         for r in words.chunks_exact(HALO_WORDS) {
-            let f = |k: usize| [f32::from_bits(r[k]), f32::from_bits(r[k + 1]), f32::from_bits(r[k + 2]), 0.0];
-            self.pos.push(f(0));
-            self.vel.push(f(3));
-            self.vpred.push(f(3));
+            let (pos, vpred, type_id, tag) = view_record(r);
+            self.pos.push(pos);
+            self.vel.push(vpred);
+            self.vpred.push(vpred);
             self.force.push([0.0; 4]);
-            self.type_id.push(r[6]);
-            self.tag.push(r[7]);
+            self.type_id.push(type_id);
+            self.tag.push(tag);
         }
     }
 }
