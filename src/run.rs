@@ -145,7 +145,11 @@ pub fn gpu_context(backend: Backend) -> Result<Option<GpuContext>, KernelError> 
         Backend::Cpu => Ok(None),
         Backend::Gpu => GpuContext::nth(AdapterChoice::Any, nth).map(Some),
         Backend::Auto => Ok(GpuContext::nth(AdapterChoice::HardwareOnly, nth)
-            .inspect_err(|e| eprintln!("notice: using the native CPU backend ({e})"))
+            .inspect_err(|e| {
+                if crate::ranks::is_root() {
+                    eprintln!("notice: using the native CPU backend ({e})");
+                }
+            })
             .ok()),
     }
 }

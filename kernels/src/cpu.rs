@@ -108,6 +108,8 @@ pub struct CpuEngine {
     domain: Option<Box<RankDomain>>,
     /// Positions in the frame of the rank's cell grid (decomposed runs only).
     local_pos: Vec<[f32; 4]>,
+    /// The plasma gathered around the platelets of a decomposed run, kept between steps.
+    gathered: Gathered,
     /// GPU ranks: the pair forces on a device ([`Self::with_gpu_forces`]).
     gpu: Option<Box<crate::gpu::rank_forces::RankForces>>,
     /// The owned particles' pair forces as the device returned them.
@@ -119,6 +121,24 @@ pub struct CpuEngine {
     /// Wall-clock seconds from the start of the device's forces to their read-back, the halo
     /// exchange they overlap included.
     device_seconds: f64,
+}
+
+/// What [`CpuEngine::advance_platelets_gathered`] works on each step, kept so a step allocates
+/// only the received messages.
+#[derive(Default)]
+struct Gathered {
+    /// Each platelet's reach: centre and radius.
+    reach: Vec<([f32; 3], f32)>,
+    /// This rank's plasma within reach, and its records.
+    mine: Vec<usize>,
+    words: Vec<u32>,
+    // The gathered plasma of all ranks, in rank order.
+    pos: Vec<[f32; 4]>,
+    vel: Vec<[f32; 4]>,
+    tag: Vec<u32>,
+    type_id: Vec<u32>,
+    /// The platelet particles' positions before the step (the displacement check).
+    before: Vec<[f32; 4]>,
 }
 
 /// The rest of an owned particle's force after the pair sum: the body force (reversed above
@@ -290,6 +310,7 @@ impl CpuEngine {
             platelet_seconds: 0.0,
             domain: None,
             local_pos: Vec::new(),
+            gathered: Gathered::default(),
             gpu: None,
             device_force: Vec::new(),
             device_order: Vec::new(),
@@ -756,10 +777,10 @@ impl CpuEngine {
         let (Some(plat), Some(domain)) = (self.platelets.as_mut(), self.domain.as_mut()) else {
             return Ok(());
         };
+        let g = &mut self.gathered;
         let margin = plat.set().params.skin;
-        let reach = plat.plasma_reach(margin);
-        let len = self.coeff.len;
-        let pos = &self.pos;
+        plat.plasma_reach(margin, &mut g.reach);
+        let (len, pos, reach) = (self.coeff.len, &self.pos, &g.reach);
         let near = |i: &usize| {
             let p = pos[*i];
             reach.iter().any(|(c, r)| {
@@ -773,33 +794,40 @@ impl CpuEngine {
                 d2 < r * r
             })
         };
-        let mine: Vec<usize> = (0..domain.n_local).into_par_iter().filter(near).collect();
-        let mut words = Vec::with_capacity(mine.len() * WORDS);
-        for &i in &mine {
-            crate::domain::push_view_record(&mut words, &self.pos[i], &self.vel[i], self.type_id[i], self.tag[i]);
+        g.mine.clear();
+        g.mine.par_extend((0..domain.n_local).into_par_iter().filter(near));
+        g.words.clear();
+        for &i in &g.mine {
+            crate::domain::push_view_record(&mut g.words, &self.pos[i], &self.vel[i], self.type_id[i], self.tag[i]);
         }
-        let blocks = domain.all_gather(bytemuck::cast_slice(&words))?;
-        let (mut gpos, mut gvel, mut gtag, mut gtype) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let blocks = domain.all_gather(bytemuck::cast_slice(&g.words))?;
+        for v in [&mut g.pos, &mut g.vel] {
+            v.clear();
+        }
+        g.tag.clear();
+        g.type_id.clear();
         let mut offset = 0;
         for (r, bytes) in blocks.iter().enumerate() {
             if r == domain.rank {
-                offset = gtag.len();
+                offset = g.tag.len();
             }
             for w in crate::domain::words_of(bytes, WORDS)?.chunks_exact(WORDS) {
-                let (p, v, t, g) = crate::domain::view_record(w);
-                gpos.push(p);
-                gvel.push(v);
-                gtype.push(t);
-                gtag.push(g);
+                let (p, v, t, tag) = crate::domain::view_record(w);
+                g.pos.push(p);
+                g.vel.push(v);
+                g.type_id.push(t);
+                g.tag.push(tag);
             }
         }
-        let before = plat.positions().to_vec();
-        let mut view = PlasmaView { pos: &gpos, vel: &mut gvel, tag: &gtag, type_id: &gtype, inv_mass: &self.inv_mass };
+        g.before.clear();
+        g.before.extend_from_slice(plat.positions());
+        let mut view =
+            PlasmaView { pos: &g.pos, vel: &mut g.vel, tag: &g.tag, type_id: &g.type_id, inv_mass: &self.inv_mass };
         plat.advance(&mut view, self.step)?;
-        for (k, &i) in mine.iter().enumerate() {
-            self.vel[i] = gvel[offset + k];
+        for (k, &i) in g.mine.iter().enumerate() {
+            self.vel[i] = g.vel[offset + k];
         }
-        let moved = plat.max_displacement(&before);
+        let moved = plat.max_displacement(&g.before);
         if moved >= margin {
             return Err(KernelError::InconsistentState(format!(
                 "step {}: a platelet particle moved {moved} in one plasma step, more than the {margin} margin within which a decomposed run gathers the plasma around platelets; lower dt",

@@ -394,23 +394,20 @@ impl PlateletCpu {
     }
 
     /// Where plasma can enter the interface during the next `B(h)`: per platelet, a centre and a
-    /// radius. The radius is the platelet's extent from its centre (minimum image, so a platelet
-    /// across the periodic boundary stays whole), plus the interface cut-off and pair-list skin,
-    /// plus `margin` for the platelet particles' own motion during `B(h)`. A decomposed engine
+    /// radius, written to `out`. The radius is the platelet's extent from its centre (minimum
+    /// image, so a platelet across the periodic boundary stays whole), plus the interface cut-off
+    /// and pair-list skin, plus `margin` for the platelet particles' own motion during `B(h)`. A decomposed engine
     /// gathers the plasma inside these spheres from every rank ([`crate::CpuEngine`]).
-    pub fn plasma_reach(&self, margin: f32) -> Vec<([f32; 3], f32)> {
+    pub fn plasma_reach(&self, margin: f32, out: &mut Vec<([f32; 3], f32)>) {
         let n = self.set.per_platelet();
         let extra = self.coeffs.rc2.sqrt() + self.set.params.skin + margin;
-        self.pos
-            .chunks_exact(n)
-            .map(|p| {
-                let d: Vec<Vec3> = p.iter().map(|x| self.min_image(*x, p[0])).collect();
-                let mean = d.iter().copied().sum::<Vec3>() / n as f32;
-                let r = d.iter().map(|x| (*x - mean).length()).fold(0.0, f32::max);
-                let c = Vec3::new(p[0][0], p[0][1], p[0][2]) + mean;
-                ([c.x, c.y, c.z], r + extra)
-            })
-            .collect()
+        out.clear();
+        out.extend(self.pos.chunks_exact(n).map(|p| {
+            let mean = p.iter().map(|x| self.min_image(*x, p[0])).sum::<Vec3>() / n as f32;
+            let r = p.iter().map(|x| (self.min_image(*x, p[0]) - mean).length()).fold(0.0, f32::max);
+            let c = Vec3::new(p[0][0], p[0][1], p[0][2]) + mean;
+            ([c.x, c.y, c.z], r + extra)
+        }));
     }
 
     /// `a - b` under the minimum-image convention of the box.
