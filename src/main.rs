@@ -679,13 +679,7 @@ impl Layout {
             let results = hemoscale::surrogates::comm::threads::ThreadComm::run(p, |comm| {
                 run_on_ranks(hemoscale::ranks::Ranks::new(comm, self.grid), scenario, opts, &probe).0
             });
-            // Rank 0's result, unless it only failed because another rank did.
-            let mut results: Vec<_> = results.into_iter().collect();
-            let own = |r: &Result<_, RunError>| {
-                !matches!(r, Err(RunError::Kernel(hemoscale::kernels::KernelError::PeerLeft(_))))
-            };
-            let pick = results.iter().position(|r| r.is_err() && own(r)).unwrap_or(0);
-            return (results.swap_remove(pick), true);
+            return (hemoscale::ranks::root_cause(results), true);
         }
         mpi_run(self.grid, scenario, opts, probe)
     }

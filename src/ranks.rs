@@ -223,7 +223,47 @@ pub fn local_rank() -> usize {
     current().map_or(0, |r| from_env.unwrap_or(r.rank()))
 }
 
+/// A rank's outcome.
+type RunResult<T> = std::result::Result<T, crate::run::RunError>;
+
+/// The outcome to report of a run whose ranks are threads (`results` in rank order): rank 0's,
+/// unless it only failed because another rank left ([`KernelError::PeerLeft`]); then the first
+/// rank's error that is its own, the root cause.
+pub fn root_cause<T>(results: Vec<RunResult<T>>) -> RunResult<T> {
+    let own = |r: &RunResult<T>| !matches!(r, Err(crate::run::RunError::Kernel(KernelError::PeerLeft(_))));
+    let mut results = results;
+    let pick = results.iter().position(|r| r.is_err() && own(r)).unwrap_or(0);
+    results.swap_remove(pick)
+}
+
 /// True on the rank that writes files and prints: rank 0, or a run on one rank.
 pub fn is_root() -> bool {
     current().is_none_or(|r| r.rank() == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::RunError;
+
+    fn left() -> std::result::Result<u32, RunError> {
+        Err(RunError::Kernel(KernelError::PeerLeft(format!("{COMM_FAILED}: rank 1 left"))))
+    }
+
+    /// Rank 1 fails on its own and rank 0 only because rank 1 left: rank 1's error is reported,
+    /// whatever the order of the ranks and whichever words the messages use.
+    #[test]
+    fn the_root_cause_is_the_first_error_that_is_not_a_departure() {
+        let own = || Err::<u32, _>(RunError::Kernel(KernelError::Gpu("the device was lost".into())));
+        let got = root_cause(vec![left(), own(), left()]);
+        assert!(matches!(got, Err(RunError::Kernel(KernelError::Gpu(_)))), "{got:?}");
+        // A departure whose text mentions nothing of leaving is still a departure, and an own
+        // error that mentions a rank leaving is still the cause.
+        let quiet = Err::<u32, _>(RunError::Kernel(KernelError::PeerLeft("x".into())));
+        let loud = Err::<u32, _>(RunError::Kernel(KernelError::InconsistentState("rank 0 left the box".into())));
+        assert!(matches!(root_cause(vec![quiet, loud]), Err(RunError::Kernel(KernelError::InconsistentState(_)))));
+        // All fine, or all departures: rank 0's.
+        assert_eq!(root_cause(vec![Ok(0), Ok(1)]).ok(), Some(0));
+        assert!(matches!(root_cause(vec![left(), left()]), Err(RunError::Kernel(KernelError::PeerLeft(_)))));
+    }
 }
