@@ -8,8 +8,8 @@
 //! - Against one rank, sums run in another order (`tests/domain.rs` bounds the trajectories by
 //!   the growth of a one-ulp nudge); over 100 steps (40 for
 //!   `shear-flip`) the thermo rows agree to 1e-3 relative.
-//! - A run resumed from a checkpoint on the ranks that wrote it continues bit for bit; on other
-//!   rank counts, to summation order as above.
+//! - A run resumed from a checkpoint on the ranks that wrote it continues bit for bit, GPU ranks
+//!   included; on other rank counts, to summation order as above.
 
 mod common;
 
@@ -148,6 +148,46 @@ fn mpirun_gpu_ranks_agree_with_threads_and_one_rank() {
             let w = worst(&m, &reference);
             println!("{scenario}: {p} MPI GPU ranks = {p} GPU thread ranks bit for bit; against one GPU, temperature and pressure within {w:.2e} (relative) over 100 steps");
             assert!(w < 1e-3, "{scenario}, {p} GPU ranks: {w}");
+        }
+    }
+}
+
+/// GPU ranks resume bit for bit: a checkpoint written by 2 GPU ranks (threads) at step 50
+/// continues on 2 GPU ranks to the same `thermo.csv` bytes as the uninterrupted run (the device
+/// order of the particles follows from the host's, which the checkpoint keeps), and on one GPU
+/// within 1e-3 (summation order).
+#[test]
+fn a_checkpoint_of_gpu_ranks_resumes_bit_for_bit() {
+    if common::gpu_context().is_none() {
+        return;
+    }
+    let d = scratch("gpu-resume");
+    let base = ["run", "dpd-box", "--backend", "gpu", "--set", "particles=3000", "--thermo", "10", "--ranks", "2"];
+    let whole = d.join("whole");
+    let _ = hemoscale(0, &[&base[..], &["--steps", "100"]].concat(), &whole);
+    let reference = thermo(&whole);
+    for ranks in ["2", "1"] {
+        let (ckpt, first) = (d.join(format!("ckpt{ranks}")), d.join(format!("first{ranks}")));
+        let ckpt_arg = ckpt.to_str().expect("utf-8");
+        let _ = hemoscale(0, &[&base[..], &["--steps", "50", "--checkpoint", ckpt_arg]].concat(), &first);
+        let out = ok(
+            Command::new(bin())
+                .args(["run", "--resume", ckpt_arg, "--steps", "100", "--ranks", ranks])
+                .stdin(Stdio::null())
+                .output()
+                .expect("runs"),
+            &format!("resume on {ranks} GPU ranks"),
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("resumed at step 50"));
+        let resumed = thermo(&first);
+        let w = worst(&resumed, &reference);
+        println!(
+            "resumed on {ranks} GPU rank(s) from a 2-GPU-rank checkpoint: within {w:.2e} of the uninterrupted run"
+        );
+        if ranks == "2" {
+            assert_eq!(resumed, reference, "resumed on the same 2 GPU ranks: bit for bit");
+        } else {
+            assert!(w < 1e-3, "resumed on one GPU: {w}");
         }
     }
 }
