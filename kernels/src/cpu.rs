@@ -11,6 +11,7 @@ use crate::domain::{Columns, Decomposition, DomainComm, HaloTraffic, RankDomain}
 use crate::dpd::{pair_coeffs, sweep, PairCoeffs, SweepInput};
 use crate::engine::{BackendKind, Engine, Pass};
 use crate::error::{KernelError, Result};
+use crate::gpu::rank_forces::Particles;
 use crate::integrate::{first_half, second_half, wrap, StepCoeffs};
 use crate::mts::{PlasmaView, PlateletCpu};
 use crate::observables::Observables;
@@ -694,13 +695,15 @@ impl CpuEngine {
         self.device_order.extend((0..owned as u32).filter(|&i| !d.is_interior(&pos[i as usize])));
         d.local_positions(pos, &mut self.local_pos);
         let t0 = std::time::Instant::now();
-        gpu.begin(&self.local_pos, &self.vpred, &self.type_id, &self.tag, &self.device_order, interior, self.step)?;
+        let parts = Particles { pos: &self.local_pos, vpred: &self.vpred, type_id: &self.type_id, tag: &self.tag };
+        gpu.begin(&parts, &self.device_order, interior, self.step)?;
         self.exchange_halo()?;
         let (Some(gpu), Some(d)) = (self.gpu.as_mut(), self.domain.as_ref()) else {
             return Err(KernelError::InconsistentState("GPU rank forces without a device or a domain".into()));
         };
         d.append_local_positions(&self.pos[owned..], &mut self.local_pos);
-        gpu.finish(&self.local_pos, &self.vpred, &self.type_id, &self.tag, &mut self.device_force)?;
+        let parts = Particles { pos: &self.local_pos, vpred: &self.vpred, type_id: &self.type_id, tag: &self.tag };
+        gpu.finish(&parts, &mut self.device_force)?;
         self.virial_on_device = true;
         self.device_seconds += t0.elapsed().as_secs_f64();
         let tail = ForceTail::new(&self.system, self.coeff, &self.inv_mass, &self.mobile, kick);

@@ -54,6 +54,19 @@ struct Sized {
     staging: wgpu::Buffer,
 }
 
+/// A rank's particles as the host holds them: owned ones, then ghosts; positions in the frame
+/// of the rank's cell grid.
+pub struct Particles<'a> {
+    /// Positions.
+    pub pos: &'a [[f32; 4]],
+    /// Predicted velocities.
+    pub vpred: &'a [[f32; 4]],
+    /// Types.
+    pub type_id: &'a [u32],
+    /// Tags (the noise key).
+    pub tag: &'a [u32],
+}
+
 /// A step between [`RankForces::begin`] and [`RankForces::finish`].
 #[derive(Clone, Copy, Debug)]
 struct Pending {
@@ -178,30 +191,17 @@ impl RankForces {
         Ok(())
     }
 
-    /// Starts a step's pair forces: uploads the owned particles (`order`: their indices into
-    /// `pos` and the other columns, the `interior` ones first; positions in the region's frame,
-    /// predicted velocities, types, tags), builds the cell list of the owned particles and
-    /// submits the interior particles' forces, without waiting. The noise key is `step`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn begin(
-        &mut self,
-        pos: &[[f32; 4]],
-        vpred: &[[f32; 4]],
-        type_id: &[u32],
-        tag: &[u32],
-        order: &[u32],
-        interior: usize,
-        step: u64,
-    ) -> Result<()> {
+    /// Starts a step's pair forces: uploads the owned particles of `parts` (`order`: their
+    /// indices, the `interior` ones first), builds their cell list and submits the interior
+    /// particles' forces, without waiting. The noise key is `step`.
+    pub fn begin(&mut self, parts: &Particles<'_>, order: &[u32], interior: usize, step: u64) -> Result<()> {
         // Room for last step's ghosts too, so that the boundary pass rarely reallocates.
-        let room = order.len() + self.pending.map_or(0, |p| p.total.saturating_sub(p.owned));
+        let room = order.len() + self.done.map_or(0, |p| p.total.saturating_sub(p.owned));
         self.ensure(room)?;
         self.up_pos.clear();
         self.up_vel.clear();
         for &i in order {
-            let (p, v, i) = (pos[i as usize], vpred[i as usize], i as usize);
-            self.up_pos.push([p[0], p[1], p[2], f32::from_bits(type_id[i])]);
-            self.up_vel.push([v[0], v[1], v[2], f32::from_bits(tag[i])]);
+            self.pack(parts, i as usize);
         }
         self.order.clear();
         self.order.extend_from_slice(order);
@@ -214,29 +214,28 @@ impl RankForces {
         self.submit_pass(owned, 0, interior, step, None)
     }
 
-    /// Ends the step [`Self::begin`] started: uploads the ghosts (`pos` and the other columns
-    /// from index `owned` on, in their order), builds the cell list of the owned particles and
-    /// ghosts, computes the boundary particles' forces and waits. Writes the owned particles'
-    /// pair forces to `force` in the host's order (the `order` given to `begin`).
-    pub fn finish(
-        &mut self,
-        pos: &[[f32; 4]],
-        vpred: &[[f32; 4]],
-        type_id: &[u32],
-        tag: &[u32],
-        force: &mut Vec<[f32; 4]>,
-    ) -> Result<()> {
+    /// Appends particle `i` of `parts` to the upload: type bits in the position's `w`, tag bits
+    /// in the velocity's (as `dpd.wgsl` reads them).
+    fn pack(&mut self, parts: &Particles<'_>, i: usize) {
+        let (x, v) = (parts.pos[i], parts.vpred[i]);
+        self.up_pos.push([x[0], x[1], x[2], f32::from_bits(parts.type_id[i])]);
+        self.up_vel.push([v[0], v[1], v[2], f32::from_bits(parts.tag[i])]);
+    }
+
+    /// Ends the step [`Self::begin`] started: uploads the ghosts (the entries of `parts` after
+    /// the owned ones, in their order), builds the cell list of the owned particles and ghosts,
+    /// computes the boundary particles' forces and waits. Writes the owned particles' pair forces
+    /// to `force` in the host's order (the `order` given to `begin`).
+    pub fn finish(&mut self, parts: &Particles<'_>, force: &mut Vec<[f32; 4]>) -> Result<()> {
         let Some(mut p) = self.pending.take() else {
             return Err(KernelError::InconsistentState("GPU rank forces finished without a start".into()));
         };
-        p.total = pos.len();
+        p.total = parts.pos.len();
         let (owned, step) = (p.owned, p.step);
         self.up_pos.truncate(owned);
         self.up_vel.truncate(owned);
         for i in owned..p.total {
-            let (x, v) = (pos[i], vpred[i]);
-            self.up_pos.push([x[0], x[1], x[2], f32::from_bits(type_id[i])]);
-            self.up_vel.push([v[0], v[1], v[2], f32::from_bits(tag[i])]);
+            self.pack(parts, i);
         }
         // More ghosts than room: new buffers, so the interior's forces are gone; the boundary
         // pass then computes every owned particle.
