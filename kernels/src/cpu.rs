@@ -119,9 +119,6 @@ pub struct CpuEngine {
     device_order: Vec<u32>,
     /// The last forces' virial is still on the device: [`Self::sums`] reads it when it needs it.
     virial_on_device: bool,
-    /// Wall-clock seconds from the start of the device's forces to their read-back, the halo
-    /// exchange they overlap included.
-    device_seconds: f64,
 }
 
 /// What [`CpuEngine::advance_platelets_gathered`] works on each step, kept so a step allocates
@@ -261,11 +258,6 @@ impl CpuEngine {
         Ok(self)
     }
 
-    /// Wall-clock seconds spent on the device's pair forces, transfers included (0 without).
-    pub fn device_seconds(&self) -> f64 {
-        self.device_seconds
-    }
-
     /// The engine's arrays for `state`, unchecked.
     fn assemble(system: &DpdSystem, state: &ParticleState, step: u64) -> Self {
         let grid = CellGrid::new(system);
@@ -316,7 +308,6 @@ impl CpuEngine {
             device_force: Vec::new(),
             device_order: Vec::new(),
             virial_on_device: false,
-            device_seconds: 0.0,
             system: system.clone(),
         }
     }
@@ -694,7 +685,6 @@ impl CpuEngine {
         let interior = self.device_order.len();
         self.device_order.extend((0..owned as u32).filter(|&i| !d.is_interior(&pos[i as usize])));
         d.local_positions(pos, &mut self.local_pos);
-        let t0 = std::time::Instant::now();
         let parts = Particles { pos: &self.local_pos, vpred: &self.vpred, type_id: &self.type_id, tag: &self.tag };
         gpu.begin(&parts, &self.device_order, interior, self.step)?;
         self.exchange_halo()?;
@@ -705,7 +695,6 @@ impl CpuEngine {
         let parts = Particles { pos: &self.local_pos, vpred: &self.vpred, type_id: &self.type_id, tag: &self.tag };
         gpu.finish(&parts, &mut self.device_force)?;
         self.virial_on_device = true;
-        self.device_seconds += t0.elapsed().as_secs_f64();
         let tail = ForceTail::new(&self.system, self.coeff, &self.inv_mass, &self.mobile, kick);
         let (type_id, pos, pair) = (&self.type_id, &self.pos, &self.device_force);
         self.force[..owned]

@@ -25,8 +25,17 @@
 //! same numbers ([`crate::rng`]). A rank's forces agree with the CPU sweep's up to the order of
 //! the sums, as the single-GPU engine's do.
 //!
-//! Not built yet (`docs/scaling.md`): keeping the particles on the device between steps, and
-//! computing the interior while the halo is in flight.
+//! The halo exchange overlaps the forces of the brick's interior: [`RankForces::begin`] takes the
+//! owned particles, those farther than the halo width from every cut face first
+//! (`RankDomain::is_interior`: all their neighbours are owned), builds their cell list and submits
+//! the interior's forces without waiting; the host exchanges the halo meanwhile; then
+//! [`RankForces::finish`] appends the ghosts, rebuilds the cell list and computes the boundary
+//! layer (`dpd.wgsl` starts that dispatch at the particle `sim[3]`). A particle's force is a
+//! gather over its cell neighbours in ascending index order, and ghosts beyond the cut-off add
+//! nothing, so an interior force is the same bits in either pass.
+//!
+//! Not built yet (`docs/scaling.md`): keeping the particles on the device between steps, so
+//! that only the halo and the migrants cross PCIe.
 
 use super::buffers::{Buffers, Params};
 use super::cell_list::CellListKernels;
