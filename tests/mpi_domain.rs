@@ -192,6 +192,48 @@ fn a_checkpoint_of_gpu_ranks_resumes_bit_for_bit() {
     }
 }
 
+/// A coupled run on GPU ranks: each change of the platelet's model rebuilds the engine
+/// (`run::reopen`), which must give GPU ranks again, not a CPU rank or a single-GPU engine. Two
+/// GPU ranks hand the platelet over as one GPU does (at step 220 with `coupling_fine_time=2`).
+#[test]
+fn a_coupled_platelet_run_on_gpu_ranks_rebuilds_gpu_ranks_and_hands_over_alike() {
+    if common::gpu_context().is_none() {
+        return;
+    }
+    let d = scratch("coupled-gpu");
+    let base = [
+        "run",
+        "shear-flip",
+        "--backend",
+        "gpu",
+        "--thermo",
+        "50",
+        "--steps",
+        "300",
+        "--set",
+        "coupling=surrogate",
+        "--set",
+        "coupling_fine_time=2",
+    ];
+    let summary = |name: &str| d.join(format!("{name}.json"));
+    let arg = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let (s1, s2) = (arg(&summary("one")), arg(&summary("two")));
+    let _ = hemoscale(0, &[&base[..], &["--summary-json", &s1]].concat(), &d.join("one"));
+    let _ = hemoscale(0, &[&base[..], &["--ranks", "2", "--summary-json", &s2]].concat(), &d.join("two"));
+    let one = coupling_counts(&summary("one"));
+    println!("one GPU: {one}");
+    assert!(one.contains("surrogate_steps 80"), "the platelet is handed over at step 220: {one}");
+    assert_eq!(coupling_counts(&summary("two")), one, "2 GPU ranks hand over alike");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(summary("two")).expect("summary")).expect("JSON");
+    let adapter = v["adapter"].as_str().unwrap_or_default();
+    assert!(
+        v["backend"] == "gpu" && adapter.contains("pair forces") && adapter.contains("rank 0 of 2"),
+        "the rebuilt engine is a GPU rank: {} on {adapter}",
+        v["backend"]
+    );
+}
+
 /// A checkpoint written by 4 ranks resumes on 4 (bit for bit), 2 and 1 (summation order). The
 /// 4-rank run is MPI's when the binary has it, threads' otherwise.
 #[test]
