@@ -51,6 +51,14 @@ fn hemoscale(mpi: usize, args: &[&str], out: &Path) -> Output {
     ok(c.output().expect("mpirun.mpich runs (apt-get install mpich)"), &format!("{args:?} on {mpi} MPI ranks"))
 }
 
+/// `hemoscale run --resume CKPT --steps STEPS --ranks RANKS` (in-process ranks), which must
+/// succeed.
+fn resume(ckpt: &str, steps: &str, ranks: &str) -> Output {
+    let mut c = Command::new(bin());
+    c.args(["run", "--resume", ckpt, "--steps", steps, "--ranks", ranks]).stdin(Stdio::null());
+    ok(c.output().expect("runs"), &format!("resume on {ranks} ranks"))
+}
+
 /// The thermo log's rows as numbers (step, time, temperature, pressure, ...).
 fn thermo(dir: &Path) -> Vec<Vec<f64>> {
     let text = std::fs::read_to_string(dir.join("thermo.csv")).expect("thermo.csv");
@@ -170,14 +178,7 @@ fn a_checkpoint_of_gpu_ranks_resumes_bit_for_bit() {
         let (ckpt, first) = (d.join(format!("ckpt{ranks}")), d.join(format!("first{ranks}")));
         let ckpt_arg = ckpt.to_str().expect("utf-8");
         let _ = hemoscale(0, &[&base[..], &["--steps", "50", "--checkpoint", ckpt_arg]].concat(), &first);
-        let out = ok(
-            Command::new(bin())
-                .args(["run", "--resume", ckpt_arg, "--steps", "100", "--ranks", ranks])
-                .stdin(Stdio::null())
-                .output()
-                .expect("runs"),
-            &format!("resume on {ranks} GPU ranks"),
-        );
+        let out = resume(ckpt_arg, "100", ranks);
         assert!(String::from_utf8_lossy(&out.stdout).contains("resumed at step 50"));
         let resumed = thermo(&first);
         let w = worst(&resumed, &reference);
@@ -256,14 +257,7 @@ fn a_checkpoint_of_four_ranks_resumes_on_four_two_and_one() {
             let f = f.expect("entry").path();
             std::fs::copy(&f, copy.join(f.file_name().expect("name"))).expect("copy");
         }
-        let out = ok(
-            Command::new(bin())
-                .args(["run", "--resume", copy.to_str().expect("utf-8"), "--steps", "200", "--ranks", ranks])
-                .stdin(Stdio::null())
-                .output()
-                .expect("runs"),
-            &format!("resume on {ranks} ranks"),
-        );
+        let out = resume(copy.to_str().expect("utf-8"), "200", ranks);
         assert!(String::from_utf8_lossy(&out.stdout).contains("resumed at step 100"));
         // The resumed run writes into the first run's folder, continuing its log.
         let resumed = thermo(&first);
@@ -343,14 +337,7 @@ fn a_coupled_platelet_run_over_ranks_hands_over_alike_and_resumes_on_one_rank() 
         .concat(),
         &first,
     );
-    let _ = ok(
-        Command::new(bin())
-            .args(["run", "--resume", &ckpt, "--steps", "400", "--ranks", "1"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("runs"),
-        "resume on 1 rank",
-    );
+    let _ = resume(&ckpt, "400", "1");
     assert_eq!(coupling_counts(&summary("resumed")), one, "resumed on one rank, the platelet is handed over alike");
     let (resumed, reference) = (thermo(&first), thermo(&d.join("two")));
     assert_eq!(resumed.len(), reference.len(), "rows up to step 400");
