@@ -560,6 +560,10 @@ fn run_command(args: RunArgs) -> ExitCode {
             f("messages_per_step"),
             f("model_messages_per_step")
         );
+        if let Some(t) = outcome.domain.as_ref().map(|d| d.seconds.per_step()) {
+            let parts: Vec<String> = t.iter().map(|(k, v)| format!("{k} {:.3}", 1e3 * v)).collect();
+            let _ = writeln!(out, "# per rank and step (ms, mean over ranks): {}", parts.join(", "));
+        }
     }
     if let Some(dir) = opts.out_dir.as_deref() {
         print_outputs(&mut out, dir);
@@ -614,6 +618,7 @@ fn domain_summary(d: &hemoscale::kernels::domain::DomainReport, outcome: &hemosc
         "messages_per_step": t.halo_messages as f64 / per_exchange + t.migration_messages as f64 / per_step,
         "model_messages_per_step": model.messages,
         "ghosts_per_step": t.ghosts as f64 / per_exchange,
+        "seconds_per_step": d.seconds.per_step().into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<String, Value>>(),
     })
 }
 

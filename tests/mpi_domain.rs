@@ -127,6 +127,46 @@ fn mpirun_two_and_four_ranks_agree_with_threads_and_one_rank() {
 /// (`hemoscale_kernels::gpu::rank_forces`). MPI and thread ranks give the same bytes; against
 /// the single-GPU run (the same initial state: a scenario's wall particles are equilibrated on
 /// the backend it runs on), temperature and pressure within 1e-3 over 100 steps.
+/// The summary's step timings (`domain.seconds_per_step`, the mean over ranks): every part
+/// present and not negative, no device wait on CPU ranks and some on GPU ranks (within their
+/// forces, which it is a part of), and the parts together no longer than the run's wall time per
+/// step (5 % allowed) and at least half of it. The parts must not overlap: the forces counted
+/// twice exceed the wall time; a part left out (the forces, nearly all of a step) falls below
+/// half.
+#[test]
+fn a_decomposed_run_reports_where_its_steps_spend_their_time() {
+    let gpu = common::gpu_context().is_some();
+    for backend in ["cpu", "gpu"].into_iter().filter(|&b| b == "cpu" || gpu) {
+        let d = scratch(&format!("timing-{backend}"));
+        let json = d.join("summary.json");
+        let json_arg = json.to_str().expect("utf-8 path");
+        let args = ["run", "dpd-box", "--backend", backend, "--ranks", "2", "--steps", "30", "--thermo", "30"];
+        let mut all = args.to_vec();
+        all.extend(["--set", "particles=6000", "--summary-json", json_arg]);
+        hemoscale(0, &all, &d.join("out"));
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("summary")).expect("JSON");
+        let t = &s["domain"]["seconds_per_step"];
+        let part = |k: &str| t[k].as_f64().unwrap_or_else(|| panic!("{backend}: seconds_per_step.{k} missing: {t}"));
+        let names = ["integrate", "migrate", "halo", "forces", "device_wait", "platelets"];
+        for k in names {
+            assert!(part(k) >= 0.0, "{backend}: {k} = {}", part(k));
+        }
+        let wall = s["wall_seconds"].as_f64().expect("wall_seconds") / 30.0;
+        let sum: f64 = names.iter().filter(|&&k| k != "device_wait").map(|&k| part(k)).sum();
+        println!("{backend} ranks: {t}; parts {sum:.2e} s of {wall:.2e} s per step");
+        // 5 %: a rank's first halo can wait for rank 0, which starts the wall clock.
+        assert!(sum <= wall * 1.05, "{backend}: the parts ({sum}) exceed the wall time per step ({wall})");
+        assert!(sum >= 0.5 * wall, "{backend}: the parts ({sum}) miss much of the wall time per step ({wall})");
+        if backend == "cpu" {
+            assert_eq!(part("device_wait"), 0.0);
+        } else {
+            assert!(part("device_wait") > 0.0 && part("device_wait") <= part("forces"), "{t}");
+        }
+        assert_eq!(part("platelets"), 0.0, "dpd-box has no platelets");
+    }
+}
+
 #[cfg(feature = "mpi")]
 #[test]
 fn mpirun_gpu_ranks_agree_with_threads_and_one_rank() {

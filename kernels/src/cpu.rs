@@ -117,8 +117,28 @@ pub struct CpuEngine {
     device_force: Vec<[f32; 4]>,
     /// The owned particles in the order the device takes them (interior first).
     device_order: Vec<u32>,
+    /// Whether each owned particle lies in the interior (`RankDomain::is_interior`).
+    interior_flags: Vec<bool>,
     /// The last forces' virial is still on the device: [`Self::sums`] reads it when it needs it.
     virial_on_device: bool,
+    /// Where this rank's steps spent their time (decomposed runs; [`Engine::domain_report`]).
+    seconds: crate::domain::StepSeconds,
+}
+
+/// A stopwatch handing out the seconds since its previous lap (the step timings).
+struct Clock(std::time::Instant);
+
+impl Clock {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn lap(&mut self) -> f64 {
+        let now = std::time::Instant::now();
+        let t = now.duration_since(self.0).as_secs_f64();
+        self.0 = now;
+        t
+    }
 }
 
 /// What [`CpuEngine::advance_platelets_gathered`] works on each step, kept so a step allocates
@@ -307,7 +327,9 @@ impl CpuEngine {
             gpu: None,
             device_force: Vec::new(),
             device_order: Vec::new(),
+            interior_flags: Vec::new(),
             virial_on_device: false,
+            seconds: crate::domain::StepSeconds::default(),
             system: system.clone(),
         }
     }
@@ -674,26 +696,33 @@ impl CpuEngine {
     /// the interior particles' forces go to the device, the ghosts are exchanged meanwhile,
     /// then the device adds the boundary layer and returns the owned particles' pair forces, and
     /// the host finishes them as the CPU path does. `self` holds no ghosts on entry.
-    fn forces_on_device(&mut self, kick: bool) -> Result<()> {
+    /// The pair forces on the rank's device, the halo exchange overlapping the interior's
+    /// ([`crate::gpu::rank_forces`]), then the force tail; `clock` times the parts.
+    fn forces_on_device(&mut self, kick: bool, clock: &mut Clock) -> Result<()> {
         let (Some(gpu), Some(d)) = (self.gpu.as_mut(), self.domain.as_ref()) else {
             return Err(KernelError::InconsistentState("GPU rank forces without a device or a domain".into()));
         };
         let owned = d.n_local;
         let pos = &self.pos[..owned];
+        let flags = &mut self.interior_flags;
+        flags.clear();
+        flags.extend(pos.iter().map(d.interior()));
         self.device_order.clear();
-        self.device_order.extend((0..owned as u32).filter(|&i| d.is_interior(&pos[i as usize])));
+        self.device_order.extend((0..owned as u32).filter(|&i| flags[i as usize]));
         let interior = self.device_order.len();
-        self.device_order.extend((0..owned as u32).filter(|&i| !d.is_interior(&pos[i as usize])));
+        self.device_order.extend((0..owned as u32).filter(|&i| !flags[i as usize]));
         d.local_positions(pos, &mut self.local_pos);
         let parts = Particles { pos: &self.local_pos, vpred: &self.vpred, type_id: &self.type_id, tag: &self.tag };
         gpu.begin(&parts, &self.device_order, interior, self.step)?;
+        self.seconds.forces += clock.lap();
         self.exchange_halo()?;
+        self.seconds.halo += clock.lap();
         let (Some(gpu), Some(d)) = (self.gpu.as_mut(), self.domain.as_ref()) else {
             return Err(KernelError::InconsistentState("GPU rank forces without a device or a domain".into()));
         };
         d.append_local_positions(&self.pos[owned..], &mut self.local_pos);
         let parts = Particles { pos: &self.local_pos, vpred: &self.vpred, type_id: &self.type_id, tag: &self.tag };
-        gpu.finish(&parts, &mut self.device_force)?;
+        self.seconds.device_wait += gpu.finish(&parts, &mut self.device_force)?;
         self.virial_on_device = true;
         let tail = ForceTail::new(&self.system, self.coeff, &self.inv_mass, &self.mobile, kick);
         let (type_id, pos, pair) = (&self.type_id, &self.pos, &self.device_force);
@@ -703,22 +732,22 @@ impl CpuEngine {
             .enumerate()
             .with_min_len(4096)
             .for_each(|(i, (f, v))| tail.finish(&pos[i], type_id[i], [pair[i][0], pair[i][1], pair[i][2]], f, v));
+        self.seconds.forces += clock.lap();
         Ok(())
     }
 
     fn one_step(&mut self) -> Result<()> {
         self.drop_ghosts();
+        let mut clock = Clock::start();
         if self.platelets.is_some() {
             // K0(h/2) Dp(h/2) B(h) Dp(h/2) ... K0(h/2) (crate::mts).
             let c = self.coeff;
             let half = StepCoeffs { dt: c.half_dt, lambda_shift: 0.0, ..c };
             self.integrate_first(half, true);
+            self.seconds.integrate += clock.lap();
             if self.domain.is_some() {
-                let t0 = std::time::Instant::now();
                 self.advance_platelets_gathered()?;
-                self.platelet_seconds += t0.elapsed().as_secs_f64();
             } else if let Some(plat) = self.platelets.as_mut() {
-                let t0 = std::time::Instant::now();
                 let mut view = PlasmaView {
                     pos: &self.pos,
                     vel: &mut self.vel,
@@ -727,12 +756,16 @@ impl CpuEngine {
                     inv_mass: &self.inv_mass,
                 };
                 plat.advance(&mut view, self.step)?;
-                self.platelet_seconds += t0.elapsed().as_secs_f64();
             }
+            let t = clock.lap();
+            self.platelet_seconds += t;
+            self.seconds.platelets += t;
             self.integrate_first(half, false);
         } else {
             self.integrate_first(self.coeff, true);
         }
+        self.seconds.integrate += clock.lap();
+        self.seconds.steps += 1;
         self.step += 1;
         let every = u64::from(self.system.reorder_every);
         let reorder = every > 0 && self.step % every == 0;
@@ -743,10 +776,12 @@ impl CpuEngine {
                 self.build_cells();
                 self.reorder();
             }
+            self.seconds.migrate += clock.lap();
             if self.gpu.is_some() {
-                return self.forces_on_device(true);
+                return self.forces_on_device(true, &mut clock);
             }
             self.exchange_halo()?;
+            self.seconds.halo += clock.lap();
             self.build_cells();
         } else {
             self.build_cells();
@@ -754,7 +789,9 @@ impl CpuEngine {
                 self.reorder();
             }
         }
-        self.forces(true)
+        self.forces(true)?;
+        self.seconds.forces += clock.lap();
+        Ok(())
     }
 
     /// `B(h)` of a decomposed run. Each rank sends the owned plasma inside the platelets' reach
@@ -923,7 +960,10 @@ impl Engine for CpuEngine {
         self.drop_ghosts();
         self.vpred.clone_from(&self.vel);
         if self.gpu.is_some() {
-            self.forces_on_device(false)?;
+            // Not a step's: left out of the step timings.
+            let keep = self.seconds;
+            self.forces_on_device(false, &mut Clock::start())?;
+            self.seconds = keep;
         } else {
             self.exchange_halo()?;
             self.build_cells();
@@ -1039,7 +1079,21 @@ impl Engine for CpuEngine {
             ghosts,
             migrated,
         };
-        Ok(Some(crate::domain::DomainReport { decomposition: d.decomposition.clone(), traffic }))
+        // The mean over ranks of where the time went.
+        let mut parts = self.seconds.parts();
+        d.sum(&mut parts)?;
+        let p = d.decomposition.size() as f64;
+        let [integrate, migrate, halo, forces, device_wait, platelets] = parts.map(|x| x / p);
+        let seconds = crate::domain::StepSeconds {
+            steps: self.seconds.steps,
+            integrate,
+            migrate,
+            halo,
+            forces,
+            device_wait,
+            platelets,
+        };
+        Ok(Some(crate::domain::DomainReport { decomposition: d.decomposition.clone(), traffic, seconds }))
     }
     fn adhesion_counts(&self) -> Option<crate::adhesion::AdhesionCounts> {
         self.platelets.as_ref().and_then(PlateletCpu::adhesion_counts)
@@ -1051,7 +1105,7 @@ impl Engine for CpuEngine {
                 // GPU ranks overlap the halo exchange with the forces: the pass holds both.
                 Pass::Forces if self.gpu.is_some() => {
                     self.drop_ghosts();
-                    self.forces_on_device(false)?;
+                    self.forces_on_device(false, &mut Clock::start())?;
                 }
                 Pass::Forces => self.forces(false)?,
                 Pass::Integrate => self.integrate_first(self.coeff, true),

@@ -352,6 +352,43 @@ impl HaloTraffic {
     }
 }
 
+/// Wall-clock seconds a rank spent in each part of its steps, summed over the steps: where a
+/// decomposed step's time goes, as LAMMPS's "MPI task timing breakdown" tells. The parts do not
+/// overlap; together they are nearly the whole step (outputs and observables are left out).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepSeconds {
+    /// Steps timed.
+    pub steps: u64,
+    /// First half-kick and drift with bounce-back.
+    pub integrate: f64,
+    /// Migration, and the re-sort of the owned particles every `reorder_every` steps.
+    pub migrate: f64,
+    /// The halo exchange. On GPU ranks the interior's forces run on the device meanwhile.
+    pub halo: f64,
+    /// Pair forces with the force tail (body and wall forces, second half-kick): the cell list
+    /// and the sweep on the CPU; on GPU ranks the host's share (ordering, packing and uploading,
+    /// reading back) and [`Self::device_wait`].
+    pub forces: f64,
+    /// GPU ranks: the part of [`Self::forces`] spent waiting for the device.
+    pub device_wait: f64,
+    /// The platelets' inner levels with the gather of the plasma around them.
+    pub platelets: f64,
+}
+
+impl StepSeconds {
+    /// The parts as numbers, in field order after `steps` (for sums over ranks).
+    pub fn parts(&self) -> [f64; 6] {
+        [self.integrate, self.migrate, self.halo, self.forces, self.device_wait, self.platelets]
+    }
+
+    /// Named parts per step (seconds per step; zeros before the first step).
+    pub fn per_step(&self) -> [(&'static str, f64); 6] {
+        let n = self.steps.max(1) as f64;
+        let names = ["integrate", "migrate", "halo", "forces", "device_wait", "platelets"];
+        std::array::from_fn(|k| (names[k], self.parts()[k] / n))
+    }
+}
+
 /// A decomposed run's layout and its traffic summed over all ranks: what
 /// [`crate::Engine::domain_report`] returns.
 #[derive(Clone, Debug, PartialEq)]
@@ -361,6 +398,8 @@ pub struct DomainReport {
     /// Traffic of all ranks together (`exchanges` and `migrations` are per rank: every rank
     /// takes part in each).
     pub traffic: HaloTraffic,
+    /// Where a rank's time went: the mean over ranks.
+    pub seconds: StepSeconds,
 }
 
 /// Bytes and messages per step that the communication model predicts (`docs/scaling.md`).
@@ -504,18 +543,36 @@ impl Columns<'_> {
         self.tag.truncate(n);
     }
 
-    /// Keeps the entries marked in `keep`, in order.
-    fn retain(&mut self, keep: &[bool]) {
-        fn go<T: Copy>(v: &mut Vec<T>, keep: &[bool]) {
-            let mut k = keep.iter();
-            v.retain(|_| *k.next().expect("one mark per entry"));
+    /// Removes the entries `gone` (ascending, distinct) in time proportional to their number,
+    /// not to the length: the last entries that stay move into the holes below the new length,
+    /// the lowest hole taking the lowest such entry. A stable compaction (`Vec::retain`) moves
+    /// every entry after the first hole, which for hundreds of thousands of owned particles
+    /// cost a rank milliseconds each step. The order this leaves is a fixed function of the
+    /// order before and of `gone`, so every run that migrates alike (MPI ranks, thread ranks,
+    /// a run resumed from its checkpoint) keeps the same order; the periodic re-sort by cell
+    /// restores the memory locality it disturbs.
+    fn remove(&mut self, gone: &[u32]) {
+        let n = self.len();
+        let stay = n - gone.len();
+        let holes = gone.iter().take_while(|&&i| (i as usize) < stay).map(|&i| i as usize);
+        let mut above = gone.iter().skip_while(|&&i| (i as usize) < stay).map(|&i| i as usize).peekable();
+        let donors = (stay..n).filter(move |&j| {
+            if above.peek() == Some(&j) {
+                above.next();
+                false
+            } else {
+                true
+            }
+        });
+        for (h, d) in holes.zip(donors) {
+            self.pos[h] = self.pos[d];
+            self.vel[h] = self.vel[d];
+            self.vpred[h] = self.vpred[d];
+            self.force[h] = self.force[d];
+            self.type_id[h] = self.type_id[d];
+            self.tag[h] = self.tag[d];
         }
-        go(self.pos, keep);
-        go(self.vel, keep);
-        go(self.vpred, keep);
-        go(self.force, keep);
-        go(self.type_id, keep);
-        go(self.tag, keep);
+        self.truncate(stay);
     }
 
     /// Appends entry `i`'s migration record (its whole dynamic state).
@@ -578,8 +635,8 @@ pub struct RankDomain {
     pub traffic: HaloTraffic,
     /// Send buffers toward the right and left neighbours, kept so a step allocates nothing.
     send: [Vec<u32>; 2],
-    /// Which owned particles stay during a migration (kept likewise).
-    keep: Vec<bool>,
+    /// The owned particles leaving along an axis during a migration (kept likewise).
+    gone: Vec<u32>,
 }
 
 impl RankDomain {
@@ -606,7 +663,7 @@ impl RankDomain {
             n_total: 0,
             traffic: HaloTraffic::default(),
             send: [Vec::new(), Vec::new()],
-            keep: Vec::new(),
+            gone: Vec::new(),
         })
     }
 
@@ -657,11 +714,9 @@ impl RankDomain {
             let [mut right, mut left] = std::mem::take(&mut self.send);
             right.clear();
             left.clear();
-            let mut keep = std::mem::take(&mut self.keep);
-            keep.clear();
-            keep.resize(cols.len(), true);
-            let mut leaving = false;
-            for (i, kept) in keep.iter_mut().enumerate() {
+            let mut gone = std::mem::take(&mut self.gone);
+            gone.clear();
+            for i in 0..cols.len() {
                 let x = cols.pos[i][axis];
                 // The brick's own bounds are its cuts: inside them is this brick, as for
                 // `coord_along`; only particles outside pay for the search.
@@ -676,14 +731,11 @@ impl RankDomain {
                 let ahead = (c + n - mine) % n;
                 let out = if ahead <= n / 2 { &mut right } else { &mut left };
                 cols.push_migrant(i, out);
-                *kept = false;
-                leaving = true;
+                gone.push(i as u32);
                 self.traffic.migrated += 1;
             }
-            if leaving {
-                cols.retain(&keep);
-            }
-            self.keep = keep;
+            cols.remove(&gone);
+            self.gone = gone;
             for (to_right, out) in [(true, &right), (false, &left)] {
                 let got = self.shift(false, axis, to_right, out)?;
                 cols.append_migrants(&words_of(&got, MIGRATION_WORDS)?);
@@ -725,13 +777,17 @@ impl RankDomain {
         Ok(())
     }
 
-    /// Whether an owned particle at `p` lies farther than the halo width from every face of the
-    /// brick across which ghosts go: the particles [`Self::exchange_halo`] sends none of. All
-    /// of its neighbours within the cut-off are then owned, so its forces need no ghost, and GPU
-    /// ranks compute them while the halo is in flight ([`crate::gpu::rank_forces`]).
-    pub(crate) fn is_interior(&self, p: &[f32; 4]) -> bool {
+    /// The test whether an owned particle at `p` lies farther than the halo width from every
+    /// face of the brick across which ghosts go: the particles [`Self::exchange_halo`] sends
+    /// none of. All of its neighbours within the cut-off are then owned, so its forces need no
+    /// ghost, and GPU ranks compute them while the halo is in flight
+    /// ([`crate::gpu::rank_forces`]). A closure, so that threads can share it (the domain holds
+    /// its communicator, which they cannot).
+    pub(crate) fn interior(&self) -> impl Fn(&[f32; 4]) -> bool + Sync {
         let h = self.decomposition.halo;
-        (0..3).filter(|&k| self.decomposition.is_cut(k)).all(|k| p[k] >= self.lo[k] + h && p[k] < self.hi[k] - h)
+        let cut: [bool; 3] = std::array::from_fn(|k| self.decomposition.is_cut(k));
+        let (lo, hi) = (self.lo, self.hi);
+        move |p: &[f32; 4]| (0..3).filter(|&k| cut[k]).all(|k| p[k] >= lo[k] + h && p[k] < hi[k] - h)
     }
 
     /// Positions in the frame of this rank's cell grid: shifted by the region's origin and
@@ -746,10 +802,11 @@ impl RankDomain {
     pub(crate) fn append_local_positions(&self, pos: &[[f32; 4]], out: &mut Vec<[f32; 4]>) {
         let l = self.decomposition.box_len;
         let cut: [bool; 3] = std::array::from_fn(|k| self.decomposition.is_cut(k));
+        let origin = self.origin;
         out.extend(pos.iter().map(|p| {
             let mut u = *p;
             for k in (0..3).filter(|&k| cut[k]) {
-                let mut x = p[k] - self.origin[k];
+                let mut x = p[k] - origin[k];
                 if x < 0.0 {
                     x += l[k];
                 } else if x >= l[k] {
@@ -765,6 +822,44 @@ impl RankDomain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Columns::remove` against `Vec::retain`: the same particles stay, each with its whole
+    /// record (position, velocities, force, type, tag moved together), and entries before the
+    /// first hole do not move.
+    #[test]
+    fn removal_keeps_the_records_that_stay_whole() {
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            seed >> 8
+        };
+        for n in [0usize, 1, 2, 5, 64, 1000] {
+            for trial in 0..20 {
+                let gone: Vec<u32> = (0..n as u32).filter(|_| next() % 7 < (trial % 4) as u32).collect();
+                let rec = |i: u32| [i as f32, 2.0 * i as f32, 3.0, 4.0];
+                let mut v: [Vec<[f32; 4]>; 4] =
+                    std::array::from_fn(|k| (0..n as u32).map(|i| rec(i + k as u32)).collect());
+                let (mut ty, mut tag): (Vec<u32>, Vec<u32>) =
+                    ((0..n as u32).map(|i| i % 3).collect(), (0..n as u32).collect());
+                let [pos, vel, vpred, force] = &mut v;
+                let mut cols = Columns { pos, vel, vpred, force, type_id: &mut ty, tag: &mut tag };
+                cols.remove(&gone);
+                let mut want: Vec<u32> = (0..n as u32).filter(|i| gone.binary_search(i).is_err()).collect();
+                let first_hole = gone.first().map_or(n, |&g| g as usize);
+                assert_eq!(tag.len(), want.len(), "n {n}");
+                assert_eq!(&tag[..first_hole.min(tag.len())], &want[..first_hole.min(want.len())]);
+                for (j, &t) in tag.iter().enumerate() {
+                    assert_eq!(ty[j], t % 3);
+                    for (k, col) in v.iter().enumerate() {
+                        assert_eq!(col[j], rec(t + k as u32), "record of tag {t} moved whole");
+                    }
+                }
+                tag.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(tag, want, "the same particles stay");
+            }
+        }
+    }
 
     #[test]
     fn owners_agree_with_bounds_and_neighbours_wrap() {

@@ -234,8 +234,9 @@ impl RankForces {
     /// Ends the step [`Self::begin`] started: uploads the ghosts (the entries of `parts` after
     /// the owned ones, in their order), builds the cell list of the owned particles and ghosts,
     /// computes the boundary particles' forces and waits. Writes the owned particles' pair forces
-    /// to `force` in the host's order (the `order` given to `begin`).
-    pub fn finish(&mut self, parts: &Particles<'_>, force: &mut Vec<[f32; 4]>) -> Result<()> {
+    /// to `force` in the host's order (the `order` given to `begin`). Returns the seconds spent
+    /// waiting for the device.
+    pub fn finish(&mut self, parts: &Particles<'_>, force: &mut Vec<[f32; 4]>) -> Result<f64> {
         let Some(mut p) = self.pending.take() else {
             return Err(KernelError::InconsistentState("GPU rank forces finished without a start".into()));
         };
@@ -319,13 +320,15 @@ impl RankForces {
     }
 
     /// Waits for the device and reads the owned particles' forces, scattered to the host's
-    /// order.
-    fn read_forces(&self, owned: usize, force: &mut Vec<[f32; 4]>) -> Result<()> {
+    /// order; returns the seconds waited.
+    fn read_forces(&self, owned: usize, force: &mut Vec<[f32; 4]>) -> Result<f64> {
         let s = self.sized()?;
         force.clear();
         force.resize(owned, [0.0; 4]);
+        let t0 = std::time::Instant::now();
         if owned == 0 {
-            return self.ctx.sync();
+            self.ctx.sync()?;
+            return Ok(t0.elapsed().as_secs_f64());
         }
         let bytes = READ_BYTES * owned as u64;
         let (tx, rx) = std::sync::mpsc::channel();
@@ -337,6 +340,7 @@ impl RankForces {
         rx.recv()
             .map_err(|_| KernelError::Gpu("read-back callback dropped".into()))?
             .map_err(|e| KernelError::Gpu(format!("mapping for read-back failed: {e}")))?;
+        let waited = t0.elapsed().as_secs_f64();
         {
             let view =
                 s.staging.get_mapped_range(..bytes).map_err(|e| KernelError::Gpu(format!("mapped range: {e}")))?;
@@ -346,6 +350,6 @@ impl RankForces {
             }
         }
         s.staging.unmap();
-        Ok(())
+        Ok(waited)
     }
 }
