@@ -171,6 +171,47 @@ fn gpu_engine_with_platelets_follows_the_cpu_and_conserves_momentum() {
 /// both engines), then the chaotic growth the other tests see, faster here with the stiff bonds
 /// (1e-4 rc and 1e-2 rc/tau after 20 steps; the same start without adhesion: 3e-5, 1e-3), so this
 /// run stops at 10 steps.
+/// Both engines report how long their platelet levels took (`Engine::platelet_seconds`, the
+/// summary's `platelet_seconds`): the CPU engine by the wall clock around `B(h)`, the GPU engine
+/// by timestamps around `B(h)` on the device plus its host share. The figure must be positive,
+/// grow with the steps, and stay within the run's wall time; on a device without timestamp
+/// queries the GPU engine reports NaN rather than a wrong number (lavapipe and NVIDIA's driver
+/// have them).
+#[test]
+fn both_engines_time_their_platelet_levels() {
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let (sys, st) = plasma();
+    let set = platelet();
+    let (st, _) = set.carve(&st, &sys, 0.3);
+    let timestamps = ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+    let mut cpu = CpuEngine::with_platelets(&sys, &st, 0, &set).expect("cpu engine");
+    let mut gpu = GpuEngine::with_platelets(ctx, &sys, &st, 0, &set).expect("gpu engine");
+    for e in [&mut cpu as &mut dyn Engine, &mut gpu as &mut dyn Engine] {
+        let name = e.backend().name();
+        e.compute_forces().expect("forces");
+        let before = e.platelet_seconds();
+        let t0 = std::time::Instant::now();
+        let _ = e.run(5, 0).expect("run");
+        let mid = e.platelet_seconds();
+        let _ = e.run(5, 0).expect("run");
+        let (after, wall) = (e.platelet_seconds(), t0.elapsed().as_secs_f64());
+        eprintln!("{name}: platelet levels {:.4} s of {wall:.4} s", after - before);
+        if name == "gpu" && !timestamps {
+            assert!(after.is_nan(), "no timestamps: {after}");
+            continue;
+        }
+        assert!(before >= 0.0 && mid > before && after > mid, "{name}: {before} {mid} {after}");
+        assert!(after - before <= wall, "{name}: {} s of platelets in {wall} s", after - before);
+    }
+    if timestamps {
+        let p = gpu.platelet_levels().expect("platelets");
+        eprintln!("gpu: device {:.4} s, host {:.4} s", p.device_seconds, p.host_seconds);
+        assert!(p.device_seconds > 0.0, "the timestamps must be read: {}", p.device_seconds);
+    }
+}
+
 #[test]
 fn adhesion_follows_the_cpu() {
     let Some(ctx) = common::gpu_context() else {

@@ -168,7 +168,9 @@ pub trait Engine {
         Err(crate::error::KernelError::invalid("platelets", 0, "this engine has no platelets to activate"))
     }
     /// Wall-clock seconds spent advancing the platelets' inner time-step levels so far (0 without
-    /// platelets): the platelet share of a run's cost.
+    /// platelets): the platelet share of a run's cost. The GPU engine counts their time on the
+    /// device (timestamp queries) and its host's per-step share; NaN on a device without
+    /// timestamp queries.
     fn platelet_seconds(&self) -> f64 {
         0.0
     }

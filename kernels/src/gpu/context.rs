@@ -94,7 +94,9 @@ impl GpuContext {
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("hemoscale"),
-            required_features: wgpu::Features::empty(),
+            // Timestamps where the adapter has them: the platelet levels time themselves on the
+            // device with them (`gpu::mts`); nothing else depends on them.
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,

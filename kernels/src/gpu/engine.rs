@@ -437,11 +437,7 @@ impl Engine for GpuEngine {
         Some(self.ctx.clone())
     }
     fn platelet_seconds(&self) -> f64 {
-        if self.platelets.is_some() {
-            f64::NAN
-        } else {
-            0.0
-        }
+        self.platelets.as_ref().map_or(0.0, PlateletGpu::seconds)
     }
     fn bench_pass(&mut self, pass: Pass, repeats: u32) -> Result<()> {
         let (n, m) = (self.b.n, self.max_dim);

@@ -220,6 +220,62 @@ pub struct PlateletGpu {
     pub rebuilds: u64,
     /// Adhesion: the bonds (host), the kernel and its packed terms (None without adhesion).
     adhesion: Option<GpuAdhesion>,
+    /// Timestamps around `B(h)` (None where the device has no timestamp queries).
+    timing: Option<Timing>,
+    /// Seconds `B(h)` ran on the device, from the timestamps (NaN without them).
+    pub device_seconds: f64,
+    /// Seconds of the host's per-step platelet work: list checks, read-back processing,
+    /// health, stress.
+    pub host_seconds: f64,
+}
+
+/// Two timestamps per plasma step, at the start of `B(h)`'s first pass and the end of its last,
+/// resolved and read back with the platelet state (no extra wait).
+struct Timing {
+    queries: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    /// Nanoseconds per timestamp tick.
+    period_ns: f64,
+}
+
+impl PlateletGpu {
+    /// Seconds spent in the platelet levels: on the device and on the host (NaN without
+    /// timestamp queries).
+    pub fn seconds(&self) -> f64 {
+        self.device_seconds + self.host_seconds
+    }
+}
+
+impl Timing {
+    fn new(ctx: &GpuContext) -> Option<Self> {
+        let d = &ctx.device;
+        if !d.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return None;
+        }
+        Some(Self {
+            queries: d.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("platelet levels"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            }),
+            resolve: d.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("platelet timestamps"),
+                size: 16,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }),
+            period_ns: f64::from(ctx.queue.get_timestamp_period()),
+        })
+    }
+
+    /// The timestamp writes of the first (`start`) or last pass of `B(h)`.
+    fn writes(&self, start: bool) -> wgpu::ComputePassTimestampWrites<'_> {
+        wgpu::ComputePassTimestampWrites {
+            query_set: &self.queries,
+            beginning_of_pass_write_index: start.then_some(0),
+            end_of_pass_write_index: (!start).then_some(1),
+        }
+    }
 }
 
 /// Adhesion in the GPU engine: bond events on the host, forces on the device.
@@ -407,7 +463,8 @@ impl PlateletGpu {
             f2_b,
             mstate,
             args,
-            gather: storage(d, "platelet read-back", 48 * n as u64),
+            // The state, then the two timestamps.
+            gather: storage(d, "platelet read-back", 48 * n as u64 + 16),
             group,
             args_group,
             params_half,
@@ -415,6 +472,13 @@ impl PlateletGpu {
             inputs,
             rebuilds: 1,
             adhesion,
+            device_seconds: if ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+                0.0
+            } else {
+                f64::NAN
+            },
+            host_seconds: 0.0,
+            timing: Timing::new(ctx),
             set: set.clone(),
         })
     }
@@ -509,6 +573,7 @@ impl PlateletGpu {
     /// within half the skin of leaving it during the step, and sets the interface noise counter
     /// to `step * n1`.
     pub fn prepare_step(&mut self, ctx: &GpuContext, step: u64) {
+        let t0 = std::time::Instant::now();
         let skin = self.set.params.skin;
         let moved = max_displacement(&self.pos, &self.nl_reference);
         let vmax = self.vel.iter().map(|v| Vec3::new(v[0], v[1], v[2]).length()).fold(0.0, f32::max);
@@ -519,6 +584,7 @@ impl PlateletGpu {
         self.upload_adhesion(ctx);
         let counter = step * u64::from(self.mts.interface);
         ctx.queue.write_buffer(&self.mstate, 0, bytemuck::cast_slice(&[counter as u32, (counter >> 32) as u32, 0, 0]));
+        self.host_seconds += t0.elapsed().as_secs_f64();
     }
 
     fn dispatch(&self, pass: &mut wgpu::ComputePass<'_>, p: &wgpu::ComputePipeline, threads: u32) {
@@ -545,8 +611,9 @@ impl PlateletGpu {
     pub fn record_advance(&self, enc: &mut wgpu::CommandEncoder) {
         let m = self.mts;
         let n = self.n;
+        let timing = self.timing.as_ref();
         {
-            let mut pass = begin(enc, "interface");
+            let mut pass = timed(enc, "interface", timing.map(|t| t.writes(true)));
             self.record_interface(&mut pass);
         }
         for k1 in 0..m.interface {
@@ -571,18 +638,21 @@ impl PlateletGpu {
                 let mut pass = begin(enc, "k2");
                 self.dispatch(&mut pass, &self.k.kick2, n);
             }
-            let mut pass = begin(enc, "interface k1");
+            let last = k1 + 1 == m.interface;
+            let mut pass = timed(enc, "interface k1", timing.filter(|_| last).map(|t| t.writes(false)));
             self.record_interface(&mut pass);
             self.dispatch(&mut pass, &self.k.kick1, n);
             // The next sub-step kicks the plasma again with these forces and clears them; the
             // last one clears here.
-            self.record_kick_plasma(&mut pass, k1 + 1 == m.interface);
+            self.record_kick_plasma(&mut pass, last);
         }
     }
 
     /// After plasma step `step` was submitted: reads the platelet state back (waits), checks its
     /// health and adds the stresses to the average.
     pub fn finish_step(&mut self, ctx: &GpuContext, step: u64) -> Result<()> {
+        // The host's share starts after the read-back, which waits for the whole step.
+        let mut host = std::time::Instant::now();
         let n = self.n as usize;
         if n > 0 {
             let bytes = 16 * n as u64;
@@ -592,8 +662,19 @@ impl PlateletGpu {
             enc.copy_buffer_to_buffer(&self.bonded.pos, 0, staging, 0, bytes);
             enc.copy_buffer_to_buffer(&self.pvel, 0, staging, bytes, bytes);
             enc.copy_buffer_to_buffer(&self.f1_b, 0, staging, 2 * bytes, bytes);
+            if let Some(t) = &self.timing {
+                enc.resolve_query_set(&t.queries, 0..2, &t.resolve, 0);
+                enc.copy_buffer_to_buffer(&t.resolve, 0, staging, 3 * bytes, 16);
+            }
             let _index = q.submit([enc.finish()]);
-            let all: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&read_back(d, q, staging, 3 * bytes)?);
+            let raw = read_back(d, q, staging, 3 * bytes + 16)?;
+            host = std::time::Instant::now();
+            let (state, stamps) = raw.split_at(3 * bytes as usize);
+            if let Some(t) = &self.timing {
+                let stamp = |k: usize| u64::from_le_bytes(stamps[8 * k..8 * k + 8].try_into().unwrap_or([0; 8]));
+                self.device_seconds += stamp(1).saturating_sub(stamp(0)) as f64 * t.period_ns * 1e-9;
+            }
+            let all: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(state);
             self.pos = all[..n].iter().map(|p| [p[0], p[1], p[2], 0.0]).collect();
             self.vel = all[n..2 * n].iter().map(|v| [v[0], v[1], v[2], 0.0]).collect();
             self.f1 = all[2 * n..].iter().map(|f| [f[0], f[1], f[2], 0.0]).collect();
@@ -619,6 +700,7 @@ impl PlateletGpu {
             }
         }
         self.stress.accumulate(&self.pos, &self.vel, &self.f1);
+        self.host_seconds += host.elapsed().as_secs_f64();
         Ok(())
     }
 
@@ -733,7 +815,16 @@ impl PlateletGpu {
 }
 
 fn begin<'e>(enc: &'e mut wgpu::CommandEncoder, label: &str) -> wgpu::ComputePass<'e> {
-    enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: None })
+    timed(enc, label, None)
+}
+
+/// A compute pass that writes the timestamps `writes`, if any.
+fn timed<'e>(
+    enc: &'e mut wgpu::CommandEncoder,
+    label: &str,
+    writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
+) -> wgpu::ComputePass<'e> {
+    enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes: writes })
 }
 
 fn max_displacement(pos: &[[f32; 4]], reference: &[[f32; 4]]) -> f32 {
