@@ -117,7 +117,7 @@ pub struct CpuEngine {
     device_force: Vec<[f32; 4]>,
     /// The owned particles in the order the device takes them (interior first).
     device_order: Vec<u32>,
-    /// Whether each owned particle lies in the interior (`RankDomain::is_interior`).
+    /// Whether each owned particle lies in the interior (`RankDomain::interior`).
     interior_flags: Vec<bool>,
     /// The last forces' virial is still on the device: [`Self::sums`] reads it when it needs it.
     virial_on_device: bool,
@@ -695,9 +695,8 @@ impl CpuEngine {
     /// GPU ranks' forces ([`crate::gpu::rank_forces`]), with the halo exchange they overlap:
     /// the interior particles' forces go to the device, the ghosts are exchanged meanwhile,
     /// then the device adds the boundary layer and returns the owned particles' pair forces, and
-    /// the host finishes them as the CPU path does. `self` holds no ghosts on entry.
-    /// The pair forces on the rank's device, the halo exchange overlapping the interior's
-    /// ([`crate::gpu::rank_forces`]), then the force tail; `clock` times the parts.
+    /// the host finishes them as the CPU path does. `self` holds no ghosts on entry. `clock`
+    /// times the parts (forces, halo, device wait) into the step timings.
     fn forces_on_device(&mut self, kick: bool, clock: &mut Clock) -> Result<()> {
         let (Some(gpu), Some(d)) = (self.gpu.as_mut(), self.domain.as_ref()) else {
             return Err(KernelError::InconsistentState("GPU rank forces without a device or a domain".into()));

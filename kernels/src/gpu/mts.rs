@@ -436,6 +436,7 @@ impl PlateletGpu {
             }
             None => None,
         };
+        let timing = Timing::new(ctx);
         Ok(Self {
             topology,
             exclusions,
@@ -472,13 +473,9 @@ impl PlateletGpu {
             inputs,
             rebuilds: 1,
             adhesion,
-            device_seconds: if ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
-                0.0
-            } else {
-                f64::NAN
-            },
+            device_seconds: if timing.is_some() { 0.0 } else { f64::NAN },
             host_seconds: 0.0,
-            timing: Timing::new(ctx),
+            timing,
             set: set.clone(),
         })
     }

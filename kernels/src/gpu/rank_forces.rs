@@ -27,7 +27,7 @@
 //!
 //! The halo exchange overlaps the forces of the brick's interior: [`RankForces::begin`] takes the
 //! owned particles, those farther than the halo width from every cut face first
-//! (`RankDomain::is_interior`: all their neighbours are owned), builds their cell list and submits
+//! (`RankDomain::interior`: all their neighbours are owned), builds their cell list and submits
 //! the interior's forces without waiting; the host exchanges the halo meanwhile; then
 //! [`RankForces::finish`] appends the ghosts, rebuilds the cell list and computes the boundary
 //! layer (`dpd.wgsl` starts that dispatch at the particle `sim[3]`). A particle's force is a
