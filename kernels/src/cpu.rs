@@ -1082,16 +1082,7 @@ impl Engine for CpuEngine {
         let mut parts = self.seconds.parts();
         d.sum(&mut parts)?;
         let p = d.decomposition.size() as f64;
-        let [integrate, migrate, halo, forces, device_wait, platelets] = parts.map(|x| x / p);
-        let seconds = crate::domain::StepSeconds {
-            steps: self.seconds.steps,
-            integrate,
-            migrate,
-            halo,
-            forces,
-            device_wait,
-            platelets,
-        };
+        let seconds = crate::domain::StepSeconds::from_parts(self.seconds.steps, parts.map(|x| x / p));
         Ok(Some(crate::domain::DomainReport { decomposition: d.decomposition.clone(), traffic, seconds }))
     }
     fn adhesion_counts(&self) -> Option<crate::adhesion::AdhesionCounts> {

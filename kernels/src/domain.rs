@@ -376,16 +376,24 @@ pub struct StepSeconds {
 }
 
 impl StepSeconds {
+    /// The names of the parts, in the order of [`Self::parts`].
+    pub const NAMES: [&'static str; 6] = ["integrate", "migrate", "halo", "forces", "device_wait", "platelets"];
+
     /// The parts as numbers, in field order after `steps` (for sums over ranks).
     pub fn parts(&self) -> [f64; 6] {
         [self.integrate, self.migrate, self.halo, self.forces, self.device_wait, self.platelets]
     }
 
+    /// The inverse of [`Self::parts`].
+    pub fn from_parts(steps: u64, p: [f64; 6]) -> Self {
+        let [integrate, migrate, halo, forces, device_wait, platelets] = p;
+        Self { steps, integrate, migrate, halo, forces, device_wait, platelets }
+    }
+
     /// Named parts per step (seconds per step; zeros before the first step).
     pub fn per_step(&self) -> [(&'static str, f64); 6] {
-        let n = self.steps.max(1) as f64;
-        let names = ["integrate", "migrate", "halo", "forces", "device_wait", "platelets"];
-        std::array::from_fn(|k| (names[k], self.parts()[k] / n))
+        let (n, parts) = (self.steps.max(1) as f64, self.parts());
+        std::array::from_fn(|k| (Self::NAMES[k], parts[k] / n))
     }
 }
 
