@@ -564,6 +564,9 @@ fn run_command(args: RunArgs) -> ExitCode {
             let parts: Vec<String> = t.iter().map(|(k, v)| format!("{k} {:.3}", 1e3 * v)).collect();
             let _ = writeln!(out, "# per rank and step (ms, mean over ranks): {}", parts.join(", "));
         }
+        if let Some(p) = outcome.domain.as_ref().map(|d| &d.platelet_steps).filter(|p| !p.is_empty()) {
+            let _ = writeln!(out, "# platelet-steps advanced by each rank: {p:?}");
+        }
     }
     if let Some(dir) = opts.out_dir.as_deref() {
         print_outputs(&mut out, dir);
@@ -618,6 +621,7 @@ fn domain_summary(d: &hemoscale::kernels::domain::DomainReport, outcome: &hemosc
         "messages_per_step": t.halo_messages as f64 / per_exchange + t.migration_messages as f64 / per_step,
         "model_messages_per_step": model.messages,
         "ghosts_per_step": t.ghosts as f64 / per_exchange,
+        "platelet_steps_per_rank": d.platelet_steps,
         "seconds_per_step": d.seconds.per_step().into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<String, Value>>(),
     })
 }

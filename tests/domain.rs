@@ -257,8 +257,8 @@ fn fluid_volume_weights_balance_a_stenosis() {
 }
 
 /// The platelet particles' positions after `steps` steps of `initial` on `ranks` ranks (1: the
-/// single-domain engine), with the gathered plasma sorted by tag. Every rank advances every
-/// platelet on the same gathered plasma, so their copies must agree bit for bit.
+/// single-domain engine), with the gathered plasma sorted by tag. Every rank holds every
+/// platelet as the ranks that advanced them left it, so their copies must agree bit for bit.
 fn run_with_platelets(
     initial: &hemoscale::run::Initial,
     ranks: usize,
@@ -270,7 +270,8 @@ fn run_with_platelets(
         e.compute_forces().expect("forces");
         let _ = e.run(steps, 0).expect("run");
         let plasma = e.state().expect("state").sorted_by_tag();
-        (plasma, e.platelet_levels().expect("platelets").positions().to_vec(), e.adhesion_counts())
+        let divided = e.domain_report().expect("report").map_or_else(Vec::new, |d| d.platelet_steps);
+        (plasma, e.platelet_levels().expect("platelets").positions().to_vec(), e.adhesion_counts(), divided)
     };
     if ranks == 1 {
         let mut e = CpuEngine::with_platelets(&initial.system, &initial.state, 0, set).expect("engine");
@@ -285,16 +286,17 @@ fn run_with_platelets(
         })
     });
     let first = out.remove(0);
-    for (plasma, platelets, bonds) in &out {
+    for (plasma, platelets, bonds, divided) in &out {
         assert!(plasma == &first.0 && platelets == &first.1, "every rank holds the same plasma and platelets");
         assert_eq!(bonds, &first.2, "every rank holds the same adhesion bonds");
+        assert_eq!(divided, &first.3, "every rank reports the same division");
     }
     first
 }
 
-/// The gathered plasma (sorted by tag), the platelet particles' positions and the adhesion
-/// counts after a run.
-type Platelets = (ParticleState, Vec<[f32; 4]>, Option<hemoscale::kernels::adhesion::AdhesionCounts>);
+/// The gathered plasma (sorted by tag), the platelet particles' positions, the adhesion counts
+/// after a run, and the platelet-steps each rank advanced (empty on one rank).
+type Platelets = (ParticleState, Vec<[f32; 4]>, Option<hemoscale::kernels::adhesion::AdhesionCounts>, Vec<u64>);
 
 /// Largest platelet-particle distance (minimum image) between two runs.
 fn max_platelet_diff(a: &[[f32; 4]], b: &[[f32; 4]], len: [f32; 3]) -> f32 {
@@ -318,16 +320,16 @@ fn max_platelet_diff(a: &[[f32; 4]], b: &[[f32; 4]], len: [f32; 3]) -> f32 {
 /// the 8 interface sub-steps of every step).
 #[test]
 fn a_platelet_in_couette_flow_on_two_and_four_ranks_follows_the_single_rank_trajectory() {
-    let initial = scenario_initial("shear-flip");
-    compare_with_platelets("shear-flip", &initial, None);
+    let initial = scenario_initial("shear-flip", &[]);
+    compare_with_platelets("shear-flip", &initial, None, false);
 }
 
 /// GPU ranks with a platelet: the plasma's pair forces on the device, the platelet on the host.
 #[test]
 fn a_platelet_in_couette_flow_on_two_and_four_gpu_ranks_follows_the_single_rank_trajectory() {
     let Some(ctx) = common::gpu_context() else { return };
-    let initial = scenario_initial("shear-flip");
-    compare_with_platelets("shear-flip (GPU ranks)", &initial, Some(&ctx));
+    let initial = scenario_initial("shear-flip", &[]);
+    compare_with_platelets("shear-flip (GPU ranks)", &initial, Some(&ctx), false);
 }
 
 /// `aggregation` (three activated platelets at an adhesive wall patch in shear) on 2 and 4 ranks:
@@ -336,39 +338,65 @@ fn a_platelet_in_couette_flow_on_two_and_four_gpu_ranks_follows_the_single_rank_
 /// every bond.
 #[test]
 fn adhering_platelets_on_two_and_four_ranks_follow_the_single_rank_trajectory() {
-    let initial = scenario_initial("aggregation");
-    compare_with_platelets("aggregation", &initial, None);
+    let initial = scenario_initial("aggregation", &[]);
+    compare_with_platelets("aggregation", &initial, None, false);
 }
 
-/// The initial conditions of the built-in `name` with its defaults (seed 5).
-fn scenario_initial(name: &str) -> hemoscale::run::Initial {
+/// `stenosis-platelets` (four platelets one after another along a narrowed vessel, cut across
+/// its length) on 2 and 4 ranks: the clusters lie on different ranks, so each rank advances
+/// only its own and takes the others' state from the ranks that advanced them. Each plasma step
+/// every platelet is advanced by exactly one rank, no rank advances them all, and the plasma
+/// and the platelets follow the single-rank trajectory within the bounds of
+/// [`a_platelet_in_couette_flow_on_two_and_four_ranks_follows_the_single_rank_trajectory`]. A
+/// rank that dropped another rank's state, or the plasma velocities its platelets kicked, would
+/// be off by far more.
+#[test]
+fn platelets_apart_are_divided_among_ranks_and_follow_the_single_rank_trajectory() {
+    let initial = scenario_initial("stenosis-platelets", &["resolution=150"]);
+    compare_with_platelets("stenosis-platelets", &initial, None, true);
+}
+
+/// The initial conditions of the built-in `name` with its defaults and `sets` (seed 5).
+fn scenario_initial(name: &str, sets: &[&str]) -> hemoscale::run::Initial {
     let b = hemoscale::scenarios::find(name).expect("built-in scenario");
-    let values = hemoscale::params::ParamValues::parse(&b.params(), &[]).expect("defaults");
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let values = hemoscale::params::ParamValues::parse(&b.params(), &sets).expect("defaults");
     let scenario = b.build(&values, 5, 100, Backend::Cpu).expect("valid");
     hemoscale::run::initial_conditions(&scenario, Backend::Cpu).expect("initial conditions")
 }
 
 /// Runs `initial` (with platelets) on 1, 2 and 4 ranks and holds the decomposed runs to 10 times
 /// the one-ulp envelope after 10 and 100 steps, for the plasma and the platelet particles. With
-/// `gpu`, the decomposed runs are GPU ranks.
-fn compare_with_platelets(name: &str, initial: &hemoscale::run::Initial, gpu: Option<&GpuContext>) {
+/// `gpu`, the decomposed runs are GPU ranks. Every platelet-step is advanced by one rank; with
+/// `divided`, no rank may advance them all.
+fn compare_with_platelets(name: &str, initial: &hemoscale::run::Initial, gpu: Option<&GpuContext>, divided: bool) {
     let len = initial.system.sim_box.len;
-    let (single10, plat10, _) = run_with_platelets(initial, 1, 10, None);
-    let (single, plat, bonds) = run_with_platelets(initial, 1, 100, None);
+    let count = initial.platelets.as_ref().map_or(0, |p| p.count) as u64;
+    let (single10, plat10, ..) = run_with_platelets(initial, 1, 10, None);
+    let (single, plat, bonds, _) = run_with_platelets(initial, 1, 100, None);
     let nudged_initial = hemoscale::run::Initial { state: nudged(&initial.state), ..initial.clone() };
-    let (nudged_plasma, nudged_plat, _) = run_with_platelets(&nudged_initial, 1, 100, None);
+    let (nudged_plasma, nudged_plat, ..) = run_with_platelets(&nudged_initial, 1, 100, None);
     let (envelope_x, envelope_v) = max_diffs(&single, &nudged_plasma, len);
     let envelope_p = max_platelet_diff(&plat, &nudged_plat, len);
-    let (nudged10, nudged_plat10, _) = run_with_platelets(&nudged_initial, 1, 10, None);
+    let (nudged10, nudged_plat10, ..) = run_with_platelets(&nudged_initial, 1, 10, None);
     let (e10_x, e10_v) = max_diffs(&single10, &nudged10, len);
     let e10_p = max_platelet_diff(&plat10, &nudged_plat10, len);
     println!("{name}, one-ulp nudge after 10 steps: plasma {e10_x:.2e}, {e10_v:.2e}, platelet {e10_p:.2e}");
     for ranks in [2, 4] {
-        let (early, early_plat, _) = run_with_platelets(initial, ranks, 10, gpu);
+        let (early, early_plat, ..) = run_with_platelets(initial, ranks, 10, gpu);
         let (dx10, dv10) = max_diffs(&single10, &early, len);
         let dp10 = max_platelet_diff(&plat10, &early_plat, len);
-        let (many, many_plat, many_bonds) = run_with_platelets(initial, ranks, 100, gpu);
+        let (many, many_plat, many_bonds, steps) = run_with_platelets(initial, ranks, 100, gpu);
         assert_eq!(many.len(), initial.state.len(), "{name}: {ranks} ranks conserve the particle count");
+        assert_eq!(steps.len(), ranks, "{name}: one count per rank");
+        assert_eq!(steps.iter().sum::<u64>(), 100 * count, "{name}, {ranks} ranks: each platelet-step once: {steps:?}");
+        if divided {
+            assert!(
+                steps.iter().all(|&s| s < 100 * count),
+                "{name}, {ranks} ranks: the platelets are divided: {steps:?}"
+            );
+        }
+        println!("{name}, {ranks} ranks: platelet-steps advanced by each rank {steps:?}");
         assert_eq!(many_bonds, bonds, "{name}: {ranks} ranks form the same adhesion bonds");
         let (dx, dv) = max_diffs(&single, &many, len);
         let dp = max_platelet_diff(&plat, &many_plat, len);

@@ -227,6 +227,8 @@ pub struct AdhesionState {
     skin: f32,
     formed: u64,
     broken: u64,
+    /// The platelets whose sites take part ([`Self::only`]; all by default).
+    active: Vec<bool>,
 }
 
 /// What a checkpoint keeps of an [`AdhesionState`]: the bonds, the site positions the
@@ -321,7 +323,58 @@ impl AdhesionState {
             skin,
             formed: 0,
             broken: 0,
+            active: vec![true; n / per_platelet.max(1)],
         })
+    }
+
+    /// Restricts the forces, bond events and candidate lists to the sites of the platelets
+    /// `active` marks (one flag per platelet): a rank that advances some platelets of a set that
+    /// every rank holds (`crate::platelet_division`). The platelets left out must not interact
+    /// with the ones kept. A change of the selection drops the candidate lists, which hold the
+    /// old selection's sites. The lists are sorted and every term checks its cut-off, so they
+    /// give the same forces and events whenever they are rebuilt.
+    pub fn only(&mut self, active: &[bool]) {
+        if self.active != active {
+            self.active = active.to_vec();
+            self.reference.clear();
+        }
+    }
+
+    /// The bonds held by the selected platelets' sites ([`Self::only`]) and the events counted
+    /// so far (formed, broken), to send to ranks that do not advance them.
+    pub fn selected_bonds(&self) -> impl Iterator<Item = &AdhesionBond> {
+        self.bonds.iter().filter(|b| self.active[self.platelet(b.site)])
+    }
+
+    /// Events so far: (formed, broken).
+    pub fn events(&self) -> (u64, u64) {
+        (self.formed, self.broken)
+    }
+
+    /// Takes the bonds and event counts that the ranks advancing each platelet agreed on: the
+    /// bonds sorted by site (each site holds at most one), so the order does not depend on how
+    /// the platelets were divided.
+    pub fn replace_bonds(&mut self, mut bonds: Vec<AdhesionBond>, formed: u64, broken: u64) -> Result<()> {
+        let n = self.bonded.len() as u32;
+        bonds.sort_by_key(|b| b.site);
+        self.bonded.iter_mut().for_each(|b| *b = false);
+        for b in &bonds {
+            let partner = match b.partner {
+                Partner::Site(j) => Some(j),
+                Partner::Wall(_) => None,
+            };
+            if b.site >= n || partner.is_some_and(|j| j >= n) {
+                return Err(KernelError::InconsistentState(
+                    "shared adhesion bonds name a particle beyond the platelets".into(),
+                ));
+            }
+            self.bonded[b.site as usize] = true;
+            if let Some(j) = partner {
+                self.bonded[j as usize] = true;
+            }
+        }
+        (self.bonds, self.formed, self.broken) = (bonds, formed, broken);
+        Ok(())
     }
 
     /// The force field.
@@ -356,11 +409,15 @@ impl AdhesionState {
         let grid = PairGrid::new(&site_pos, len, reach);
         let l = Vec3::from(len);
         let mut pairs = Vec::new();
+        let selected = |i: u32| self.active[self.platelet(i)];
         for (a, &i) in self.sites.iter().enumerate() {
+            if !selected(i) {
+                continue;
+            }
             let xi = Vec3::new(site_pos[a][0], site_pos[a][1], site_pos[a][2]);
             grid.for_each_near(&site_pos[a], |b| {
                 let j = self.sites[b as usize];
-                if j > i && self.platelet(i) != self.platelet(j) {
+                if j > i && self.platelet(i) != self.platelet(j) && selected(j) {
                     let xj = Vec3::new(site_pos[b as usize][0], site_pos[b as usize][1], site_pos[b as usize][2]);
                     if min_image_any(xi - xj, l).length_squared() < reach * reach {
                         pairs.push((i, j));
@@ -376,6 +433,9 @@ impl AdhesionState {
                 .iter()
                 .copied()
                 .filter(|&i| {
+                    if !self.active[self.platelet(i)] {
+                        return false;
+                    }
                     let p = pos[i as usize];
                     let x = [p[0], p[1], p[2]];
                     self.adhesion.patches.iter().any(|pt| pt.contains(x, len)) && !w.sdf.deeper_than(x, reach)
@@ -440,7 +500,7 @@ impl AdhesionState {
                 }
             }
         }
-        for b in &self.bonds {
+        for b in self.bonds.iter().filter(|b| self.active[self.platelet(b.site)]) {
             let xi = v3(pos[b.site as usize]);
             match b.partner {
                 Partner::Site(j) => {
@@ -469,8 +529,9 @@ impl AdhesionState {
         let p = self.adhesion.params;
         let l = Vec3::from(len);
         let v3 = |a: [f32; 4]| Vec3::new(a[0], a[1], a[2]);
+        let (active, per) = (&self.active, self.per_platelet);
         if let Some(w) = walls {
-            for b in &mut self.bonds {
+            for b in self.bonds.iter_mut().filter(|b| active[(b.site / per) as usize]) {
                 if let Partner::Wall(a) = &mut b.partner {
                     let v = w.motion.velocity(*a);
                     for k in 0..3 {
@@ -482,6 +543,9 @@ impl AdhesionState {
         let bonded = &mut self.bonded;
         let before = self.bonds.len();
         self.bonds.retain(|b| {
+            if !active[(b.site / per) as usize] {
+                return true;
+            }
             let xi = v3(pos[b.site as usize]);
             let d = match b.partner {
                 Partner::Site(j) => min_image_any(xi - v3(pos[j as usize]), l),

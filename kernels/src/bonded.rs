@@ -215,13 +215,13 @@ pub fn platelet_volume(topo: &Topology, pos: &[[f32; 4]], p: usize) -> f32 {
 
 /// `-dU/dV = -k_v (V - V0) / V0` of every platelet: the internal pressure the volume term applies.
 pub fn volume_pressures(topo: &Topology, pos: &[[f32; 4]]) -> Vec<f32> {
-    (0..topo.v0.len())
-        .into_par_iter()
-        .map(|p| {
-            let vol = platelet_volume(topo, pos, p);
-            -topo.kv[p] * (vol - topo.v0[p]) / topo.v0[p]
-        })
-        .collect()
+    (0..topo.v0.len()).into_par_iter().map(|p| volume_pressure(topo, pos, p)).collect()
+}
+
+/// `-dU/dV` of platelet `p` alone ([`volume_pressures`]).
+fn volume_pressure(topo: &Topology, pos: &[[f32; 4]], p: usize) -> f32 {
+    let vol = platelet_volume(topo, pos, p);
+    -topo.kv[p] * (vol - topo.v0[p]) / topo.v0[p]
 }
 
 /// Bonded force on particle `p` (gathered over its terms, in list order); `pressure` from
@@ -264,10 +264,30 @@ pub fn force_on(topo: &Topology, pos: &[[f32; 4]], pressure: &[f32], p: usize) -
 
 /// Bonded forces on every particle, written to `out` (overwriting).
 pub fn bonded_forces(topo: &Topology, pos: &[[f32; 4]], out: &mut [[f32; 4]]) {
-    let pressure = volume_pressures(topo, pos);
+    bonded_forces_where(topo, pos, &|_| true, &|_| true, out);
+}
+
+/// Bonded forces on the particles `particle(i)` accepts, written to `out` (the others keep
+/// theirs). `platelet(p)` says which platelets' volume terms to evaluate; it must accept every
+/// platelet with an accepted particle. A rank that advances some platelets of a replicated set
+/// uses this (`crate::platelet_division`); the forces it computes are the same bits as
+/// [`bonded_forces`] gives them.
+pub fn bonded_forces_where(
+    topo: &Topology,
+    pos: &[[f32; 4]],
+    particle: &(dyn Fn(usize) -> bool + Sync),
+    platelet: &(dyn Fn(usize) -> bool + Sync),
+    out: &mut [[f32; 4]],
+) {
+    let pressure: Vec<f32> = (0..topo.v0.len())
+        .into_par_iter()
+        .map(|p| if platelet(p) { volume_pressure(topo, pos, p) } else { 0.0 })
+        .collect();
     out.par_iter_mut().with_min_len(2048).enumerate().for_each(|(p, o)| {
-        let f = force_on(topo, pos, &pressure, p);
-        *o = [f.x, f.y, f.z, 0.0];
+        if particle(p) {
+            let f = force_on(topo, pos, &pressure, p);
+            *o = [f.x, f.y, f.z, 0.0];
+        }
     });
 }
 

@@ -104,6 +104,8 @@ pub struct CpuEngine {
     platelets: Option<PlateletCpu>,
     /// Wall-clock seconds spent in the platelet levels (`B(h)` of [`crate::mts`]).
     platelet_seconds: f64,
+    /// Platelet-steps this rank advanced (decomposed runs divide the platelets among ranks).
+    platelet_steps: u64,
     /// This rank's brick of a domain-decomposed run (None: the whole box). With it the arrays
     /// hold the owned particles first and the ghosts of the halo after them.
     domain: Option<Box<RankDomain>>,
@@ -141,6 +143,18 @@ impl Clock {
     }
 }
 
+/// Whether `p` lies within `r` of `c` (minimum image in the box `len`).
+fn within(p: &[f32; 4], c: &[f32; 3], r: f32, len: [f32; 3]) -> bool {
+    let d2: f32 = (0..3)
+        .map(|k| {
+            let d = p[k] - c[k];
+            let d = d - len[k] * (d / len[k]).round();
+            d * d
+        })
+        .sum();
+    d2 < r * r
+}
+
 /// What [`CpuEngine::advance_platelets_gathered`] works on each step, kept so a step allocates
 /// only the received messages.
 #[derive(Default)]
@@ -157,6 +171,10 @@ struct Gathered {
     type_id: Vec<u32>,
     /// The platelet particles' positions before the step (the displacement check).
     before: Vec<[f32; 4]>,
+    /// The platelets this rank advances this step.
+    active: Vec<bool>,
+    /// The gathered plasma's velocities before `B(h)`.
+    vel_before: Vec<[f32; 4]>,
 }
 
 /// The rest of an owned particle's force after the pair sum: the body force (reversed above
@@ -321,6 +339,7 @@ impl CpuEngine {
             virial: [0.0; 6],
             platelets: None,
             platelet_seconds: 0.0,
+            platelet_steps: 0,
             domain: None,
             local_pos: Vec::new(),
             gathered: Gathered::default(),
@@ -793,13 +812,21 @@ impl CpuEngine {
         Ok(())
     }
 
-    /// `B(h)` of a decomposed run. Each rank sends the owned plasma inside the platelets' reach
-    /// ([`PlateletCpu::plasma_reach`], with one skin of margin for the platelets' motion) to
-    /// every rank; each then advances every platelet on that gathered plasma, which is the same
-    /// bits in the same order everywhere, so the platelets stay identical on all ranks. Each rank
-    /// takes back the velocities of its own plasma (the interface's reaction kicks them). A
-    /// platelet particle that moved farther than the margin during `B(h)` may have missed plasma,
-    /// so it stops the run.
+    /// `B(h)` of a decomposed run. Every rank holds every platelet; each advances the clusters
+    /// of platelets whose centre its brick holds ([`crate::platelet_division`]).
+    ///
+    /// 1. Each rank sends the owned plasma inside the platelets' reach
+    ///    ([`PlateletCpu::plasma_reach`], with one skin of margin for the platelets' motion) to
+    ///    every rank, so every rank holds the same gathered plasma in the same order.
+    /// 2. Each rank advances its platelets on it ([`PlateletCpu::advance_only`]).
+    /// 3. Each rank sends what it changed to every rank: its platelets' state
+    ///    ([`PlateletCpu::share`]) and the velocities of the gathered plasma within their reach,
+    ///    which the interface's reaction kicked. Every rank takes the platelets and the
+    ///    velocities of its own plasma, so the platelets stay the same bits on every rank.
+    ///
+    /// A rank whose platelets fail the health check still takes part in step 3 and sends the
+    /// error instead, so every rank stops with it. A platelet particle that moved farther than
+    /// the margin during `B(h)` may have missed plasma, so it stops the run.
     fn advance_platelets_gathered(&mut self) -> Result<()> {
         const WORDS: usize = crate::domain::HALO_WORDS; // position, velocity, type, tag
         let (Some(plat), Some(domain)) = (self.platelets.as_mut(), self.domain.as_mut()) else {
@@ -808,20 +835,14 @@ impl CpuEngine {
         let g = &mut self.gathered;
         let margin = plat.set().params.skin;
         plat.plasma_reach(margin, &mut g.reach);
-        let (len, pos, reach) = (self.coeff.len, &self.pos, &g.reach);
-        let near = |i: &usize| {
-            let p = pos[*i];
-            reach.iter().any(|(c, r)| {
-                let d2: f32 = (0..3)
-                    .map(|k| {
-                        let d = p[k] - c[k];
-                        let d = d - len[k] * (d / len[k]).round();
-                        d * d
-                    })
-                    .sum();
-                d2 < r * r
-            })
-        };
+        let len = self.coeff.len;
+        let touching = plat.touching(&g.reach, margin);
+        let cluster = crate::platelet_division::clusters(g.reach.len(), touching.into_iter());
+        let owners = crate::platelet_division::owners(&g.reach, &cluster, len, |c| domain.decomposition.owner(c));
+        g.active.clear();
+        g.active.extend(owners.iter().map(|&o| o == domain.rank));
+        let (pos, reach) = (&self.pos, &g.reach);
+        let near = |i: &usize| reach.iter().any(|(c, r)| within(&pos[*i], c, *r, len));
         g.mine.clear();
         g.mine.par_extend((0..domain.n_local).into_par_iter().filter(near));
         g.words.clear();
@@ -849,12 +870,56 @@ impl CpuEngine {
         }
         g.before.clear();
         g.before.extend_from_slice(plat.positions());
+        g.vel_before.clone_from(&g.vel);
         let mut view =
             PlasmaView { pos: &g.pos, vel: &mut g.vel, tag: &g.tag, type_id: &g.type_id, inv_mass: &self.inv_mass };
-        plat.advance(&mut view, self.step)?;
-        for (k, &i) in g.mine.iter().enumerate() {
-            self.vel[i] = g.vel[offset + k];
+        let advanced = plat.advance_only(&mut view, self.step, &g.active);
+        // What this rank changed: [error?, platelet words, kicked plasma].
+        g.words.clear();
+        match &advanced {
+            Err(e) => {
+                g.words.push(1);
+                g.words.extend(e.to_string().bytes().map(u32::from));
+            }
+            Ok(()) => {
+                g.words.push(0);
+                let at = g.words.len();
+                g.words.push(0);
+                plat.share(&mut g.words);
+                g.words[at] = (g.words.len() - at - 1) as u32;
+                // The plasma this rank's platelets kicked: no other rank's platelets reach it.
+                for (j, (v, v0)) in g.vel.iter().zip(&g.vel_before).enumerate() {
+                    if v.map(f32::to_bits) != v0.map(f32::to_bits) {
+                        g.words.extend([j as u32, v[0].to_bits(), v[1].to_bits(), v[2].to_bits()]);
+                    }
+                }
+            }
         }
+        self.platelet_steps += g.active.iter().filter(|&&a| a).count() as u64;
+        let blocks = domain.all_gather(bytemuck::cast_slice(&g.words))?;
+        let owned = blocks.iter().map(|b| crate::domain::words_of(b, 1)).collect::<Result<Vec<_>>>()?;
+        let blocks: Vec<&[u32]> = owned.iter().map(|b| b.as_ref()).collect();
+        if let Some(b) = blocks.iter().find(|b| b.first() != Some(&0)) {
+            let text: String = b.iter().skip(1).filter_map(|&c| char::from_u32(c)).collect();
+            return Err(KernelError::InconsistentState(text));
+        }
+        let mut platelet_words = Vec::with_capacity(blocks.len());
+        for b in &blocks {
+            let n = *b.get(1).unwrap_or(&0) as usize;
+            let rest = b.get(2..).unwrap_or_default();
+            let (head, plasma) = rest.split_at(n.min(rest.len()));
+            platelet_words.push(head);
+            for w in plasma.chunks_exact(4) {
+                let j = w[0] as usize;
+                if (offset..offset + g.mine.len()).contains(&j) {
+                    let v = &mut self.vel[g.mine[j - offset]];
+                    for k in 0..3 {
+                        v[k] = f32::from_bits(w[k + 1]);
+                    }
+                }
+            }
+        }
+        plat.take_shared(&platelet_words)?;
         let moved = plat.max_displacement(&g.before);
         if moved >= margin {
             return Err(KernelError::InconsistentState(format!(
@@ -1083,7 +1148,21 @@ impl Engine for CpuEngine {
         d.sum(&mut parts)?;
         let p = d.decomposition.size() as f64;
         let seconds = crate::domain::StepSeconds::from_parts(self.seconds.steps, parts.map(|x| x / p));
-        Ok(Some(crate::domain::DomainReport { decomposition: d.decomposition.clone(), traffic, seconds }))
+        let platelet_steps = match self.platelets {
+            Some(_) => d
+                .all_gather(&self.platelet_steps.to_le_bytes())?
+                .iter()
+                .map(|b| b.as_slice().try_into().map(u64::from_le_bytes))
+                .collect::<std::result::Result<Vec<u64>, _>>()
+                .map_err(|_| KernelError::InconsistentState("a rank's platelet-step count is not 8 bytes".into()))?,
+            None => Vec::new(),
+        };
+        Ok(Some(crate::domain::DomainReport {
+            decomposition: d.decomposition.clone(),
+            traffic,
+            seconds,
+            platelet_steps,
+        }))
     }
     fn adhesion_counts(&self) -> Option<crate::adhesion::AdhesionCounts> {
         self.platelets.as_ref().and_then(PlateletCpu::adhesion_counts)

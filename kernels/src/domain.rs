@@ -408,6 +408,9 @@ pub struct DomainReport {
     pub traffic: HaloTraffic,
     /// Where a rank's time went: the mean over ranks.
     pub seconds: StepSeconds,
+    /// Platelet-steps each rank advanced, in rank order (each plasma step, each platelet is
+    /// advanced by one rank: [`crate::platelet_division`]). Empty without platelets.
+    pub platelet_steps: Vec<u64>,
 }
 
 /// Bytes and messages per step that the communication model predicts (`docs/scaling.md`).

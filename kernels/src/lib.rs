@@ -44,6 +44,7 @@ pub mod mts;
 pub mod nonbonded;
 pub mod observables;
 pub mod platelet;
+pub mod platelet_division;
 pub mod platelet_observables;
 pub mod platelet_set;
 pub mod rng;

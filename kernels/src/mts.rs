@@ -73,11 +73,11 @@ use glam::Vec3;
 use rayon::prelude::*;
 
 use crate::adhesion::{AdhesionCounts, AdhesionState};
-use crate::bonded::{bonded_forces, Topology};
+use crate::bonded::{bonded_forces_where, Topology};
 use crate::dpd::PairCoeffs;
 use crate::error::{KernelError, Result};
 use crate::interface::{interface_forces, InterfaceInput, InterfaceList};
-use crate::nonbonded::{lj_forces, Exclusions, LennardJones, NeighborList};
+use crate::nonbonded::{lj_forces_where, min_image_any, Exclusions, LennardJones, NeighborList};
 use crate::platelet_observables::Sampler;
 use crate::platelet_set::{MtsLevels, PlateletSet, PlateletState};
 use crate::walls::{Bounce, Walls};
@@ -130,6 +130,38 @@ pub struct PlateletCpu {
     adhesion: Option<AdhesionState>,
     /// Whether each platelet is activated.
     activated: Vec<bool>,
+    /// The platelets these levels advance (all but in a decomposed run: [`Self::advance_only`]).
+    active: Vec<bool>,
+    /// The outer-membrane particles of the active platelets.
+    active_membrane: Vec<u32>,
+    /// Counters at the start of the last [`Self::advance_only`]: adhesion bonds formed and
+    /// broken, pair-list rebuilds, bounce-backs. What a rank shares is its change of them.
+    counted: [u64; 4],
+}
+
+/// The force levels of `B(h)`, innermost last.
+#[derive(Clone, Copy)]
+enum Level {
+    Interface,
+    Nonbonded,
+    Bonded,
+}
+
+/// Which platelet particles a force or an update covers (`per` particles to a platelet).
+#[derive(Clone, Copy)]
+struct Selection<'a> {
+    active: &'a [bool],
+    per: usize,
+    all: bool,
+}
+
+impl Selection<'_> {
+    fn particle(&self, i: usize) -> bool {
+        self.all || self.active[i / self.per]
+    }
+    fn platelet(&self, p: usize) -> bool {
+        self.all || self.active[p]
+    }
 }
 
 impl PlateletCpu {
@@ -181,8 +213,15 @@ impl PlateletCpu {
             stress: StressAverage::new(set),
             adhesion,
             activated: set.activated.clone(),
+            active: vec![true; set.count],
+            active_membrane: set.outer_membrane(),
+            counted: [0; 4],
             set: set.clone(),
         })
+    }
+
+    fn selection(active: &[bool], per: usize) -> Selection<'_> {
+        Selection { active, per, all: active.iter().all(|&a| a) }
     }
 
     /// Follows a change of the driving (variants): the interface's dissipative–random pair takes
@@ -228,7 +267,8 @@ impl PlateletCpu {
 
     /// Non-bonded forces: Lennard-Jones among platelet particles plus adhesion.
     fn nonbonded_forces(&mut self) {
-        lj_forces(&self.nl, &self.pos, &self.lj, self.len, &mut self.f2);
+        let sel = Self::selection(&self.active, self.set.per_platelet());
+        lj_forces_where(&self.nl, &self.pos, &self.lj, self.len, &|i| sel.particle(i), &mut self.f2);
         if let Some(a) = self.adhesion.as_mut() {
             a.add_forces(&self.pos, &self.activated, self.len, self.walls.as_ref(), &mut self.f2);
         }
@@ -245,16 +285,27 @@ impl PlateletCpu {
 
     /// Platelet forces that do not involve the plasma (non-bonded and bonded), from scratch.
     pub fn compute_internal_forces(&mut self) {
-        self.nl = NeighborList::build(&self.pos, self.len, self.reach(), &self.exclusions);
-        self.rebuilds += 1;
+        self.rebuild_pairs();
         self.nonbonded_forces();
-        bonded_forces(&self.topology, &self.pos, &mut self.f3);
+        self.bonded_forces();
+    }
+
+    /// Rebuilds the non-bonded pair list (of the active platelets' particles).
+    fn rebuild_pairs(&mut self) {
+        let sel = Self::selection(&self.active, self.set.per_platelet());
+        self.nl = NeighborList::build_where(&self.pos, self.len, self.reach(), &self.exclusions, &|i| sel.particle(i));
+        self.rebuilds += 1;
+    }
+
+    fn bonded_forces(&mut self) {
+        let sel = Self::selection(&self.active, self.set.per_platelet());
+        bonded_forces_where(&self.topology, &self.pos, &|i| sel.particle(i), &|p| sel.platelet(p), &mut self.f3);
     }
 
     fn eval_interface(&mut self, plasma: &PlasmaView<'_>, counter: u64, fresh: bool) {
         if fresh || self.ilist.is_stale(&self.pos, self.set.params.skin) {
             self.ilist = InterfaceList::build(
-                &self.membrane,
+                &self.active_membrane,
                 &self.pos,
                 plasma.pos,
                 self.len,
@@ -281,10 +332,23 @@ impl PlateletCpu {
         }
     }
 
-    fn kick(vel: &mut [[f32; 4]], f: &[[f32; 4]], c: f32) {
-        vel.par_iter_mut().zip(f.par_iter()).with_min_len(4096).for_each(|(v, f)| {
-            for k in 0..3 {
-                v[k] += c * f[k];
+    /// Kicks the active platelets' velocities by `h` times the forces of `level`.
+    fn kick(&mut self, level: Level, h: f32) {
+        let f = match level {
+            Level::Interface => &self.f1,
+            Level::Nonbonded => &self.f2,
+            Level::Bonded => &self.f3,
+        };
+        let sel = Self::selection(&self.active, self.set.per_platelet());
+        Self::kick_with(&mut self.vel, f, h * self.inv_mass, sel);
+    }
+
+    fn kick_with(vel: &mut [[f32; 4]], f: &[[f32; 4]], c: f32, sel: Selection<'_>) {
+        vel.par_iter_mut().zip(f.par_iter()).enumerate().with_min_len(4096).for_each(|(i, (v, f))| {
+            if sel.particle(i) {
+                for k in 0..3 {
+                    v[k] += c * f[k];
+                }
             }
         });
     }
@@ -302,12 +366,17 @@ impl PlateletCpu {
 
     fn drift(&mut self, h: f32) {
         let walls = self.walls.as_ref();
+        let sel = Self::selection(&self.active, self.set.per_platelet());
         let bounced: u64 = self
             .pos
             .par_iter_mut()
             .zip(self.vel.par_iter_mut())
+            .enumerate()
             .with_min_len(4096)
-            .map(|(p, v)| {
+            .map(|(i, (p, v))| {
+                if !sel.particle(i) {
+                    return 0;
+                }
                 let x0 = [p[0], p[1], p[2]];
                 let x1 = [x0[0] + h * v[0], x0[1] + h * v[1], x0[2] + h * v[2]];
                 let mut vv = [v[0], v[1], v[2]];
@@ -323,40 +392,69 @@ impl PlateletCpu {
     /// `B(h)` of the module docs for plasma step `step` (the interface noise counter runs
     /// `step * n1 .. step * n1 + n1`).
     pub fn advance(&mut self, plasma: &mut PlasmaView<'_>, step: u64) -> Result<()> {
+        let all = vec![true; self.active.len()];
+        self.advance_only(plasma, step, &all)
+    }
+
+    /// `B(h)` for the platelets `active` marks (one flag per platelet); the others stand still
+    /// and keep their state. A rank of a decomposed run advances the platelets it owns this way
+    /// (`crate::platelet_division`); the platelets left out must neither share plasma with the
+    /// ones advanced nor come within reach of their non-bonded or adhesion forces. The advanced
+    /// platelets follow the same bits as in [`Self::advance`]: every force is summed per
+    /// particle from sorted pair lists whose terms check their cut-off, so lists built at other
+    /// times or over fewer particles give the same sums. What changed is then sent with
+    /// [`Self::share`] and taken by every rank with [`Self::take_shared`].
+    pub fn advance_only(&mut self, plasma: &mut PlasmaView<'_>, step: u64, active: &[bool]) -> Result<()> {
+        if active.len() != self.active.len() {
+            return Err(KernelError::invalid(
+                "active",
+                active.len(),
+                format!("needs one flag per platelet ({})", self.active.len()),
+            ));
+        }
+        if self.active != active {
+            // Lists of the old selection may lack pairs of platelets new to this rank.
+            self.active = active.to_vec();
+            let per = self.set.per_platelet();
+            self.active_membrane = self.membrane.iter().copied().filter(|&m| active[m as usize / per]).collect();
+            self.nl = NeighborList::default();
+            if let Some(a) = self.adhesion.as_mut() {
+                a.only(active);
+            }
+        }
+        let (formed, broken) = self.adhesion.as_ref().map_or((0, 0), AdhesionState::events);
+        self.counted = [formed, broken, self.rebuilds, self.bounced];
         let m = self.mts;
         let h1 = self.dt / m.interface as f32;
         let h2 = h1 / m.nonbonded as f32;
         let h3 = h2 / m.bonded as f32;
-        let im = self.inv_mass;
         // The plasma moved since the last evaluation: rebuild the pairs and evaluate afresh.
         self.eval_interface(plasma, step * u64::from(m.interface), true);
         for k1 in 0..m.interface {
-            Self::kick(&mut self.vel, &self.f1, 0.5 * h1 * im);
+            self.kick(Level::Interface, 0.5 * h1);
             self.kick_plasma(plasma, 0.5 * h1);
             for _ in 0..m.nonbonded {
-                Self::kick(&mut self.vel, &self.f2, 0.5 * h2 * im);
+                self.kick(Level::Nonbonded, 0.5 * h2);
                 for _ in 0..m.bonded {
-                    Self::kick(&mut self.vel, &self.f3, 0.5 * h3 * im);
+                    self.kick(Level::Bonded, 0.5 * h3);
                     self.drift(h3);
-                    bonded_forces(&self.topology, &self.pos, &mut self.f3);
-                    Self::kick(&mut self.vel, &self.f3, 0.5 * h3 * im);
+                    self.bonded_forces();
+                    self.kick(Level::Bonded, 0.5 * h3);
                 }
                 if self.nl.is_stale(&self.pos, self.set.params.skin) {
-                    self.nl = NeighborList::build(&self.pos, self.len, self.reach(), &self.exclusions);
-                    self.rebuilds += 1;
+                    self.rebuild_pairs();
                 }
                 self.nonbonded_forces();
-                Self::kick(&mut self.vel, &self.f2, 0.5 * h2 * im);
+                self.kick(Level::Nonbonded, 0.5 * h2);
             }
             self.eval_interface(plasma, step * u64::from(m.interface) + u64::from(k1) + 1, false);
-            Self::kick(&mut self.vel, &self.f1, 0.5 * h1 * im);
+            self.kick(Level::Interface, 0.5 * h1);
             self.kick_plasma(plasma, 0.5 * h1);
         }
         if let Some(a) = self.adhesion.as_mut() {
             // Bonds form and break between steps; the forces of the next step see the new set.
             if a.update(&self.pos, &self.activated, self.len, self.walls.as_ref(), self.dt) {
-                lj_forces(&self.nl, &self.pos, &self.lj, self.len, &mut self.f2);
-                a.add_forces(&self.pos, &self.activated, self.len, self.walls.as_ref(), &mut self.f2);
+                self.nonbonded_forces();
             }
         }
         self.check_health(step)?;
@@ -366,7 +464,7 @@ impl PlateletCpu {
 
     /// Adds every platelet's membrane stress at the end of a plasma step to the running average.
     fn accumulate_stress(&mut self) {
-        self.stress.accumulate(&self.pos, &self.vel, &self.f1);
+        self.stress.accumulate(&self.pos, &self.vel, &self.f1, Some(&self.active));
     }
 
     /// The membrane stress and traction stresslet averaged since the previous call, and the
@@ -378,7 +476,7 @@ impl PlateletCpu {
     /// Stops the run when a platelet blew up or broke: a non-finite position or velocity, or a
     /// spring stretched beyond `max_stretch` times its rest length.
     fn check_health(&self, step: u64) -> Result<()> {
-        check_health(&self.set, &self.topology, &self.pos, &self.vel, step)
+        check_health(&self.set, &self.topology, &self.pos, &self.vel, step, Some(&self.active))
     }
 
     /// Largest spring length over rest length (1 at rest).
@@ -408,6 +506,59 @@ impl PlateletCpu {
             let c = Vec3::new(p[0][0], p[0][1], p[0][2]) + mean;
             ([c.x, c.y, c.z], r + extra)
         }));
+    }
+
+    /// Pairs `(p, q)`, `p < q`, of platelets that may act on each other during the next `B(h)`
+    /// if no particle moves farther than `margin` in it; `reach` from [`Self::plasma_reach`]
+    /// with the same margin. Two platelets act on each other when they are joined by an
+    /// adhesion bond, or when two of their outer-membrane particles lie closer than the larger
+    /// of: twice the interface's reach (cut-off, skin and margin: then both could pair with the
+    /// same plasma particle), or the range of the forces between platelets (Lennard-Jones,
+    /// adhesion) plus the skin and both margins. Centres farther apart than their reaches allow
+    /// are ruled out first; only the membranes of platelets left in play are binned.
+    pub fn touching(&self, reach: &[([f32; 3], f32)], margin: f32) -> Vec<(usize, usize)> {
+        let skin = self.set.params.skin;
+        let interface = self.coeffs.rc2.sqrt() + skin + margin;
+        let adhesion = self.adhesion.as_ref().map_or(0.0, |a| a.params().cutoff.max(a.params().capture));
+        let d = (2.0 * interface).max(self.lj.rcut.max(adhesion) + skin + 2.0 * margin);
+        let l = Vec3::from(self.len);
+        let centre = |p: usize| Vec3::from(reach[p].0);
+        let mut in_play = vec![false; reach.len()];
+        for p in 0..reach.len() {
+            for q in p + 1..reach.len() {
+                // reach = extent + interface, so membranes within d need centres within this.
+                if min_image_any(centre(p) - centre(q), l).length() < reach[p].1 + reach[q].1 - 2.0 * interface + d {
+                    (in_play[p], in_play[q]) = (true, true);
+                }
+            }
+        }
+        let per = self.set.per_platelet();
+        let sites: Vec<u32> = self.membrane.iter().copied().filter(|&m| in_play[m as usize / per]).collect();
+        let mut pairs = std::collections::BTreeSet::new();
+        if !sites.is_empty() {
+            let at: Vec<[f32; 4]> = sites.iter().map(|&m| self.pos[m as usize]).collect();
+            let grid = crate::nonbonded::PairGrid::new(&at, self.len, d);
+            for (a, &m) in sites.iter().enumerate() {
+                let (p, x) = (m as usize / per, Vec3::new(at[a][0], at[a][1], at[a][2]));
+                grid.for_each_near(&at[a], |b| {
+                    let q = sites[b as usize] as usize / per;
+                    let y = at[b as usize];
+                    if q > p
+                        && !pairs.contains(&(p, q))
+                        && min_image_any(x - Vec3::new(y[0], y[1], y[2]), l).length() < d
+                    {
+                        pairs.insert((p, q));
+                    }
+                });
+            }
+        }
+        for b in self.adhesion_bonds() {
+            if let crate::adhesion::Partner::Site(j) = b.partner {
+                let (p, q) = (b.site as usize / per, j as usize / per);
+                pairs.insert((p.min(q), p.max(q)));
+            }
+        }
+        pairs.into_iter().collect()
     }
 
     /// `a - b` under the minimum-image convention of the box.
@@ -485,6 +636,98 @@ impl PlateletCpu {
         Ok(())
     }
 
+    /// What the last [`Self::advance_only`] changed, as words for the other ranks: for each
+    /// active platelet its index, its particles' positions, velocities and three force levels
+    /// (20 words a particle) and its stress sums (24 words); the adhesion bonds its sites hold
+    /// (5 words a bond); and the change of the counters (formed and broken bonds, pair-list
+    /// rebuilds, bounce-backs; two words each).
+    pub fn share(&self, out: &mut Vec<u32>) {
+        let per = self.set.per_platelet();
+        let active: Vec<usize> = (0..self.active.len()).filter(|&p| self.active[p]).collect();
+        out.push(active.len() as u32);
+        for &p in &active {
+            out.push(p as u32);
+            for i in p * per..(p + 1) * per {
+                for v in [&self.pos[i], &self.vel[i], &self.f1[i], &self.f2[i], &self.f3[i]] {
+                    out.extend_from_slice(bytemuck::cast_slice(v));
+                }
+            }
+            out.extend_from_slice(bytemuck::cast_slice(&self.stress.stress_sum[p]));
+            out.extend_from_slice(bytemuck::cast_slice(&self.stress.traction_sum[p]));
+        }
+        let bonds: Vec<&crate::adhesion::AdhesionBond> =
+            self.adhesion.iter().flat_map(AdhesionState::selected_bonds).collect();
+        out.push(bonds.len() as u32);
+        for b in bonds {
+            out.push(b.site);
+            match b.partner {
+                crate::adhesion::Partner::Site(j) => out.extend([0, j, 0, 0]),
+                crate::adhesion::Partner::Wall(a) => {
+                    out.push(1);
+                    out.extend(a.map(f32::to_bits));
+                }
+            }
+        }
+        let (formed, broken) = self.adhesion.as_ref().map_or((0, 0), AdhesionState::events);
+        let now = [formed, broken, self.rebuilds, self.bounced];
+        for (n, c) in now.iter().zip(self.counted) {
+            out.extend_from_slice(bytemuck::cast_slice(&[n - c]));
+        }
+    }
+
+    /// Takes what every rank [`Self::share`]d after advancing its platelets (one block per rank,
+    /// in rank order, this rank's included), so that every rank holds every platelet as the
+    /// ranks that advanced them left it. Every platelet must come from exactly one rank.
+    pub fn take_shared(&mut self, blocks: &[&[u32]]) -> Result<()> {
+        let per = self.set.per_platelet();
+        let bad = |what: &str| Err(KernelError::InconsistentState(format!("shared platelet state: {what}")));
+        let mut seen = vec![false; self.active.len()];
+        let mut bonds = Vec::new();
+        let mut counts = self.counted;
+        for block in blocks {
+            let mut w = Words(block);
+            for _ in 0..w.one()? {
+                let p = w.one()? as usize;
+                if p >= seen.len() || seen[p] {
+                    return bad("a platelet is missing, repeated or out of range");
+                }
+                seen[p] = true;
+                for i in p * per..(p + 1) * per {
+                    for v in [&mut self.pos[i], &mut self.vel[i], &mut self.f1[i], &mut self.f2[i], &mut self.f3[i]] {
+                        v.copy_from_slice(bytemuck::cast_slice(w.take(4)?));
+                    }
+                }
+                self.stress.stress_sum[p] = bytemuck::pod_read_unaligned(bytemuck::cast_slice(w.take(12)?));
+                self.stress.traction_sum[p] = bytemuck::pod_read_unaligned(bytemuck::cast_slice(w.take(12)?));
+            }
+            for _ in 0..w.one()? {
+                let site = w.one()?;
+                let [kind, a, b, c] = [w.one()?, w.one()?, w.one()?, w.one()?];
+                let partner = match kind {
+                    0 => crate::adhesion::Partner::Site(a),
+                    _ => crate::adhesion::Partner::Wall([a, b, c].map(f32::from_bits)),
+                };
+                bonds.push(crate::adhesion::AdhesionBond { site, partner });
+            }
+            for c in &mut counts {
+                let d: [u32; 2] = w.take(2)?.try_into().unwrap_or_default();
+                *c += bytemuck::cast::<[u32; 2], u64>(d);
+            }
+            if !w.0.is_empty() {
+                return bad("a block is longer than its contents");
+            }
+        }
+        if seen.iter().any(|&s| !s) {
+            return bad("a platelet is missing, repeated or out of range");
+        }
+        let [formed, broken, rebuilds, bounced] = counts;
+        (self.rebuilds, self.bounced) = (rebuilds, bounced);
+        if let Some(a) = self.adhesion.as_mut() {
+            a.replace_bonds(bonds, formed, broken)?;
+        }
+        Ok(())
+    }
+
     /// Momentum of the platelet particles (f64).
     pub fn momentum(&self) -> [f64; 3] {
         let m = f64::from(self.set.template.particle_mass);
@@ -495,6 +738,23 @@ impl PlateletCpu {
             }
         }
         p
+    }
+}
+
+/// A cursor over received words.
+struct Words<'a>(&'a [u32]);
+
+impl<'a> Words<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u32]> {
+        if self.0.len() < n {
+            return Err(KernelError::InconsistentState("shared platelet state: a block ends early".into()));
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    fn one(&mut self) -> Result<u32> {
+        Ok(self.take(1)?[0])
     }
 }
 
@@ -578,14 +838,20 @@ impl StressAverage {
         }
     }
 
-    /// Adds the stresses of the state `pos`, `vel` with interface forces `f1`.
-    pub(crate) fn accumulate(&mut self, pos: &[[f32; 4]], vel: &[[f32; 4]], f1: &[[f32; 4]]) {
+    /// Adds the stresses of the state `pos`, `vel` with interface forces `f1`, of the platelets
+    /// `active` marks (None: all; the others' sums come from the ranks that advance them).
+    pub(crate) fn accumulate(&mut self, pos: &[[f32; 4]], vel: &[[f32; 4]], f1: &[[f32; 4]], active: Option<&[bool]>) {
         let sampler = &self.sampler;
-        let now: Vec<([f64; 6], [f64; 6])> = (0..self.count)
+        let now: Vec<Option<([f64; 6], [f64; 6])>> = (0..self.count)
             .into_par_iter()
-            .map(|p| (sampler.membrane_stress(pos, vel, p), sampler.traction_stress(pos, f1, p)))
+            .map(|p| {
+                active
+                    .is_none_or(|a| a[p])
+                    .then(|| (sampler.membrane_stress(pos, vel, p), sampler.traction_stress(pos, f1, p)))
+            })
             .collect();
-        for ((acc, tac), (s, t)) in self.stress_sum.iter_mut().zip(self.traction_sum.iter_mut()).zip(now) {
+        for ((acc, tac), now) in self.stress_sum.iter_mut().zip(self.traction_sum.iter_mut()).zip(now) {
+            let Some((s, t)) = now else { continue };
             for k in 0..6 {
                 acc[k] += s[k];
                 tac[k] += t[k];
@@ -610,16 +876,24 @@ impl StressAverage {
 
 /// The platelet health check of both engines: a non-finite position or velocity, or a spring
 /// stretched beyond `max_stretch` times its rest length, is an [`KernelError::InconsistentState`]
-/// naming the platelet, the particles and the step.
+/// naming the platelet, the particles and the step. `active` limits the check to some platelets
+/// (None: all).
 pub(crate) fn check_health(
     set: &PlateletSet,
     topology: &Topology,
     pos: &[[f32; 4]],
     vel: &[[f32; 4]],
     step: u64,
+    active: Option<&[bool]>,
 ) -> Result<()> {
     let n = set.per_platelet();
-    if let Some(i) = pos.iter().zip(vel).position(|(p, v)| p.iter().chain(v.iter()).any(|x| !x.is_finite())) {
+    let checked = |i: usize| active.is_none_or(|a| a[i / n]);
+    if let Some(i) = pos
+        .iter()
+        .zip(vel)
+        .enumerate()
+        .position(|(i, (p, v))| checked(i) && p.iter().chain(v.iter()).any(|x| !x.is_finite()))
+    {
         return Err(KernelError::InconsistentState(format!(
             "platelet {} particle {} (id {}) has a non-finite position or velocity at step {step}: {:?}",
             i / n,
@@ -629,7 +903,7 @@ pub(crate) fn check_health(
         )));
     }
     let lim = set.params.max_stretch;
-    for b in &topology.bonds {
+    for b in topology.bonds.iter().filter(|b| checked(b.i as usize)) {
         let (a, c) = (pos[b.i as usize], pos[b.j as usize]);
         let r = Vec3::new(a[0] - c[0], a[1] - c[1], a[2] - c[2]).length();
         if r > lim * b.r0 {

@@ -192,6 +192,19 @@ impl NeighborList {
 
     /// All non-excluded pairs closer than `reach` (cut-off plus skin).
     pub fn build(pos: &[[f32; 4]], len: [f32; 3], reach: f32, exclusions: &Exclusions) -> Self {
+        Self::build_where(pos, len, reach, exclusions, &|_| true)
+    }
+
+    /// As [`Self::build`], with lists only for the particles `include` accepts (the others get
+    /// empty lists). Each list holds the same neighbours in the same order as [`Self::build`]'s,
+    /// so forces summed from it are the same bits.
+    pub fn build_where(
+        pos: &[[f32; 4]],
+        len: [f32; 3],
+        reach: f32,
+        exclusions: &Exclusions,
+        include: &(dyn Fn(usize) -> bool + Sync),
+    ) -> Self {
         let grid = PairGrid::new(pos, len, reach);
         let l = Vec3::from(len);
         let r2 = reach * reach;
@@ -201,6 +214,9 @@ impl NeighborList {
             .map(|i| {
                 let xi = Vec3::new(pos[i][0], pos[i][1], pos[i][2]);
                 let mut mine = Vec::new();
+                if !include(i) {
+                    return mine;
+                }
                 grid.for_each_near(&pos[i], |j| {
                     if j as usize != i && !exclusions.contains(i as u32, j) {
                         let xj = Vec3::new(pos[j as usize][0], pos[j as usize][1], pos[j as usize][2]);
@@ -235,9 +251,24 @@ impl NeighborList {
 
 /// Lennard-Jones forces on every particle from its list, written to `out` (overwriting).
 pub fn lj_forces(nl: &NeighborList, pos: &[[f32; 4]], lj: &LennardJones, len: [f32; 3], out: &mut [[f32; 4]]) {
+    lj_forces_where(nl, pos, lj, len, &|_| true, out);
+}
+
+/// As [`lj_forces`] for the particles `include` accepts; the others keep their entries of `out`.
+pub fn lj_forces_where(
+    nl: &NeighborList,
+    pos: &[[f32; 4]],
+    lj: &LennardJones,
+    len: [f32; 3],
+    include: &(dyn Fn(usize) -> bool + Sync),
+    out: &mut [[f32; 4]],
+) {
     let l = Vec3::from(len);
     let rc2 = lj.rcut * lj.rcut;
     out.par_iter_mut().with_min_len(2048).enumerate().for_each(|(i, o)| {
+        if !include(i) {
+            return;
+        }
         let xi = Vec3::new(pos[i][0], pos[i][1], pos[i][2]);
         let mut f = Vec3::ZERO;
         for &j in &nl.list[nl.offsets[i] as usize..nl.offsets[i + 1] as usize] {

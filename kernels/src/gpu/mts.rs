@@ -677,7 +677,7 @@ impl PlateletGpu {
             self.f1 = all[2 * n..].iter().map(|f| [f[0], f[1], f[2], 0.0]).collect();
         }
         ctx.take_errors()?;
-        check_health(&self.set, &self.topology, &self.pos, &self.vel, step)?;
+        check_health(&self.set, &self.topology, &self.pos, &self.vel, step, None)?;
         let moved = max_displacement(&self.pos, &self.nl_reference);
         if moved > 0.5 * self.set.params.skin {
             return Err(KernelError::InconsistentState(format!(
@@ -696,7 +696,7 @@ impl PlateletGpu {
                 let _index = ctx.queue.submit([enc.finish()]);
             }
         }
-        self.stress.accumulate(&self.pos, &self.vel, &self.f1);
+        self.stress.accumulate(&self.pos, &self.vel, &self.f1, None);
         self.host_seconds += host.elapsed().as_secs_f64();
         Ok(())
     }
