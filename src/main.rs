@@ -565,7 +565,11 @@ fn run_command(args: RunArgs) -> ExitCode {
             let _ = writeln!(out, "# per rank and step (ms, mean over ranks): {}", parts.join(", "));
         }
         if let Some(p) = outcome.domain.as_ref().map(|d| &d.platelet_steps).filter(|p| !p.is_empty()) {
-            let _ = writeln!(out, "# platelet-steps advanced by each rank: {p:?}");
+            let _ = writeln!(
+                out,
+                "# platelet-steps advanced by each rank: {p:?}; {:.0} bytes per step into the platelets' all-gathers",
+                f("platelet_bytes_per_step")
+            );
         }
     }
     if let Some(dir) = opts.out_dir.as_deref() {
@@ -622,6 +626,7 @@ fn domain_summary(d: &hemoscale::kernels::domain::DomainReport, outcome: &hemosc
         "model_messages_per_step": model.messages,
         "ghosts_per_step": t.ghosts as f64 / per_exchange,
         "platelet_steps_per_rank": d.platelet_steps,
+        "platelet_bytes_per_step": t.platelet_bytes as f64 / per_step,
         "seconds_per_step": d.seconds.per_step().into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<String, Value>>(),
     })
 }

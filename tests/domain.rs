@@ -270,7 +270,19 @@ fn run_with_platelets(
         e.compute_forces().expect("forces");
         let _ = e.run(steps, 0).expect("run");
         let plasma = e.state().expect("state").sorted_by_tag();
-        let divided = e.domain_report().expect("report").map_or_else(Vec::new, |d| d.platelet_steps);
+        let report = e.domain_report().expect("report");
+        if let Some(d) = &report {
+            // Every platelet particle's state (80 bytes) is shared once a step. On top: each
+            // platelet's index and stress sums (100), each rank's header and counters (48), at
+            // most one adhesion bond (20) per platelet particle, and the gathered plasma, whose
+            // records (32) and kicked velocities (16) are fewer than all particles.
+            let (np, n) = (set.pos.len() as u64, initial.state.len() as u64);
+            let shared = 80 * np * steps;
+            let most = shared + (100 * set.count as u64 + 48 * ranks as u64 + 20 * np + 48 * n) * steps;
+            let bytes = d.traffic.platelet_bytes;
+            assert!((shared..=most).contains(&bytes), "platelet bytes {bytes} outside {shared}..={most}");
+        }
+        let divided = report.map_or_else(Vec::new, |d| d.platelet_steps);
         (plasma, e.platelet_levels().expect("platelets").positions().to_vec(), e.adhesion_counts(), divided)
     };
     if ranks == 1 {

@@ -1,5 +1,6 @@
 //! Domain decomposition through the `hemoscale` binary: `mpirun.mpich -n 2` and `-n 4` runs of
-//! `dpd-box`, `tube` and `shear-flip` against the in-process ranks (`--ranks P`) and the single-rank run, and
+//! `dpd-box`, `tube` and `shear-flip` (and `-n 2` of `stenosis-platelets`, whose platelets the
+//! ranks divide) against the in-process ranks (`--ranks P`) and the single-rank run, and
 //! checkpoints that resume on another number of ranks.
 //!
 //! References and tolerances:
@@ -91,9 +92,15 @@ fn mpirun_two_and_four_ranks_agree_with_threads_and_one_rank() {
     // this plasma is cooler (kT 0.1) and its pressure's rounding grows faster.
     let small_flip = ["resolution=100", "length=10", "width=10", "height=10"];
     let small_flip: Vec<&str> = small_flip.iter().flat_map(|s| ["--set", s]).collect();
-    for (scenario, steps, sets) in
-        [("dpd-box", "100", vec!["--set", "particles=6000"]), ("tube", "100", vec![]), ("shear-flip", "40", small_flip)]
-    {
+    // stenosis-platelets: four platelets along the vessel, divided among the ranks; on 2 ranks
+    // only, as every process runs the rest-stress calibration whole.
+    let divided = vec!["--set", "resolution=100"];
+    for (scenario, steps, sets, rank_counts) in [
+        ("dpd-box", "100", vec!["--set", "particles=6000"], &[2usize, 4][..]),
+        ("tube", "100", vec![], &[2, 4]),
+        ("shear-flip", "40", small_flip, &[2, 4]),
+        ("stenosis-platelets", "40", divided, &[2]),
+    ] {
         let d = scratch(scenario);
         let args = |extra: &[&'static str]| -> Vec<&str> {
             let mut a = vec!["run", scenario, "--backend", "cpu", "--steps", steps, "--thermo", "10"];
@@ -103,7 +110,7 @@ fn mpirun_two_and_four_ranks_agree_with_threads_and_one_rank() {
         };
         let one = hemoscale(0, &args(&[]), &d.join("one"));
         let reference = thermo(&d.join("one"));
-        for p in [2usize, 4] {
+        for &p in rank_counts {
             let mpi = hemoscale(p, &args(&[]), &d.join(format!("mpi{p}")));
             let ranks = if p == 2 { "2" } else { "4" };
             let threads = hemoscale(0, &args(&["--ranks", ranks]), &d.join(format!("threads{p}")));
@@ -112,10 +119,10 @@ fn mpirun_two_and_four_ranks_agree_with_threads_and_one_rank() {
             let (m, t) = (thermo(&d.join(format!("mpi{p}"))), thermo(&d.join(format!("threads{p}"))));
             assert_eq!(m, t, "{scenario}: {p} MPI ranks and {p} threads give the same bits");
             let w = worst(&m, &reference);
-            if scenario == "shear-flip" {
+            if scenario.contains("platelets") || scenario == "shear-flip" {
                 let read = |dir: String| std::fs::read(d.join(dir).join("platelets.csv")).expect("platelets.csv");
                 let (pm, pt) = (read(format!("mpi{p}")), read(format!("threads{p}")));
-                assert!(pm == pt, "{scenario}: the platelet's log is the same bytes over {p} MPI ranks and threads");
+                assert!(pm == pt, "{scenario}: the platelets' log is the same bytes over {p} MPI ranks and threads");
             }
             println!("{scenario}: {p} MPI ranks = {p} threads bit for bit; against one rank, temperature and pressure within {w:.2e} (relative) over {steps} steps");
             assert!(w < 1e-3, "{scenario}, {p} ranks: {w}");
@@ -196,6 +203,38 @@ fn mpirun_gpu_ranks_agree_with_threads_and_one_rank() {
             let w = worst(&m, &reference);
             println!("{scenario}: {p} MPI GPU ranks = {p} GPU thread ranks bit for bit; against one GPU, temperature and pressure within {w:.2e} (relative) over 100 steps");
             assert!(w < 1e-3, "{scenario}, {p} GPU ranks: {w}");
+        }
+    }
+}
+
+/// Platelets divided among ranks resume bit for bit: `stenosis-platelets` (four platelets, each
+/// rank advancing those whose cluster's centre its brick holds) checkpointed by 2 ranks at step
+/// 20 continues on 2 ranks to the same `thermo.csv` and `platelets.csv` bytes as the
+/// uninterrupted run, and on one rank within 1e-3 (summation order). What a rank keeps between
+/// steps beyond the shared state (pair lists, adhesion candidates) must not change a bit.
+#[test]
+fn divided_platelets_resume_bit_for_bit() {
+    let d = scratch("platelets-resume");
+    let base =
+        ["run", "stenosis-platelets", "--backend", "cpu", "--set", "resolution=100", "--thermo", "5", "--ranks", "2"];
+    let whole = d.join("whole");
+    let _ = hemoscale(0, &[&base[..], &["--steps", "40"]].concat(), &whole);
+    let reference = thermo(&whole);
+    let platelets = |dir: &Path| std::fs::read(dir.join("platelets.csv")).expect("platelets.csv");
+    for ranks in ["2", "1"] {
+        let (ckpt, first) = (d.join(format!("ckpt{ranks}")), d.join(format!("first{ranks}")));
+        let ckpt_arg = ckpt.to_str().expect("utf-8");
+        let _ = hemoscale(0, &[&base[..], &["--steps", "20", "--checkpoint", ckpt_arg]].concat(), &first);
+        let out = resume(ckpt_arg, "40", ranks);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("resumed at step 20"));
+        let resumed = thermo(&first);
+        let w = worst(&resumed, &reference);
+        println!("stenosis-platelets resumed on {ranks} rank(s) from a 2-rank checkpoint: within {w:.2e} of the uninterrupted run");
+        if ranks == "2" {
+            assert_eq!(resumed, reference, "resumed on the same 2 ranks: bit for bit");
+            assert!(platelets(&first) == platelets(&whole), "the platelets' log continues bit for bit");
+        } else {
+            assert!(w < 1e-3, "resumed on one rank: {w}");
         }
     }
 }

@@ -849,6 +849,7 @@ impl CpuEngine {
         for &i in &g.mine {
             crate::domain::push_view_record(&mut g.words, &self.pos[i], &self.vel[i], self.type_id[i], self.tag[i]);
         }
+        domain.traffic.platelet_bytes += 4 * g.words.len() as u64;
         let blocks = domain.all_gather(bytemuck::cast_slice(&g.words))?;
         for v in [&mut g.pos, &mut g.vel] {
             v.clear();
@@ -896,6 +897,7 @@ impl CpuEngine {
             }
         }
         self.platelet_steps += g.active.iter().filter(|&&a| a).count() as u64;
+        domain.traffic.platelet_bytes += 4 * g.words.len() as u64;
         let blocks = domain.all_gather(bytemuck::cast_slice(&g.words))?;
         let owned = blocks.iter().map(|b| crate::domain::words_of(b, 1)).collect::<Result<Vec<_>>>()?;
         let blocks: Vec<&[u32]> = owned.iter().map(|b| b.as_ref()).collect();
@@ -1129,10 +1131,19 @@ impl Engine for CpuEngine {
     fn domain_report(&mut self) -> Result<Option<crate::domain::DomainReport>> {
         let Some(d) = self.domain.as_mut() else { return Ok(None) };
         let t = d.traffic;
-        let mut all = [t.halo_messages, t.migration_messages, t.halo_bytes, t.migration_bytes, t.ghosts, t.migrated]
-            .map(|x| x as f64);
+        let mut all = [
+            t.halo_messages,
+            t.migration_messages,
+            t.halo_bytes,
+            t.migration_bytes,
+            t.ghosts,
+            t.migrated,
+            t.platelet_bytes,
+        ]
+        .map(|x| x as f64);
         d.sum(&mut all)?;
-        let [halo_messages, migration_messages, halo_bytes, migration_bytes, ghosts, migrated] = all.map(|x| x as u64);
+        let [halo_messages, migration_messages, halo_bytes, migration_bytes, ghosts, migrated, platelet_bytes] =
+            all.map(|x| x as u64);
         let traffic = HaloTraffic {
             exchanges: t.exchanges,
             migrations: t.migrations,
@@ -1142,6 +1153,7 @@ impl Engine for CpuEngine {
             migration_bytes,
             ghosts,
             migrated,
+            platelet_bytes,
         };
         // The mean over ranks of where the time went.
         let mut parts = self.seconds.parts();

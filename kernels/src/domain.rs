@@ -334,6 +334,10 @@ pub struct HaloTraffic {
     pub ghosts: u64,
     /// Particles that left this rank.
     pub migrated: u64,
+    /// Bytes this rank put into the platelets' two all-gathers (the plasma around the platelets,
+    /// then what its platelets changed: [`crate::platelet_division`]); each reaches every other
+    /// rank.
+    pub platelet_bytes: u64,
 }
 
 impl HaloTraffic {
@@ -348,6 +352,7 @@ impl HaloTraffic {
             migration_bytes: self.migration_bytes + o.migration_bytes,
             ghosts: self.ghosts + o.ghosts,
             migrated: self.migrated + o.migrated,
+            platelet_bytes: self.platelet_bytes + o.platelet_bytes,
         }
     }
 }
