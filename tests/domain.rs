@@ -425,3 +425,33 @@ fn compare_with_platelets(name: &str, initial: &hemoscale::run::Initial, gpu: Op
         );
     }
 }
+
+/// A platelet that blows up on one rank stops every rank with its diagnostic: only the rank
+/// that advances it sees the non-finite velocity, and it sends the health check's message in
+/// place of its share, so no rank waits for a share that never comes and every rank names the
+/// platelet. The fault is written into every rank's copy of platelet 3 (of 4), which one rank
+/// advances.
+#[test]
+fn a_platelet_that_blows_up_on_one_rank_stops_every_rank_with_its_diagnostic() {
+    let initial = scenario_initial("stenosis-platelets", &["resolution=150"]);
+    let set = initial.platelets.as_ref().expect("platelets");
+    let per = set.pos.len() / set.count;
+    let errors = ThreadComm::run(2, |comm| {
+        let r = Ranks::new(comm, None);
+        let mut e = r.engine_with_platelets(&initial.system, &initial.state, 0, set).expect("engine");
+        e.compute_forces().expect("forces");
+        let _ = e.run(2, 0).expect("two good steps");
+        let mut snap = e.platelet_snapshot().expect("snapshot").expect("platelets");
+        snap.vel[3 * per + 7][0] = f32::NAN;
+        e.restore_platelets(&snap).expect("restore");
+        let advanced = e.domain_report().expect("report").expect("decomposed").platelet_steps;
+        (e.run(1, 0).err().map(|x| x.to_string()), advanced)
+    });
+    let (_, advanced) = &errors[0];
+    assert!(advanced.iter().all(|&s| s < 2 * set.count as u64), "the platelets are divided: {advanced:?}");
+    for (rank, (error, _)) in errors.iter().enumerate() {
+        let error = error.as_deref().unwrap_or_else(|| panic!("rank {rank} ran on"));
+        println!("rank {rank}: {error}");
+        assert!(error.contains("platelet 3 particle") && error.contains("non-finite"), "rank {rank}: {error}");
+    }
+}

@@ -820,9 +820,10 @@ impl CpuEngine {
     ///    every rank, so every rank holds the same gathered plasma in the same order.
     /// 2. Each rank advances its platelets on it ([`PlateletCpu::advance_only`]).
     /// 3. Each rank sends what it changed to every rank: its platelets' state
-    ///    ([`PlateletCpu::share`]) and the velocities of the gathered plasma within their reach,
-    ///    which the interface's reaction kicked. Every rank takes the platelets and the
-    ///    velocities of its own plasma, so the platelets stay the same bits on every rank.
+    ///    ([`PlateletCpu::share`]) and the velocities of the gathered plasma that the
+    ///    interface's reaction kicked (those that changed in `B(h)`; no other rank's platelets
+    ///    reach them). Every rank takes the platelets and the velocities of its own plasma, so
+    ///    the platelets stay the same bits on every rank.
     ///
     /// A rank whose platelets fail the health check still takes part in step 3 and sends the
     /// error instead, so every rank stops with it. A platelet particle that moved farther than
@@ -879,8 +880,13 @@ impl CpuEngine {
         g.words.clear();
         match &advanced {
             Err(e) => {
+                // The health check's diagnostic, sent whole so that every rank stops with it.
+                let text = match e {
+                    KernelError::InconsistentState(m) => m.clone(),
+                    other => other.to_string(),
+                };
                 g.words.push(1);
-                g.words.extend(e.to_string().bytes().map(u32::from));
+                g.words.extend(text.bytes().map(u32::from));
             }
             Ok(()) => {
                 g.words.push(0);
@@ -902,8 +908,8 @@ impl CpuEngine {
         let owned = blocks.iter().map(|b| crate::domain::words_of(b, 1)).collect::<Result<Vec<_>>>()?;
         let blocks: Vec<&[u32]> = owned.iter().map(|b| b.as_ref()).collect();
         if let Some(b) = blocks.iter().find(|b| b.first() != Some(&0)) {
-            let text: String = b.iter().skip(1).filter_map(|&c| char::from_u32(c)).collect();
-            return Err(KernelError::InconsistentState(text));
+            let bytes: Vec<u8> = b.iter().skip(1).map(|&c| c as u8).collect();
+            return Err(KernelError::InconsistentState(String::from_utf8_lossy(&bytes).into_owned()));
         }
         let mut platelet_words = Vec::with_capacity(blocks.len());
         for b in &blocks {
