@@ -155,7 +155,7 @@ impl Ranks {
     }
 
     /// This rank's engine for `state` at `step` with `platelets` (collective): every rank holds
-    /// and advances every platelet ([`CpuEngine::decomposed_with_platelets`]).
+    /// every platelet and advances those its brick owns ([`CpuEngine::decomposed_with_platelets`]).
     pub fn engine_with_platelets(
         &self,
         system: &DpdSystem,

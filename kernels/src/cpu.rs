@@ -462,11 +462,13 @@ impl CpuEngine {
     }
 
     /// A decomposed engine ([`Self::decomposed`]) with platelets; `state` is the whole plasma,
-    /// as there. Every rank holds every platelet and advances it alike on the plasma gathered
-    /// from all ranks within the platelets' reach (see `advance_platelets_gathered`), so the
-    /// platelets need no ghosts and no migration, and the trajectory does not depend on the rank
-    /// count beyond summation order. The platelet work is repeated on every rank: it does not
-    /// scale with the ranks, which suits a few platelets in much plasma (`docs/scaling.md`).
+    /// as there. Every rank holds every platelet; each step a rank advances the clusters whose
+    /// centre its brick holds, on the plasma gathered from all ranks within the platelets'
+    /// reach, and shares what changed (see `advance_platelets_gathered` and
+    /// [`crate::platelet_division`]). So the platelets need no ghosts and no migration, and the
+    /// trajectory does not depend on the rank count beyond summation order. The platelet state
+    /// is replicated and shared with every rank each step, which suits tens of platelets, not
+    /// hundreds (`docs/scaling.md`).
     pub fn decomposed_with_platelets(
         system: &DpdSystem,
         state: &ParticleState,
