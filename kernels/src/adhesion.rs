@@ -340,8 +340,8 @@ impl AdhesionState {
         }
     }
 
-    /// The bonds held by the selected platelets' sites ([`Self::only`]) and the events counted
-    /// so far (formed, broken), to send to ranks that do not advance them.
+    /// The bonds held by the selected platelets' sites ([`Self::only`]), to send to ranks that
+    /// do not advance them.
     pub fn selected_bonds(&self) -> impl Iterator<Item = &AdhesionBond> {
         self.bonds.iter().filter(|b| self.active[self.platelet(b.site)])
     }
