@@ -618,10 +618,24 @@ pub fn run(
     let mut adaptive: Option<Adaptive> = None;
     if let (Some(cfg), Some(set)) = (&scenario.platelets, &initial.platelets) {
         let mut pp = PlateletProbe::new(cfg, &set.template, set.count, f64::from(system.dt));
-        // Refuse a bad adaptive-stepping set-up before the rest-stress calibration runs.
+        // Refuse a bad adaptive-stepping set-up, or a reduced model that is damaged or made for
+        // another platelet, before the rest-stress calibration runs (half a minute of CPU).
         let decider = match cfg.adaptive {
             Some(a) => Some(adaptive_decider(a, set, opts, out)?),
             None => None,
+        };
+        let file_model = match (&cfg.coupling, &opts.coupling_model) {
+            (Some(_), Some(path)) => {
+                let refuse = |why: String| {
+                    let mut e = crate::params::ValidationErrors::default();
+                    e.push("--coupling-model", path.display(), why);
+                    RunError::Invalid(e)
+                };
+                let m = hemoscale_coupling::ReducedModel::load(path).map_err(|e| refuse(e.to_string()))?;
+                m.check_key(&model_key(scenario, cfg)).map_err(refuse)?;
+                Some((m, path))
+            }
+            _ => None,
         };
         if let Some(saved) = resumed.and_then(|c| c.platelets.as_ref()) {
             // The rest stress comes back with the measurements: no calibration run.
@@ -648,15 +662,8 @@ pub fn run(
         }
         if let Some(c) = cfg.coupling {
             let mut cp = Coupled::new(c, set, &pp, cfg.carve_margin, &system, engine.step());
-            if let Some(path) = &opts.coupling_model {
-                let refuse = |why: String| {
-                    let mut e = crate::params::ValidationErrors::default();
-                    e.push("--coupling-model", path.display(), why);
-                    RunError::Invalid(e)
-                };
-                let m = hemoscale_coupling::ReducedModel::load(path).map_err(|e| refuse(e.to_string()))?;
-                m.check_key(&model_key(scenario, cfg)).map_err(refuse)?;
-                cp.controller.load_model(&m);
+            if let Some((m, path)) = &file_model {
+                cp.controller.load_model(m);
                 cp.model_source = format!("file {}", path.display());
                 writeln!(out, "# coupling: reduced model from {} ({})", path.display(), m.description)?;
             } else if c.use_shipped {

@@ -122,11 +122,13 @@ fn a_killed_cpu_run_resumes_bit_for_bit() {
 
 #[test]
 fn a_killed_platelet_run_resumes_bit_for_bit() {
-    // One platelet flipping in shear (about 25 s of rest-stress calibration, then about 6 s for
-    // 1,000 steps on 2 cores): the platelet levels, stress accumulation and tracks continue too.
+    // One platelet flipping in shear (about 6 s for 1,000 steps on 2 cores, after a short
+    // rest-stress calibration, whose result the resume must take from the checkpoint): the
+    // platelet levels, stress accumulation and tracks continue too.
     let steps = 1000;
     let args: Vec<String> = format!(
-        "run shear-flip --backend cpu --steps {steps} --thermo 50 --checkpoint-every 100 --trajectory every:200"
+        "run shear-flip --backend cpu --steps {steps} --thermo 50 --checkpoint-every 100 --trajectory every:200 \
+         --set rest_stress_time=1"
     )
     .split_whitespace()
     .map(String::from)
@@ -174,7 +176,8 @@ fn a_coupled_run_resumes_bit_for_bit_from_reduced_and_fine_states() {
     for (every, from, platelet_fine) in [(300u64, 1200u64, false), (500, 1000, true)] {
         let args: Vec<String> = format!(
             "run shear-flip --backend cpu --steps {steps} --thermo 100 --checkpoint-every {every} \
-             --set coupling=surrogate --set coupling_fine_time=3 --set coupling_verify_every=4"
+             --set coupling=surrogate --set coupling_fine_time=3 --set coupling_verify_every=4 \
+             --set rest_stress_time=0"
         )
         .split_whitespace()
         .map(String::from)
@@ -311,12 +314,14 @@ fn a_killed_gpu_platelet_run_resumes_within_the_parity_tolerance() {
     if common::gpu_context().is_none() {
         return;
     }
-    // On lavapipe: about 35 s of calibration, then about 8 steps/s.
+    // On lavapipe: about 8 steps/s (no rest-stress calibration: about 30 s of CPU time).
     let steps = 300;
-    let args: Vec<String> = format!("run shear-flip --backend gpu --steps {steps} --thermo 50 --checkpoint-every 100")
-        .split_whitespace()
-        .map(String::from)
-        .collect();
+    let args: Vec<String> = format!(
+        "run shear-flip --backend gpu --steps {steps} --thermo 50 --checkpoint-every 100 --set rest_stress_time=0"
+    )
+    .split_whitespace()
+    .map(String::from)
+    .collect();
     let whole = scratch("gpu-platelets-whole");
     let _ = run_to_end(&whole, &args);
     let killed = scratch("gpu-platelets-killed");

@@ -44,11 +44,17 @@ fn observables(dir: &Path) -> serde_json::Value {
     serde_json::from_str::<serde_json::Value>(&s).expect("json")["observables"].clone()
 }
 
+/// Skips the rest-stress calibration.
+const NO_REST: &str = "rest_stress_time=0";
+
 #[test]
 fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
     // 1. Learn at 1.3e5 1/s: 15 time units of harvest, then a fit.
     let learn = tmp("learn");
-    let sets = ["shear_rate=1.3e5", "coupling=surrogate", "coupling_source=online", "coupling_harvest=15"];
+    // No rest-stress calibration in this test (`rest_stress_time=0`): what it checks (the
+    // harvest, the fit, refusals, out-of-range decisions) does not depend on the subtracted
+    // stress, and each calibration costs half a minute.
+    let sets = ["shear_rate=1.3e5", "coupling=surrogate", "coupling_source=online", "coupling_harvest=15", NO_REST];
     let o = shear_flip(&learn, "2000", &sets, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let obs = observables(&learn);
@@ -96,6 +102,8 @@ fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("--coupling-model") && err.contains("corrupt.hsr"), "{err}");
+    // Refused before the rest-stress calibration (half a minute) runs.
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("rest stress"), "calibrated before refusing");
     let o = shear_flip(
         &refused,
         "10",
@@ -107,7 +115,7 @@ fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
     assert!(err.contains("stiffness 1 in the model, 2 here"), "{err}");
 
     // A platelet the shipped model was not made for learns online, saying so.
-    let o = shear_flip(&refused, "10", &["coupling=surrogate", "stiffness=2"], &[]);
+    let o = shear_flip(&refused, "10", &["coupling=surrogate", "stiffness=2", NO_REST], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("no shipped model"), "{}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(observables(&refused)["coupling_model"], "online");
@@ -118,12 +126,12 @@ fn learns_online_refuses_bad_models_and_falls_back_out_of_range() {
     let o = shear_flip(
         &ood,
         "1000",
-        &["shear_rate=3e4", "coupling=surrogate"],
+        &["shear_rate=3e4", "coupling=surrogate", NO_REST],
         &["--coupling-model", model.to_str().expect("utf-8")],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let fine = tmp("fine");
-    let o = shear_flip(&fine, "1000", &["shear_rate=3e4"], &[]);
+    let o = shear_flip(&fine, "1000", &["shear_rate=3e4", NO_REST], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let obs = observables(&ood);
     assert_eq!(obs["surrogate_steps"].as_u64(), Some(0), "{obs}");

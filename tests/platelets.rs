@@ -68,8 +68,8 @@ fn overlapping_platelets_are_refused() {
     assert!(e.contains("overlaps the wall"), "{e}");
 }
 
-/// 1,500 steps of `shear-flip`: the summary holds the observables the issue names, with units, and
-/// the files are there: `platelets.csv` (a row per platelet sample), the membrane meshes' `.pvd`
+/// 1,500 steps of `shear-flip` (without the rest-stress calibration): the summary holds the
+/// observables the issue names, with units, and the files are there: `platelets.csv` (a row per platelet sample), the membrane meshes' `.pvd`
 /// and the histogram PNG.
 #[test]
 fn shear_flip_writes_its_files_and_observables() {
@@ -85,12 +85,16 @@ fn shear_flip_writes_its_files_and_observables() {
         "cpu",
         "--thermo",
         "500",
+        "--set",
+        "rest_stress_time=0",
         "--out",
         dir.to_str().expect("utf-8"),
         "--summary-json",
         json.to_str().expect("utf-8"),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // rest_stress_time=0: no calibration run, nothing subtracted (the other tests here calibrate).
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("rest stress"), "calibrated although told not to");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("summary")).expect("json");
     let obs = &summary["observables"];
