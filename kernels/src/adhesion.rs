@@ -271,20 +271,9 @@ impl AdhesionState {
         if !s.reference.is_empty() && s.reference.len() != self.sites.len() {
             return bad("its reference positions do not match the adhesive sites");
         }
-        let mut bonded = vec![false; n as usize];
-        for b in &s.bonds {
-            let partner = match b.partner {
-                Partner::Site(j) => Some(j),
-                Partner::Wall(_) => None,
-            };
-            if b.site >= n || partner.is_some_and(|j| j >= n) {
-                return bad("a bond names a particle beyond the platelets");
-            }
-            bonded[b.site as usize] = true;
-            if let Some(j) = partner {
-                bonded[j as usize] = true;
-            }
-        }
+        let Some(bonded) = bonded_flags(&s.bonds, n as usize) else {
+            return bad("a bond names a particle beyond the platelets");
+        };
         self.reference.clear();
         (self.pairs, self.wall_sites) = (Vec::new(), Vec::new());
         if !s.reference.is_empty() {
@@ -355,24 +344,10 @@ impl AdhesionState {
     /// bonds sorted by site (each site holds at most one), so the order does not depend on how
     /// the platelets were divided.
     pub fn replace_bonds(&mut self, mut bonds: Vec<AdhesionBond>, formed: u64, broken: u64) -> Result<()> {
-        let n = self.bonded.len() as u32;
         bonds.sort_by_key(|b| b.site);
-        self.bonded.iter_mut().for_each(|b| *b = false);
-        for b in &bonds {
-            let partner = match b.partner {
-                Partner::Site(j) => Some(j),
-                Partner::Wall(_) => None,
-            };
-            if b.site >= n || partner.is_some_and(|j| j >= n) {
-                return Err(KernelError::InconsistentState(
-                    "shared adhesion bonds name a particle beyond the platelets".into(),
-                ));
-            }
-            self.bonded[b.site as usize] = true;
-            if let Some(j) = partner {
-                self.bonded[j as usize] = true;
-            }
-        }
+        self.bonded = bonded_flags(&bonds, self.bonded.len()).ok_or_else(|| {
+            KernelError::InconsistentState("shared adhesion bonds name a particle beyond the platelets".into())
+        })?;
         (self.bonds, self.formed, self.broken) = (bonds, formed, broken);
         Ok(())
     }
@@ -698,6 +673,26 @@ fn hooke(p: &AdhesionParams, d: Vec3) -> Vec3 {
         return Vec3::ZERO;
     }
     d * (-p.spring * (r - p.rest) / r)
+}
+
+/// Which of `n` platelet particles `bonds` hold (a site, or a partner site); `None` if a bond
+/// names a particle beyond them.
+fn bonded_flags(bonds: &[AdhesionBond], n: usize) -> Option<Vec<bool>> {
+    let mut bonded = vec![false; n];
+    for b in bonds {
+        let partner = match b.partner {
+            Partner::Site(j) => Some(j as usize),
+            Partner::Wall(_) => None,
+        };
+        if b.site as usize >= n || partner.is_some_and(|j| j >= n) {
+            return None;
+        }
+        bonded[b.site as usize] = true;
+        if let Some(j) = partner {
+            bonded[j] = true;
+        }
+    }
+    Some(bonded)
 }
 
 #[cfg(test)]

@@ -145,14 +145,8 @@ impl Clock {
 
 /// Whether `p` lies within `r` of `c` (minimum image in the box `len`).
 fn within(p: &[f32; 4], c: &[f32; 3], r: f32, len: [f32; 3]) -> bool {
-    let d2: f32 = (0..3)
-        .map(|k| {
-            let d = p[k] - c[k];
-            let d = d - len[k] * (d / len[k]).round();
-            d * d
-        })
-        .sum();
-    d2 < r * r
+    let d = glam::Vec3::new(p[0] - c[0], p[1] - c[1], p[2] - c[2]);
+    crate::nonbonded::min_image_any(d, glam::Vec3::from(len)).length_squared() < r * r
 }
 
 /// What [`CpuEngine::advance_platelets_gathered`] works on each step, kept so a step allocates
