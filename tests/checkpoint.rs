@@ -314,10 +314,12 @@ fn a_killed_gpu_platelet_run_resumes_within_the_parity_tolerance() {
     if common::gpu_context().is_none() {
         return;
     }
-    // On lavapipe: about 8 steps/s (no rest-stress calibration: about 30 s of CPU time).
-    let steps = 300;
+    // On lavapipe, in a box of 10 x 10 x 14: about 18 s to set up, then about 11 steps/s (no
+    // rest-stress calibration, which would add half a minute of CPU).
+    let steps = 200;
     let args: Vec<String> = format!(
-        "run shear-flip --backend gpu --steps {steps} --thermo 50 --checkpoint-every 100 --set rest_stress_time=0"
+        "run shear-flip --backend gpu --steps {steps} --thermo 50 --checkpoint-every 50 --set rest_stress_time=0 \
+         --set length=10 --set width=10 --set height=12"
     )
     .split_whitespace()
     .map(String::from)
@@ -335,8 +337,8 @@ fn a_killed_gpu_platelet_run_resumes_within_the_parity_tolerance() {
         x.iter().zip(y).flat_map(|(p, q)| (0..3).map(move |k| (p[k] - q[k]).abs())).fold(0.0f32, f32::max)
     };
     let dx = diff(&pa.pos, &pb.pos);
-    // The plasma wraps: compare by the nearest image in shear-flip's default box.
-    let len = [16.0f32, 12.0, 18.0];
+    // The plasma wraps: compare by the nearest image in the box.
+    let len = [10.0f32, 10.0, 14.0];
     let (sa, sb) = (a.state.sorted_by_tag(), b.state.sorted_by_tag());
     assert_eq!(sa.tag, sb.tag);
     let plasma = sa

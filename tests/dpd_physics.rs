@@ -106,9 +106,14 @@ fn cpu_equation_of_state_matches_lammps() {
     }
 }
 
+/// The GPU at the CPU's lengths (shorter runs are too noisy for these tolerances: at 10 time units
+/// averaged the CPU's rho-4 temperature came out 0.7 % low), on the three cases that exercise
+/// something of its own: the reference, the large time step and the weight exponent's `pow`
+/// branch. The rho-4 set only changes coefficients the parity tests already pass through; it is
+/// left to the CPU, as lavapipe needs about 110 s for each dt-0.01 case (6e4 particle-steps/s).
 #[test]
 fn gpu_equation_of_state_matches_lammps() {
-    for c in &CASES {
+    for c in CASES.iter().filter(|c| c.rho == 3.0) {
         let Some(ctx) = common::gpu_context() else {
             return;
         };
