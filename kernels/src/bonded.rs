@@ -11,7 +11,8 @@
 //! member (twice per spring, four times per dihedral), which costs a little arithmetic and buys
 //! what a scatter with atomics cannot: no float atomics (WGSL has none), and a fixed order of
 //! sums, so the CPU and GPU add the same terms in the same order. The CPU evaluates each angle and
-//! dihedral once into a buffer before the gather (the same bits, a quarter less work per step).
+//! dihedral once into a buffer before the gather: the same bits, in 0.43 to 0.68 of the time
+//! (`BENCHMARKS.md`).
 //!
 //! Platelet positions are kept unwrapped (a platelet never straddles the periodic boundary in its
 //! own coordinates), so bonded terms need no minimum image.
@@ -299,8 +300,8 @@ pub fn bonded_forces(topo: &Topology, pos: &[[f32; 4]], out: &mut [[f32; 4]]) {
 ///
 /// Angles and dihedrals are evaluated once per term (those with an accepted member) into a
 /// buffer and gathered from it: the same bits as [`force_on`], which evaluates a dihedral once
-/// for each of its four members. That per-member work was a quarter of a platelet step (bonded
-/// forces run at every interface sub-step).
+/// for each of its four members. Bonded forces run at every interface sub-step: evaluated per
+/// member they took a quarter of the rest-stress calibration's time (perf).
 pub fn bonded_forces_where(
     topo: &Topology,
     pos: &[[f32; 4]],
