@@ -337,7 +337,8 @@ fn a_killed_gpu_platelet_run_resumes_within_the_parity_tolerance() {
         x.iter().zip(y).flat_map(|(p, q)| (0..3).map(move |k| (p[k] - q[k]).abs())).fold(0.0f32, f32::max)
     };
     let dx = diff(&pa.pos, &pb.pos);
-    // The plasma wraps: compare by the nearest image in the box.
+    // The plasma wraps: compare by the nearest image in the box of the keys above (the header
+    // line says [10, 10, 14]: the walls add one unit above and below `height`).
     let len = [10.0f32, 10.0, 14.0];
     let (sa, sb) = (a.state.sorted_by_tag(), b.state.sorted_by_tag());
     assert_eq!(sa.tag, sb.tag);

@@ -69,8 +69,8 @@ fn overlapping_platelets_are_refused() {
 }
 
 /// 1,500 steps of `shear-flip` (without the rest-stress calibration): the summary holds the
-/// observables the issue names, with units, and the files are there: `platelets.csv` (a row per platelet sample), the membrane meshes' `.pvd`
-/// and the histogram PNG.
+/// observables the issue names, with units, and the files are there: `platelets.csv` (a row per
+/// platelet sample), the membrane meshes' `.pvd` and the histogram PNG.
 #[test]
 fn shear_flip_writes_its_files_and_observables() {
     let dir = tmp("sf");
